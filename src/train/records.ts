@@ -1,0 +1,127 @@
+// Run-log records: one rollouts.jsonl line per sampled completion, one metrics.jsonl line per step.
+// The field names are agreed with the analysis/notebook side (.notes/records.md); add fields, never rename.
+// Reading a log validates every line and names file, line and field on bad input.
+import * as fs from 'node:fs';
+import { z } from 'zod';
+
+export const Algo = z.enum(['grpo', 'igrpo']);
+export type Algo = z.infer<typeof Algo>;
+
+export const Stage = z.enum(['draft', 'refinement', 'grpo']);
+export type Stage = z.infer<typeof Stage>;
+
+export const FinishReason = z.enum(['stop', 'length']);
+
+export const RolloutRecord = z.object({
+  step: z.number().int().nonnegative(),
+  algo: Algo,
+  seed: z.number().int(),
+  promptId: z.string(),
+  stage: Stage,
+  /** Index of the prompt in the step's batch. */
+  group: z.number().int().nonnegative(),
+  /** Index of the completion in its group (drafts and refinements are numbered separately). */
+  index: z.number().int().nonnegative(),
+  /** The text the completion was sampled under (for refinements, q' = template(q, d̂)). */
+  prompt: z.string(),
+  text: z.string(),
+  /** Completion tokens sampled (the stop token included when sampling stopped on it). */
+  tokens: z.number().int().nonnegative(),
+  finishReason: FinishReason,
+  reward: z.number(),
+  rewards: z.record(z.number()),
+  correct: z.boolean(),
+  /** Null for drafts: they get no gradient. */
+  advantage: z.number().nullable(),
+  /** Drafts only: true for the best draft d̂ that conditioned the refinements. */
+  chosen: z.boolean().optional(),
+  answer: z.string().nullable().optional(),
+  gold: z.string().optional(),
+});
+export type RolloutRecord = z.infer<typeof RolloutRecord>;
+
+export const StageTimes = z.object({
+  draft: z.number().optional(),
+  score: z.number().optional(),
+  select: z.number().optional(),
+  refine: z.number().optional(),
+  advantage: z.number().optional(),
+  update: z.number().optional(),
+  eval: z.number().optional(),
+  total: z.number(),
+});
+export type StageTimes = z.infer<typeof StageTimes>;
+
+export const EvalResult = z.object({
+  /** pass@1 averaged over k samples per problem. */
+  passAt1: z.number(),
+  k: z.number().int().positive(),
+  /** Problems evaluated. */
+  n: z.number().int().positive(),
+  /** Greedy-free estimate's standard error over problems (binomial-style, for error bars). */
+  stderr: z.number().optional(),
+  temperature: z.number().optional(),
+});
+export type EvalResult = z.infer<typeof EvalResult>;
+
+export const MetricsRecord = z.object({
+  step: z.number().int().nonnegative(),
+  algo: Algo,
+  seed: z.number().int(),
+  /** Mean reward of the completions that get gradients (GRPO: the group; iGRPO: the refinements). */
+  reward: z.number(),
+  /** Fraction correct of those completions. */
+  accuracy: z.number(),
+  draftAccuracy: z.number().optional(),
+  /** Fraction of prompts whose best draft d̂ is correct. */
+  bestDraftAccuracy: z.number().optional(),
+  refinementAccuracy: z.number().optional(),
+  /** Among refinements conditioned on a wrong d̂, the fraction that are right. */
+  wrongToRight: z.number().nullable().optional(),
+  /** Among refinements conditioned on a right d̂, the fraction that are wrong. */
+  rightToWrong: z.number().nullable().optional(),
+  entropy: z.number(),
+  kl: z.number(),
+  clipFraction: z.number(),
+  loss: z.number(),
+  gradNorm: z.number(),
+  lr: z.number(),
+  /** Fraction of groups whose rewards are all equal (they give no signal). */
+  zeroStdFraction: z.number(),
+  /** Completion tokens sampled this step, drafts included (the matched-budget figure). */
+  completionTokens: z.number().int().nonnegative(),
+  /** Completions sampled this step, drafts included. */
+  sampledCompletions: z.number().int().nonnegative(),
+  meanLength: z.number(),
+  tokensPerSecond: z.number(),
+  wallMs: StageTimes,
+  eval: EvalResult.optional(),
+});
+export type MetricsRecord = z.infer<typeof MetricsRecord>;
+
+/** Read a JSONL file, validating each non-empty line; errors name file, line and field. */
+export function readJsonl<T>(file: string, schema: z.ZodType<T>): T[] {
+  const text = fs.readFileSync(file, 'utf8');
+  const out: T[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (line.trim() === '') continue;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
+    } catch (err) {
+      throw new Error(`${file}:${i + 1}: not JSON (${(err as Error).message})`);
+    }
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new Error(`${file}:${i + 1}: field '${issue.path.join('.') || '(record)'}': ${issue.message}`);
+    }
+    out.push(parsed.data);
+  }
+  return out;
+}
+
+export const readRollouts = (file: string): RolloutRecord[] => readJsonl(file, RolloutRecord);
+export const readMetrics = (file: string): MetricsRecord[] => readJsonl(file, MetricsRecord);
