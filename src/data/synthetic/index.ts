@@ -1,0 +1,5 @@
+// Seeded synthetic tasks with exact answers, small enough for a tiny character-level model.
+export * from './format.js';
+export * from './rng.js';
+export * from './arithmetic.js';
+export * from './countdown.js';

@@ -1,0 +1,239 @@
+// verify(gold, pred): are two final answers the same mathematical object? Gold first, as in Math-Verify.
+// Order of work: plain numbers (no allocation beyond a regex) → normalised strings → shapes
+// (tuples, sets, intervals, matrices, relations) → scalars by value or by the CAS, under bounds.
+import { casEqual, casParse } from './cas.js';
+import { normalise, type Normalised } from './normalize.js';
+import { DEFAULT_TOLERANCE, numbersEqual, parsePlainNumber } from './numbers.js';
+import { describeShape, parseShape, type Shape } from './structure.js';
+
+export interface VerifyOptions {
+  /** Relative tolerance for numbers (default 1e-6). */
+  tolerance?: number;
+  /** Allow the CAS (default true); off, only numbers, strings and shapes are compared. */
+  symbolic?: boolean;
+  /** A percentage may match its fraction (50% vs 0.5), default true. */
+  percentAsFraction?: boolean;
+}
+
+export interface VerifyResult {
+  equivalent: boolean;
+  /** Why: the rule that decided it, or where the comparison failed. */
+  reason: string;
+  gold: string;
+  pred: string;
+}
+
+interface Ctx {
+  tol: number;
+  symbolic: boolean;
+  percentAsFraction: boolean;
+}
+
+/** Longest answer compared at all; longer inputs are judged not equivalent (a defined, bounded result). */
+export const MAX_ANSWER_CHARS = 2000;
+
+/** Is a gold answer usable? A gold that is empty after normalisation would let anything tie. */
+export function goldProblem(gold: string): string | undefined {
+  if (typeof gold !== 'string') return 'gold is not a string';
+  if (gold.length > MAX_ANSWER_CHARS) return `gold is longer than ${MAX_ANSWER_CHARS} characters`;
+  const n = normalise(gold).text;
+  if (n.length === 0) return 'gold is empty after normalisation';
+  return undefined;
+}
+
+/** Are `gold` and `pred` the same answer? */
+export function verify(gold: string, pred: string, opts: VerifyOptions = {}): boolean {
+  return explain(gold, pred, opts).equivalent;
+}
+
+/** verify() with the deciding rule or the reason it failed (for debugging rollouts). */
+export function explain(gold: string, pred: string, opts: VerifyOptions = {}): VerifyResult {
+  const ctx: Ctx = {
+    tol: opts.tolerance ?? DEFAULT_TOLERANCE,
+    symbolic: opts.symbolic ?? true,
+    percentAsFraction: opts.percentAsFraction ?? true,
+  };
+  const done = (equivalent: boolean, reason: string, g = gold, p = pred): VerifyResult => ({ equivalent, reason, gold: g, pred: p });
+  const bad = goldProblem(gold);
+  if (bad) return done(false, `unusable gold: ${bad}`);
+  if (typeof pred !== 'string' || pred.trim().length === 0) return done(false, 'prediction is empty');
+  if (pred.length > MAX_ANSWER_CHARS) return done(false, `prediction is longer than ${MAX_ANSWER_CHARS} characters`);
+  // Fast path: two plain numbers never touch the normaliser or the CAS.
+  const gn = parsePlainNumber(gold);
+  const pn = parsePlainNumber(pred);
+  if (gn !== undefined && pn !== undefined) {
+    return numbersEqual(gn, pn, ctx.tol) ? done(true, 'equal numbers') : done(false, `numbers differ: ${gn} vs ${pn}`);
+  }
+  const g = normalise(gold);
+  const p = normalise(pred);
+  if (p.text.length === 0) return done(false, 'prediction is empty after normalisation', g.text, p.text);
+  const r = compareNormalised(g, p, ctx);
+  return done(r.equal, r.reason, g.text, p.text);
+}
+
+interface Verdict {
+  equal: boolean;
+  reason: string;
+}
+const yes = (reason: string): Verdict => ({ equal: true, reason });
+const no = (reason: string): Verdict => ({ equal: false, reason });
+
+function compareNormalised(g: Normalised, p: Normalised, ctx: Ctx): Verdict {
+  if (g.text === p.text) return yes('identical after normalisation');
+  if (g.text.toLowerCase() === p.text.toLowerCase() && /^[a-z\s]{2,}$/i.test(g.text)) return yes('same words');
+  // Percentages: 50\% matches 50, and (by default) 0.5.
+  if (g.percent !== p.percent) {
+    const gv = parsePlainNumber(g.text);
+    const pv = parsePlainNumber(p.text);
+    if (gv !== undefined && pv !== undefined) {
+      if (numbersEqual(gv, pv, ctx.tol)) return yes('equal numbers (one written as a percentage)');
+      if (ctx.percentAsFraction) {
+        const scaled = g.percent ? numbersEqual(gv / 100, pv, ctx.tol) : numbersEqual(gv, pv / 100, ctx.tol);
+        if (scaled) return yes('percentage equals its fraction');
+      }
+      return no(`numbers differ: ${g.text}${g.percent ? '%' : ''} vs ${p.text}${p.percent ? '%' : ''}`);
+    }
+  }
+  return compareShapes(parseShape(g.text), parseShape(p.text), ctx);
+}
+
+function compareShapes(g: Shape, p: Shape, ctx: Ctx): Verdict {
+  if (g.kind === 'scalar' && p.kind === 'scalar') return compareScalars(g.text, p.text, ctx);
+  if (g.kind === 'relation' || p.kind === 'relation') return compareRelations(g, p, ctx);
+  if (g.kind === 'seq' && p.kind === 'seq') {
+    if (g.items.length !== p.items.length) return no(`${g.items.length} vs ${p.items.length} components`);
+    if (g.open !== p.open || g.close !== p.close) return no(`brackets differ: ${g.open}${g.close} vs ${p.open}${p.close}`);
+    return compareOrdered(g.items, p.items, ctx);
+  }
+  // A tuple written without brackets matches in order: (3, 4) vs 3, 4.
+  if (g.kind === 'seq' && p.kind === 'set' && p.bare && g.open === '(' && g.close === ')') {
+    return g.items.length === p.items.length ? compareOrdered(g.items, p.items, ctx) : no('component counts differ');
+  }
+  if (g.kind === 'set' && p.kind === 'set') return compareUnordered(g.items, p.items, ctx);
+  if (g.kind === 'set' && g.bare && p.kind === 'seq' && p.open === '(' && p.close === ')') {
+    return compareUnordered(g.items, p.items, ctx);
+  }
+  if (g.kind === 'union' && p.kind === 'union') return compareUnordered(g.parts, p.parts, ctx);
+  if (g.kind === 'matrix' && p.kind === 'matrix') {
+    if (g.rows.length !== p.rows.length || g.rows.some((r, i) => r.length !== p.rows[i].length)) {
+      return no('matrix shapes differ');
+    }
+    return compareOrdered(g.rows.flat(), p.rows.flat(), ctx);
+  }
+  // A one-column matrix and a tuple are the same vector.
+  if (g.kind === 'matrix' && p.kind === 'seq' && g.rows.every((r) => r.length === 1) && p.open === '(') {
+    return g.rows.length === p.items.length ? compareOrdered(g.rows.map((r) => r[0]), p.items, ctx) : no('vector lengths differ');
+  }
+  if (p.kind === 'matrix' && g.kind === 'seq' && p.rows.every((r) => r.length === 1) && g.open === '(') {
+    return p.rows.length === g.items.length ? compareOrdered(g.items, p.rows.map((r) => r[0]), ctx) : no('vector lengths differ');
+  }
+  return no(`different kinds: ${g.kind} ${describeShape(g)} vs ${p.kind} ${describeShape(p)}`);
+}
+
+function compareOrdered(g: Shape[], p: Shape[], ctx: Ctx): Verdict {
+  for (let i = 0; i < g.length; i++) {
+    const v = compareShapes(g[i], p[i], ctx);
+    if (!v.equal) return no(`component ${i + 1}: ${v.reason}`);
+  }
+  return yes(`all ${g.length} components equal in order`);
+}
+
+/** Multiset match: every gold item pairs with a distinct, equal prediction item. */
+function compareUnordered(g: Shape[], p: Shape[], ctx: Ctx): Verdict {
+  if (g.length !== p.length) return no(`${g.length} vs ${p.length} elements`);
+  const used = new Array<boolean>(p.length).fill(false);
+  for (let i = 0; i < g.length; i++) {
+    let found = false;
+    for (let j = 0; j < p.length && !found; j++) {
+      if (!used[j] && compareShapes(g[i], p[j], ctx).equal) used[j] = found = true;
+    }
+    if (!found) return no(`no match for element ${describeShape(g[i])}`);
+  }
+  return yes(`all ${g.length} elements match (order ignored)`);
+}
+
+const MIRROR: Record<string, string> = { '<': '>', '>': '<', '\\le': '\\ge', '\\ge': '\\le', '=': '=', '\\ne': '\\ne' };
+
+function compareRelations(g: Shape, p: Shape, ctx: Ctx): Verdict {
+  // An inequality in one variable and an interval describe the same set.
+  const gi = g.kind === 'relation' ? relationToInterval(g) : g;
+  const pi = p.kind === 'relation' ? relationToInterval(p) : p;
+  if (gi && pi && (gi.kind !== 'relation' || pi.kind !== 'relation') && (gi !== g || pi !== p)) {
+    if (gi.kind === 'seq' && pi.kind === 'seq') return compareShapes(gi, pi, ctx);
+  }
+  if (g.kind !== 'relation' || p.kind !== 'relation') return no(`relation vs ${g.kind === 'relation' ? p.kind : g.kind}`);
+  if (g.terms.length !== p.terms.length) return no('relations of different length');
+  const sameOps = g.ops.every((o, i) => o === p.ops[i]);
+  if (sameOps && g.terms.every((t, i) => compareScalars(t, p.terms[i], ctx).equal)) return yes('same relation, equal sides');
+  const mirrored = g.ops.every((o, i) => MIRROR[o] === p.ops[p.ops.length - 1 - i]);
+  if (mirrored && g.terms.every((t, i) => compareScalars(t, p.terms[p.terms.length - 1 - i], ctx).equal)) {
+    return yes('mirrored relation, equal sides');
+  }
+  // Equations: lhs - rhs equal up to sign (x + y = 3 vs 3 - y = x).
+  if (g.terms.length === 2 && g.ops[0] === '=' && p.ops[0] === '=' && ctx.symbolic) {
+    const dg = `(${g.terms[0]})-(${g.terms[1]})`;
+    const dp = `(${p.terms[0]})-(${p.terms[1]})`;
+    const dpNeg = `(${p.terms[1]})-(${p.terms[0]})`;
+    if (compareScalars(dg, dp, ctx).equal || compareScalars(dg, dpNeg, ctx).equal) return yes('equivalent equations');
+  }
+  return no(`relations differ: ${describeShape(g)} vs ${describeShape(p)}`);
+}
+
+const VARIABLE = /^(?:[a-zA-Z]|\\[a-zA-Z]+)$/;
+
+/** `x < 3` → (-\infty, 3); `2 \le x < 5` → [2, 5). Undefined when it is not such an inequality. */
+function relationToInterval(r: Shape & { kind: 'relation' }): Shape | undefined {
+  const lower = (op: string) => (op === '<' || op === '>' ? '(' : '[');
+  const upper = (op: string) => (op === '<' || op === '>' ? ')' : ']');
+  const scalar = (text: string): Shape => ({ kind: 'scalar', text });
+  if (r.ops.some((o) => o === '=' || o === '\\ne')) return undefined;
+  if (r.terms.length === 2) {
+    const [a, b] = r.terms;
+    const op = r.ops[0];
+    const less = op === '<' || op === '\\le';
+    if (VARIABLE.test(a) && !VARIABLE.test(b)) {
+      return less
+        ? { kind: 'seq', open: '(', close: upper(op), items: [scalar('-\\infty'), scalar(b)] }
+        : { kind: 'seq', open: lower(op), close: ')', items: [scalar(b), scalar('\\infty')] };
+    }
+    if (VARIABLE.test(b) && !VARIABLE.test(a)) {
+      return less
+        ? { kind: 'seq', open: lower(op), close: ')', items: [scalar(a), scalar('\\infty')] }
+        : { kind: 'seq', open: '(', close: upper(op), items: [scalar('-\\infty'), scalar(a)] };
+    }
+    return undefined;
+  }
+  const [a, x, b] = r.terms;
+  const [o1, o2] = r.ops;
+  if (!VARIABLE.test(x)) return undefined;
+  const increasing = (o1 === '<' || o1 === '\\le') && (o2 === '<' || o2 === '\\le');
+  const decreasing = (o1 === '>' || o1 === '\\ge') && (o2 === '>' || o2 === '\\ge');
+  if (increasing) return { kind: 'seq', open: lower(o1), close: upper(o2), items: [scalar(a), scalar(b)] };
+  if (decreasing) return { kind: 'seq', open: lower(o2), close: upper(o1), items: [scalar(b), scalar(a)] };
+  return undefined;
+}
+
+const CHOICE = /^\(?([A-Ea-e])\)?$/;
+
+function compareScalars(g: string, p: string, ctx: Ctx): Verdict {
+  if (g === p) return yes('identical');
+  const gn = parsePlainNumber(g);
+  const pn = parsePlainNumber(p);
+  if (gn !== undefined && pn !== undefined) {
+    return numbersEqual(gn, pn, ctx.tol) ? yes('equal numbers') : no(`numbers differ: ${g} vs ${p}`);
+  }
+  // Multiple-choice letters: (B) vs B.
+  const gc = CHOICE.exec(g);
+  const pc = CHOICE.exec(p);
+  if (gc && pc) return gc[1].toUpperCase() === pc[1].toUpperCase() ? yes('same choice') : no(`choices differ: ${g} vs ${p}`);
+  if (!ctx.symbolic) return no(`not equal without the CAS: ${g} vs ${p}`);
+  const ga = casParse(g);
+  const pa = casParse(p);
+  if (!ga) return no(`the CAS cannot read the gold '${g}'`);
+  if (!pa) return no(`the CAS cannot read the prediction '${p}'`);
+  if (casEqual(ga, pa, ctx.tol)) {
+    return ga.numeric !== undefined ? yes('equal values (CAS)') : yes('symbolically equal (CAS)');
+  }
+  if (ga.numeric !== undefined && pa.numeric !== undefined) return no(`values differ: ${ga.numeric} vs ${pa.numeric}`);
+  return no(`not shown equal by the CAS: ${g} vs ${p}`);
+}

@@ -1,0 +1,149 @@
+// Answer extraction: where, in a model's completion or a reference solution, the final answer is.
+// Sources are tried in a fixed priority; each is a linear scan, so pathological outputs (a thousand
+// boxes, a megabyte of text, unbalanced braces) return quickly with a defined result.
+import { lastBoxed, matchBrace } from './braces.js';
+
+export type AnswerSource = 'answer-tag' | 'boxed' | 'gsm8k' | 'answer-is' | 'inline-math' | 'last-number';
+
+export interface Extraction {
+  answer: string;
+  source: AnswerSource;
+}
+
+export interface ExtractOptions {
+  /**
+   * 'strict': only explicit markers (`<answer>`, `\boxed`, `#### N`, "the answer is").
+   * 'flexible' (default): also the last inline math (`$…$`, `\(…\)`, `\[…\]`) and, last of all, the final number.
+   */
+  mode?: 'strict' | 'flexible';
+  /** Only look at the last this-many characters (default 20,000): answers sit at the end. */
+  tailChars?: number;
+}
+
+const NUMBER_RE = /-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:\/\d+)?|-?\.\d+/g;
+
+/** Contents of the last `<answer>…</answer>` (an unclosed final `<answer>` runs to the end). */
+export function answerTag(text: string): string | undefined {
+  const open = text.lastIndexOf('<answer>');
+  if (open < 0) return undefined;
+  const start = open + '<answer>'.length;
+  const close = text.indexOf('</answer>', start);
+  const inner = (close < 0 ? text.slice(start) : text.slice(start, close)).trim();
+  return inner.length > 0 ? inner : undefined;
+}
+
+/** GSM8K's `#### 42` final line (commas dropped, as the dataset's answers are). */
+export function gsm8kAnswer(text: string): string | undefined {
+  const at = text.lastIndexOf('####');
+  if (at < 0) return undefined;
+  const m = /^\s*([-$]?\s*[\d,]*\.?\d+)/.exec(text.slice(at + 4, at + 64));
+  return m ? m[1].replace(/[,$\s]/g, '') : undefined;
+}
+
+/** What follows the last "the (final) answer is" up to the end of that sentence or line. */
+export function answerIsPhrase(text: string): string | undefined {
+  const lower = text.toLowerCase();
+  let at = -1;
+  let len = 0;
+  for (const phrase of ['answer is:', 'answer is', 'answer:']) {
+    const i = lower.lastIndexOf(phrase);
+    if (i > at) (at = i), (len = phrase.length);
+  }
+  if (at < 0) return undefined;
+  let rest = text.slice(at + len, at + len + 500).replace(/^[\s:]+/, '');
+  // A boxed or math-delimited answer right after the phrase is taken whole.
+  const boxed = lastBoxed(rest.split('\n')[0]);
+  if (boxed !== undefined) return boxed;
+  const math = firstInlineMath(rest);
+  if (math !== undefined && math.start < 3) return math.body;
+  rest = rest.split('\n')[0];
+  // End of sentence: a period followed by space/end (not a decimal point).
+  const m = /^(.*?)(?:\.(?=\s|$)|$)/.exec(rest);
+  const out = (m ? m[1] : rest).trim().replace(/^\*\*|\*\*$/g, '').trim();
+  return out.length > 0 ? out : undefined;
+}
+
+interface MathSpan {
+  start: number;
+  body: string;
+}
+
+const DELIMS: Array<[string, string]> = [
+  ['$$', '$$'],
+  ['\\[', '\\]'],
+  ['\\(', '\\)'],
+  ['$', '$'],
+];
+
+/** Inline math spans in order (each delimiter pair, left to right, non-overlapping). */
+function mathSpans(text: string, limit = 10_000): MathSpan[] {
+  const spans: MathSpan[] = [];
+  let i = 0;
+  while (i < text.length && spans.length < limit) {
+    let found: { at: number; open: string; close: string } | undefined;
+    for (const [open, close] of DELIMS) {
+      const at = text.indexOf(open, i);
+      if (at >= 0 && (!found || at < found.at || (at === found.at && open.length > found.open.length))) {
+        found = { at, open, close };
+      }
+    }
+    if (!found) break;
+    const bodyStart = found.at + found.open.length;
+    const end = text.indexOf(found.close, bodyStart);
+    if (end < 0) break;
+    const body = text.slice(bodyStart, end).trim();
+    if (body.length > 0) spans.push({ start: found.at, body });
+    i = end + found.close.length;
+  }
+  return spans;
+}
+
+function firstInlineMath(text: string): MathSpan | undefined {
+  return mathSpans(text, 1)[0];
+}
+
+/** The last inline math span's body. */
+export function lastInlineMath(text: string): string | undefined {
+  const spans = mathSpans(text);
+  return spans.length > 0 ? spans[spans.length - 1].body : undefined;
+}
+
+/** The last number in the text (thousands separators and simple fractions kept). */
+export function lastNumber(text: string): string | undefined {
+  let last: string | undefined;
+  NUMBER_RE.lastIndex = 0;
+  for (let m = NUMBER_RE.exec(text); m; m = NUMBER_RE.exec(text)) last = m[0];
+  return last;
+}
+
+/** Unwraps an answer that is itself wrapped: `\boxed{…}` inside `<answer>`, `$…$` around it. */
+function unwrap(answer: string): string {
+  let a = answer.trim();
+  const boxed = lastBoxed(a);
+  if (boxed !== undefined) a = boxed.trim();
+  const m = /^(?:\$\$|\$|\\\(|\\\[)([\s\S]*?)(?:\$\$|\$|\\\)|\\\])$/.exec(a);
+  if (m) a = m[1].trim();
+  return a;
+}
+
+/** The final answer of a completion or reference solution, with where it was found; undefined if none. */
+export function extractAnswer(text: string, opts: ExtractOptions = {}): Extraction | undefined {
+  const mode = opts.mode ?? 'flexible';
+  const tail = text.length > (opts.tailChars ?? 20_000) ? text.slice(-(opts.tailChars ?? 20_000)) : text;
+  const tag = answerTag(tail);
+  if (tag !== undefined) return { answer: unwrap(tag), source: 'answer-tag' };
+  const boxed = lastBoxed(tail);
+  if (boxed !== undefined && boxed.trim().length > 0) return { answer: boxed.trim(), source: 'boxed' };
+  const gsm = gsm8kAnswer(tail);
+  if (gsm !== undefined) return { answer: gsm, source: 'gsm8k' };
+  const said = answerIsPhrase(tail);
+  if (said !== undefined) return { answer: unwrap(said), source: 'answer-is' };
+  if (mode === 'strict') return undefined;
+  const math = lastInlineMath(tail);
+  if (math !== undefined) return { answer: math, source: 'inline-math' };
+  const num = lastNumber(tail);
+  if (num !== undefined) return { answer: num, source: 'last-number' };
+  return undefined;
+}
+
+export { matchBrace };

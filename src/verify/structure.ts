@@ -1,0 +1,119 @@
+// The shape of a normalised answer: a scalar, an ordered sequence (tuple, point, interval), a set, a
+// union of intervals, a matrix, or a relation. Comparison (equivalence.ts) goes shape by shape.
+
+export type Shape =
+  | { kind: 'scalar'; text: string }
+  /** `(a,b)`, `[a,b)`, …: ordered; the brackets matter (an open and a closed interval differ). */
+  | { kind: 'seq'; open: string; close: string; items: Shape[] }
+  /** `\{a,b\}` or a bare `a, b`: order-insensitive. */
+  | { kind: 'set'; items: Shape[]; bare: boolean }
+  | { kind: 'union'; parts: Shape[] }
+  | { kind: 'matrix'; rows: Shape[][] }
+  /** `lhs op rhs [op2 rhs2]`, ops among = < > \le \ge \ne. */
+  | { kind: 'relation'; terms: string[]; ops: string[] };
+
+const OPENERS = new Set(['(', '[', '{']);
+const CLOSERS = new Set([')', ']', '}']);
+
+/** Splits at top-level occurrences of any separator (outside (), [], {} of any pairing). */
+export function splitTop(s: string, separators: readonly string[]): { parts: string[]; seps: string[] } {
+  const parts: string[] = [];
+  const seps: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === '\\' && (s[i + 1] === '{' || s[i + 1] === '}')) {
+      depth += s[i + 1] === '{' ? 1 : -1;
+      i++;
+      continue;
+    }
+    if (OPENERS.has(c)) depth++;
+    else if (CLOSERS.has(c)) depth--;
+    else if (depth === 0) {
+      for (const sep of separators) {
+        // A command separator must not continue as a longer command (\le vs \left).
+        if (s.startsWith(sep, i) && !(sep.startsWith('\\') && /[a-zA-Z]/.test(s[i + sep.length] ?? ''))) {
+          parts.push(s.slice(start, i));
+          seps.push(sep);
+          i += sep.length - 1;
+          start = i + 1;
+          break;
+        }
+      }
+    }
+  }
+  parts.push(s.slice(start));
+  return { parts, seps };
+}
+
+/** True when the bracket at 0 closes exactly at the last character. */
+function wrapsWhole(s: string, openLen: number, closeLen: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === '\\' && (s[i + 1] === '{' || s[i + 1] === '}')) {
+      depth += s[i + 1] === '{' ? 1 : -1;
+      i++;
+    } else if (OPENERS.has(c)) depth++;
+    else if (CLOSERS.has(c)) depth--;
+    if (depth === 0 && i < s.length - 1) return false;
+  }
+  return depth === 0 && s.length >= openLen + closeLen;
+}
+
+const RELATION_OPS = ['\\le', '\\ge', '\\ne', '<', '>', '='];
+
+export function parseShape(s: string, depth = 0): Shape {
+  if (depth > 6) return { kind: 'scalar', text: s };
+  const matrix = /^\\begin\{([pbvBV]?matrix|array)\}(?:\{[^}]*\})?([\s\S]*)\\end\{\1\}$/.exec(s);
+  if (matrix) {
+    const rows = matrix[2]
+      .split('\\\\')
+      .map((r) => r.trim())
+      .filter((r) => r.length > 0)
+      .map((r) => r.split('&').map((cell) => parseShape(cell.trim(), depth + 1)));
+    return { kind: 'matrix', rows };
+  }
+  const union = splitTop(s, ['\\cup']);
+  if (union.parts.length > 1) return { kind: 'union', parts: union.parts.map((p) => parseShape(p, depth + 1)) };
+  if (s.startsWith('\\{') && s.endsWith('\\}') && wrapsWhole(s, 2, 2)) {
+    const inner = s.slice(2, -2);
+    const items = inner.length === 0 ? [] : splitTop(inner, [',', ';']).parts.map((p) => parseShape(p, depth + 1));
+    return { kind: 'set', items, bare: false };
+  }
+  if ((s[0] === '(' || s[0] === '[') && (s.endsWith(')') || s.endsWith(']')) && wrapsWhole(s, 1, 1)) {
+    const inner = s.slice(1, -1);
+    const { parts } = splitTop(inner, [',']);
+    if (parts.length >= 2) {
+      return { kind: 'seq', open: s[0], close: s[s.length - 1], items: parts.map((p) => parseShape(p, depth + 1)) };
+    }
+    if (s[0] === '(' && s.endsWith(')')) return parseShape(inner, depth + 1);
+  }
+  const list = splitTop(s, [',', ';']);
+  if (list.parts.length >= 2 && list.parts.every((p) => p.length > 0)) {
+    return { kind: 'set', items: list.parts.map((p) => parseShape(p, depth + 1)), bare: true };
+  }
+  const rel = splitTop(s, RELATION_OPS);
+  if (rel.parts.length >= 2 && rel.parts.length <= 3 && rel.parts.every((p) => p.length > 0)) {
+    return { kind: 'relation', terms: rel.parts, ops: rel.seps };
+  }
+  return { kind: 'scalar', text: s };
+}
+
+export function describeShape(s: Shape): string {
+  switch (s.kind) {
+    case 'scalar':
+      return s.text;
+    case 'seq':
+      return `${s.open}${s.items.map(describeShape).join(',')}${s.close}`;
+    case 'set':
+      return `{${s.items.map(describeShape).join(',')}}`;
+    case 'union':
+      return s.parts.map(describeShape).join(' ∪ ');
+    case 'matrix':
+      return `[${s.rows.map((r) => r.map(describeShape).join(' ')).join('; ')}]`;
+    case 'relation':
+      return s.terms.map((t, i) => (i === 0 ? t : `${s.ops[i - 1]} ${t}`)).join(' ');
+  }
+}
