@@ -12,6 +12,11 @@ export interface KVCache {
   readonly batch: number;
   /** A cache whose rows are rows[i] of this one (e.g. one prompt's cache expanded to its G completions). */
   select(rows: number[]): KVCache;
+  /**
+   * One cache holding this cache's rows followed by the others' rows. Caches of different lengths are
+   * left-padded and the padding masked, so prompts of different lengths decode in one batch.
+   */
+  concat(others: KVCache[]): KVCache;
   dispose(): void;
 }
 

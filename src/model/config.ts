@@ -1,0 +1,41 @@
+// The GPT policy's configuration: schema first, the type inferred from it.
+import { z } from 'zod';
+
+export const GPTConfigSchema = z
+  .object({
+    /** Marks config.json so a loader can tell model families apart. */
+    modelType: z.literal('gpt').default('gpt'),
+    vocabSize: z.number().int().positive(),
+    dModel: z.number().int().positive(),
+    nLayers: z.number().int().positive(),
+    nHeads: z.number().int().positive(),
+    /** Longest prompt + completion (learned position embeddings have this many rows). */
+    maxSeqLen: z.number().int().positive(),
+    /** MLP hidden width = mlpRatio × dModel. */
+    mlpRatio: z.number().int().positive().default(4),
+    /** Output head shares the token embedding (GPT-2 style) instead of its own [d, V] matrix. */
+    tiedEmbeddings: z.boolean().default(true),
+    layerNormEps: z.number().positive().default(1e-5),
+    /** Std of the normal weight init (GPT-2: 0.02); residual output projections get /√(2·nLayers). */
+    initStd: z.number().positive().default(0.02),
+    /** Seed of the deterministic init. */
+    seed: z.number().int().nonnegative().default(0),
+  })
+  .strict()
+  .refine((c) => c.dModel % c.nHeads === 0, {
+    message: 'dModel must be divisible by nHeads',
+    path: ['dModel'],
+  });
+
+export type GPTConfig = z.infer<typeof GPTConfigSchema>;
+export type GPTConfigInput = z.input<typeof GPTConfigSchema>;
+
+/** Parse and validate a config, with an error naming the source and every bad field. */
+export function parseGPTConfig(raw: unknown, source = 'model config'): GPTConfig {
+  const r = GPTConfigSchema.safeParse(raw);
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new Error(`invalid ${source}: ${issues}`);
+  }
+  return r.data;
+}

@@ -1,0 +1,99 @@
+// The safetensors format, read and written here (no dependency): an 8-byte little-endian header
+// length N, N bytes of JSON { name: { dtype, shape, data_offsets: [begin, end] }, __metadata__? },
+// then the raw little-endian tensor bytes, offsets relative to the end of the header.
+import { z } from 'zod';
+
+export interface NamedTensor {
+  data: Float32Array;
+  shape: number[];
+}
+
+const EntrySchema = z.object({
+  dtype: z.string(),
+  shape: z.array(z.number().int().nonnegative()),
+  data_offsets: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]),
+});
+
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Encode tensors (float32) as safetensors bytes, in the given order. */
+export function encodeSafetensors(tensors: readonly [string, NamedTensor][], metadata: Record<string, string> = {}): Uint8Array[] {
+  if (!littleEndian) throw new Error('safetensors writer: big-endian hosts are not supported');
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    if (n !== t.data.length) throw new Error(`tensor '${name}': shape [${t.shape}] needs ${n} values, has ${t.data.length}`);
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * n] };
+    offset += 4 * n;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8); // keep the data 8-byte aligned
+  const headerBytes = Buffer.from(json, 'utf8');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(headerBytes.length));
+  const chunks: Uint8Array[] = [len, headerBytes];
+  for (const [, t] of tensors) chunks.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  return chunks;
+}
+
+/** Decode safetensors bytes; `source` (the file name) appears in every error. F32, F16 and BF16 are read as float32. */
+export function decodeSafetensors(bytes: Uint8Array, source: string): Map<string, NamedTensor> {
+  const fail = (why: string): never => {
+    throw new Error(`${source}: not a valid safetensors file (${why})`);
+  };
+  if (bytes.length < 8) fail(`only ${bytes.length} bytes, the header length alone takes 8`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = Number(view.getBigUint64(0, true));
+  if (n > bytes.length - 8) fail(`header says ${n} bytes but the file has ${bytes.length - 8} after the length; truncated?`);
+  let header: unknown;
+  try {
+    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, n).toString('utf8'));
+  } catch (e) {
+    fail(`header is not JSON: ${(e as Error).message}`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
+  const dataStart = 8 + n;
+  const dataLen = bytes.length - dataStart;
+  const out = new Map<string, NamedTensor>();
+  let maxEnd = 0;
+  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') continue;
+    const r = EntrySchema.safeParse(raw);
+    if (!r.success) fail(`tensor '${name}': ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const e = r.data!;
+    const [begin, end] = e.data_offsets;
+    const count = e.shape.reduce((a, b) => a * b, 1);
+    const width = e.dtype === 'F32' ? 4 : e.dtype === 'F16' || e.dtype === 'BF16' ? 2 : fail(`tensor '${name}': dtype ${e.dtype} is not supported (F32, F16, BF16)`);
+    if (end < begin || end > dataLen) fail(`tensor '${name}': data_offsets [${begin}, ${end}] run past the ${dataLen} data bytes; truncated?`);
+    if (end - begin !== count * (width as number)) fail(`tensor '${name}': ${end - begin} bytes for shape [${e.shape}] of ${e.dtype}`);
+    maxEnd = Math.max(maxEnd, end);
+    out.set(name, { data: toFloat32(bytes, dataStart + begin, count, e.dtype), shape: e.shape });
+  }
+  if (maxEnd !== dataLen) fail(`${dataLen - maxEnd} bytes after the last tensor`);
+  return out;
+}
+
+function toFloat32(bytes: Uint8Array, start: number, count: number, dtype: string): Float32Array {
+  const out = new Float32Array(count);
+  const view = new DataView(bytes.buffer, bytes.byteOffset + start, count * (dtype === 'F32' ? 4 : 2));
+  if (dtype === 'F32') {
+    for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
+  } else if (dtype === 'BF16') {
+    const u = new Uint32Array(out.buffer);
+    for (let i = 0; i < count; i++) u[i] = view.getUint16(2 * i, true) << 16;
+  } else {
+    for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
+  }
+  return out;
+}
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}

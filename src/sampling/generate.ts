@@ -1,0 +1,210 @@
+// Batched generation with a KV cache.
+//
+// Each distinct prompt is run once (prompts of equal length share one prefill batch) and its cache is
+// copied to its rows with cache.select: iGRPO's stage-2 prompt (question + best draft) is long and
+// shared by all G refinements, so this is where time goes. Prompts of different lengths then decode
+// together in ONE batch: their caches are left-padded and the padding masked (KVCache.concat), and
+// each row keeps its own position. We chose left padding over decoding each length bucket apart
+// because stage-2 prompts differ in length across groups, so buckets would often hold a single group
+// and the batch (the thing that keeps a matMul busy) would shrink to G rows.
+//
+// Every row has its own RNG stream, seeded by the caller, and draws the same amount of noise per step
+// whatever batch it sits in, so a completion's tokens depend on its seed and prompt, not on which
+// other rows were sampled with it. Token choice happens on the device (select.ts); each step reads
+// back only the chosen ids and their log-probs.
+import * as tf from '@tensorflow/tfjs';
+import type { KVCache, Policy } from '../model/policy.js';
+import { Rng, mixSeed } from '../util/rng.js';
+import { type Completion, type SampleOptions } from './options.js';
+import { candidateCount, selectTokens } from './select.js';
+
+export interface GenerationRow {
+  prompt: readonly number[];
+  /** Seed of this row's own RNG stream. */
+  seed: number;
+}
+
+/** The seed of completion `index` of prompt `promptIndex` in a call with `seed` (what sample() uses). */
+export function rowSeed(seed: number, promptIndex: number, index: number): number {
+  return mixSeed(seed, promptIndex, index);
+}
+
+interface RowState {
+  rng: Rng;
+  promptLen: number;
+  limit: number;
+  ids: number[];
+  logprobs: number[];
+  done: boolean;
+  finishReason: 'stop' | 'length';
+  text?: string;
+}
+
+/** Sample one completion per row. Options' n and seed are ignored here: rows carry their own seeds. */
+export async function generate(policy: Policy, rows: readonly GenerationRow[], opts: SampleOptions): Promise<Completion[]> {
+  if (rows.length === 0) return [];
+  const tokenizer = policy.tokenizer;
+  const stopIds = new Set(opts.stopIds);
+  if (opts.stopOnEos) stopIds.add(tokenizer.eosId);
+  const states: RowState[] = rows.map((r) => {
+    if (r.prompt.length === 0) throw new Error('generate: empty prompt (start it with a bos token if it has no text)');
+    if (r.prompt.length >= policy.maxSeqLen) {
+      throw new Error(`prompt of ${r.prompt.length} tokens leaves no room to generate (maxSeqLen ${policy.maxSeqLen})`);
+    }
+    return {
+      rng: new Rng(r.seed),
+      promptLen: r.prompt.length,
+      limit: Math.min(opts.maxNewTokens, policy.maxSeqLen - r.prompt.length),
+      ids: [],
+      logprobs: [],
+      done: false,
+      finishReason: 'length',
+    };
+  });
+
+  let { cache, logits } = prefillShared(policy, rows, opts.sharePrefix);
+  /** batch row → index into rows/states */
+  let members = rows.map((_, i) => i);
+  let nextIds: tf.Tensor2D | null = null;
+  let steps = 0; // decode calls so far: every row in the batch sits at promptLen + steps
+  try {
+    for (;;) {
+      const b = members.length;
+      const vocab = logits.shape[1];
+      const k = candidateCount(vocab, opts);
+      let noise: tf.Tensor2D | null = null;
+      if (k > 0) {
+        const buf = new Float32Array(b * k);
+        members.forEach((r, i) => {
+          if (!states[r].done) states[r].rng.fillGumbel(buf, i * k, k);
+        });
+        noise = tf.tensor2d(buf, [b, k]);
+      }
+      const chosen = selectTokens(logits, noise, opts);
+      noise?.dispose();
+      logits.dispose();
+      const host = (await chosen.data()) as Float32Array; // the one readback per step: ids and log-probs
+      nextIds?.dispose();
+      nextIds = tf.tidy(() => tf.cast(chosen.slice([0, 0], [1, b]), 'int32').reshape([b, 1]) as tf.Tensor2D);
+      chosen.dispose();
+
+      let finishedInBatch = 0;
+      let mustCompact = false;
+      members.forEach((r, i) => {
+        const s = states[r];
+        if (!s.done) record(s, host[i], host[b + i], stopIds, opts.stop, tokenizer.decode.bind(tokenizer));
+        if (s.done) {
+          finishedInBatch++;
+          // a finished row riding along must not step past the position table
+          if (s.promptLen + steps + 1 >= policy.maxSeqLen) mustCompact = true;
+        }
+      });
+      if (finishedInBatch === b) break;
+      // Drop finished rows once they are a quarter of the batch: each drop copies the cache once,
+      // so this bounds the copies to O(log B) while finished rows waste at most a quarter of a step.
+      if (mustCompact || finishedInBatch * 4 >= b) {
+        const keep = members.map((r, i) => (states[r].done ? -1 : i)).filter((i) => i >= 0);
+        const smaller = cache.select(keep);
+        cache.dispose();
+        cache = smaller;
+        const idx = tf.tensor1d(keep, 'int32');
+        const ids = tf.gather(nextIds, idx) as tf.Tensor2D;
+        idx.dispose();
+        nextIds.dispose();
+        nextIds = ids;
+        members = keep.map((i) => members[i]);
+      }
+      logits = policy.decode(nextIds, cache);
+      steps++;
+    }
+  } finally {
+    cache.dispose();
+    nextIds?.dispose();
+    if (!logits.isDisposed) logits.dispose();
+  }
+  return states.map((s) => ({
+    ids: s.ids,
+    logprobs: s.logprobs,
+    text: s.text ?? tokenizer.decode(s.finishReason === 'stop' && stopIds.has(s.ids[s.ids.length - 1]) ? s.ids.slice(0, -1) : s.ids),
+    finishReason: s.finishReason,
+  }));
+}
+
+/** Append one sampled token to a row and decide whether the row is finished. */
+function record(s: RowState, id: number, logprob: number, stopIds: Set<number>, stop: readonly string[], decode: (ids: number[]) => string): void {
+  s.ids.push(id);
+  s.logprobs.push(logprob);
+  if (stopIds.has(id)) {
+    s.done = true;
+    s.finishReason = 'stop';
+    return;
+  }
+  if (stop.length > 0) {
+    const text = decode(s.ids);
+    const cut = firstStop(text, stop);
+    if (cut >= 0) {
+      s.done = true;
+      s.finishReason = 'stop';
+      s.text = text.slice(0, cut); // keep the stop string; drop whatever the last token added after it
+      return;
+    }
+  }
+  if (s.ids.length >= s.limit) s.done = true;
+}
+
+/** End index (exclusive) of the earliest stop string in text, or -1. */
+function firstStop(text: string, stop: readonly string[]): number {
+  let best = -1;
+  for (const s of stop) {
+    const at = text.indexOf(s);
+    if (at >= 0 && (best < 0 || at + s.length < best)) best = at + s.length;
+  }
+  return best;
+}
+
+/**
+ * Prefill each distinct prompt once (equal lengths batched together) and expand to one cache row and
+ * one logits row per generation row.
+ */
+function prefillShared(policy: Policy, rows: readonly GenerationRow[], share: boolean): { cache: KVCache; logits: tf.Tensor2D } {
+  const keyOf = (r: GenerationRow, i: number) => (share ? r.prompt.join(',') : String(i));
+  const uniqueIndex = new Map<string, number>();
+  const unique: (readonly number[])[] = [];
+  const rowToUnique = rows.map((r, i) => {
+    const key = keyOf(r, i);
+    let u = uniqueIndex.get(key);
+    if (u === undefined) {
+      u = unique.length;
+      uniqueIndex.set(key, u);
+      unique.push(r.prompt);
+    }
+    return u;
+  });
+  // one prefill per distinct length
+  const byLength = new Map<number, number[]>();
+  unique.forEach((p, u) => byLength.set(p.length, [...(byLength.get(p.length) ?? []), u]));
+  const caches: KVCache[] = [];
+  const logitParts: tf.Tensor2D[] = [];
+  const order: number[] = []; // position in the combined cache → unique prompt
+  for (const [len, us] of byLength) {
+    const ids = tf.tensor2d(us.flatMap((u) => [...unique[u]]), [us.length, len], 'int32');
+    const r = policy.prefill(ids);
+    ids.dispose();
+    caches.push(r.cache);
+    logitParts.push(r.logits);
+    order.push(...us);
+  }
+  const combined = caches.length === 1 ? caches[0] : caches[0].concat(caches.slice(1));
+  if (caches.length > 1) caches.forEach((c) => c.dispose());
+  const slotOf = new Map(order.map((u, slot) => [u, slot]));
+  const rowSlots = rowToUnique.map((u) => slotOf.get(u)!);
+  const identity = rowSlots.length === order.length && rowSlots.every((s, i) => s === i);
+  const cache = identity ? combined : combined.select(rowSlots);
+  if (!identity) combined.dispose();
+  const logits = tf.tidy(() => {
+    const all = logitParts.length === 1 ? logitParts[0] : tf.concat(logitParts, 0);
+    return identity ? all.clone() : (tf.gather(all, tf.tensor1d(rowSlots, 'int32')) as tf.Tensor2D);
+  });
+  logitParts.forEach((l) => l.dispose());
+  return { cache, logits };
+}
