@@ -1,4 +1,64 @@
-// Native CPU backend (node-gyp addon over OpenBLAS) — placeholder until the CPU-speed work lands.
+// Native CPU backend: tfjs's cpu backend (same tensor storage, every cpu kernel) with the hot kernels
+// replaced by C++ over OpenBLAS (native/, built by `npm run build:native`). Registered as 'native'.
+import * as tf from '@tensorflow/tfjs';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { type NativeAddon, loadAddon } from './addon.js';
+import { addKernel, sumKernel } from './elementwise.js';
+import { registerFusedKernels } from './fused.js';
+import { batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
+
+export const NATIVE_BACKEND = 'native';
+
+/** Threads for OpenBLAS and the fused loops: IGRPO_THREADS, else 2. */
+export function nativeThreads(): number {
+  const env = process.env.IGRPO_THREADS;
+  const n = env ? Number.parseInt(env, 10) : 2;
+  if (!Number.isInteger(n) || n < 1) throw new Error(`IGRPO_THREADS must be a positive integer, got '${env}'`);
+  return n;
+}
+
+/** The cpu backend under another name, so tfjs keeps its tensors apart from a plain 'cpu' backend's. */
+class NativeBackend extends MathBackendCPU {}
+
+type KernelFn = Parameters<typeof tf.registerKernel>[0]['kernelFunc'];
+
+function cpuKernel(name: string): KernelFn {
+  const k = tf.getKernel(name, 'cpu');
+  if (!k) throw new Error(`native backend: tfjs's cpu backend has no ${name} kernel`);
+  return k.kernelFunc;
+}
+
+/** Every cpu kernel again for 'native', with the hot ones replaced by the addon's. */
+function registerKernels(addon: NativeAddon): void {
+  const ours: Record<string, KernelFn> = {
+    BatchMatMul: batchMatMulKernel(addon, cpuKernel('BatchMatMul') as never) as unknown as KernelFn,
+    Add: addKernel(addon, cpuKernel('Add') as never) as unknown as KernelFn,
+    Sum: sumKernel(addon, cpuKernel('Sum') as never) as unknown as KernelFn,
+  };
+  ours._FusedMatMul = fusedMatMulKernel(addon, cpuKernel('_FusedMatMul') as never, ours.Add as never) as unknown as KernelFn;
+  for (const k of tf.getKernelsForBackend('cpu')) {
+    if (tf.getKernel(k.kernelName, NATIVE_BACKEND)) continue;
+    tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc: ours[k.kernelName] ?? k.kernelFunc });
+  }
+  registerFusedKernels(addon, NATIVE_BACKEND);
+}
+
+let registered = false;
+
+/**
+ * Loads the addon and registers the 'native' backend (not made active: tf.setBackend('native') does).
+ * Throws, naming `npm run build:native`, when the addon is not built.
+ */
 export async function registerNativeBackend(): Promise<void> {
-  throw new Error("the native backend is not built yet (run 'npm run build:native')");
+  if (registered) return;
+  const addon = loadAddon();
+  addon.setThreads(nativeThreads());
+  registerKernels(addon);
+  tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
+  registered = true;
+}
+
+/** Set the thread count of the loaded addon (benchmarks compare 1 and 2 threads). */
+export function setNativeThreads(n: number): void {
+  loadAddon().setThreads(n);
 }

@@ -1,0 +1,23 @@
+#include <cblas.h>
+#include "kernels.h"
+
+namespace igrpo {
+
+void batch_matmul(const float* a, const float* b, float* c, int batch, int m, int n, int k,
+                  bool transA, bool transB, int64_t aStride, int64_t bStride) {
+  const int lda = transA ? m : k;
+  const int ldb = transB ? k : n;
+  const CBLAS_TRANSPOSE ta = transA ? CblasTrans : CblasNoTrans;
+  const CBLAS_TRANSPOSE tb = transB ? CblasTrans : CblasNoTrans;
+  // A shared right operand with a batched left one (x[B,T,D]·W[D,E]) is one tall GEMM, not B small ones.
+  if (batch > 1 && bStride == 0 && aStride == (int64_t)m * k && !transA) {
+    cblas_sgemm(CblasRowMajor, ta, tb, batch * m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
+    return;
+  }
+  for (int i = 0; i < batch; i++) {
+    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a + i * aStride, lda, b + i * bStride, ldb, 0.0f,
+                c + (int64_t)i * m * n, n);
+  }
+}
+
+}  // namespace igrpo
