@@ -21,6 +21,9 @@ export type CharTokenizerJSON = z.infer<typeof CharTokenizerJSONSchema>;
 export type CharTokenizerOptions = Omit<z.input<typeof CharTokenizerJSONSchema>, 'type' | 'pad' | 'bos' | 'eos'> &
   Partial<Pick<CharTokenizerJSON, 'pad' | 'bos' | 'eos'>>;
 
+/** Printable ASCII (space to ~) and newline: an alphabet that encodes any plain-ASCII prompt. */
+export const PRINTABLE_ASCII = '\n' + Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join('');
+
 /** The tags of the iGRPO output format, as special tokens. */
 export const REASONING_SPECIALS = ['<think>', '</think>', '<answer>', '</answer>'] as const;
 

@@ -4,7 +4,7 @@ import { HFTokenizer } from './hf.js';
 import type { Tokenizer } from './types.js';
 
 export type { Tokenizer } from './types.js';
-export { CharTokenizer, REASONING_SPECIALS } from './char.js';
+export { CharTokenizer, PRINTABLE_ASCII, REASONING_SPECIALS } from './char.js';
 export { HFTokenizer } from './hf.js';
 
 /** A CharTokenizer for {"type": "char", …}, an HFTokenizer for a Hugging Face tokenizer.json. */
