@@ -1,0 +1,163 @@
+// Registers the fused kernels under src/ops FUSED names for the webgpu backend, with gradients.
+//
+// Gradients are global in tfjs (one per kernel name, whichever backend runs it), so each gradFunc
+// runs this folder's backward kernels only on webgpu and otherwise calls `${name}Grad` on the active
+// backend: a backend that registers a forward under these names registers its backward under that
+// name too (same inputs: dy first, then the forward's inputs, then its output where noted).
+import * as tf from '@tensorflow/tfjs';
+import { FUSED } from '../../ops/index.js';
+import type { TensorInfo } from './backend.js';
+import { geluBackward, geluForward } from './kernels/gelu.js';
+import { layerNormBackward, layerNormForward } from './kernels/layernorm.js';
+import { tokenLogProbsBackward, tokenLogProbsForward } from './kernels/logprobs.js';
+import { embeddingBackward, embeddingForward } from './kernels/embedding.js';
+import { attentionBackward, attentionForward } from './kernels/attention.js';
+
+type Inputs = Record<string, TensorInfo>;
+const BACKEND = 'webgpu';
+
+const asTensor = (info: TensorInfo): tf.Tensor => tf.engine().makeTensorFromTensorInfo(info as tf.TensorInfo);
+const onWebgpu = () => tf.getBackend() === BACKEND;
+
+function requireInt32(name: string, t: TensorInfo): void {
+  if (t.dtype !== 'int32') throw new Error(`${name}: expected int32 ids, got ${t.dtype}`);
+}
+
+/** Another backend's backward kernel, by the naming rule above. */
+function otherBackward(name: string, inputs: Record<string, tf.Tensor>, attrs: object = {}): tf.Tensor[] {
+  const grad = `${name}Grad`;
+  if (!tf.getKernel(grad, tf.getBackend())) {
+    throw new Error(`${name}: backend ${tf.getBackend()} registers the forward kernel but no ${grad} kernel for its gradient`);
+  }
+  const out = tf.engine().runKernel(grad, inputs as tf.NamedTensorMap, attrs as tf.NamedAttrMap);
+  return Array.isArray(out) ? out : [out];
+}
+
+function registerGelu(): void {
+  tf.registerKernel({ kernelName: FUSED.gelu, backendName: BACKEND, kernelFunc: ({ inputs }) => geluForward((inputs as Inputs).x) });
+  tf.registerGradient({
+    kernelName: FUSED.gelu,
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved) => {
+      const [x] = saved;
+      const dx = onWebgpu() ? asTensor(geluBackward(dy as tf.Tensor, x)) : otherBackward(FUSED.gelu, { dy: dy as tf.Tensor, x })[0];
+      return { x: () => dx };
+    },
+  });
+}
+
+function registerLayerNorm(): void {
+  tf.registerKernel({
+    kernelName: FUSED.layerNorm,
+    backendName: BACKEND,
+    kernelFunc: ({ inputs, attrs }) => {
+      const { x, gamma, beta } = inputs as Inputs;
+      return layerNormForward(x, gamma, beta, (attrs as { eps: number }).eps);
+    },
+  });
+  tf.registerGradient({
+    kernelName: FUSED.layerNorm,
+    inputsToSave: ['x', 'gamma', 'beta'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, gamma, beta] = saved;
+      const eps = (attrs as { eps: number }).eps;
+      let dx: tf.Tensor, dgamma: tf.Tensor, dbeta: tf.Tensor;
+      if (onWebgpu()) {
+        const g = layerNormBackward(dy as tf.Tensor, x, gamma, eps);
+        [dx, dgamma, dbeta] = [asTensor(g.dx), asTensor(g.dgamma), asTensor(g.dbeta)];
+        asTensor(g.stats); // handed to the engine so the backward scope disposes it
+      } else {
+        [dx, dgamma, dbeta] = otherBackward(FUSED.layerNorm, { dy: dy as tf.Tensor, x, gamma, beta }, { eps });
+      }
+      return { x: () => dx, gamma: () => dgamma, beta: () => dbeta };
+    },
+  });
+}
+
+function registerTokenLogProbs(): void {
+  tf.registerKernel({
+    kernelName: FUSED.tokenLogProbs,
+    backendName: BACKEND,
+    kernelFunc: ({ inputs }) => {
+      const { logits, targets } = inputs as Inputs;
+      requireInt32(FUSED.tokenLogProbs, targets);
+      return tokenLogProbsForward(logits, targets);
+    },
+  });
+  tf.registerGradient({
+    kernelName: FUSED.tokenLogProbs,
+    inputsToSave: ['logits', 'targets'],
+    outputsToSave: [true],
+    gradFunc: (dy, saved) => {
+      const [logits, targets, out] = saved;
+      const dl = onWebgpu()
+        ? asTensor(tokenLogProbsBackward(dy as tf.Tensor, logits, targets, out))
+        : otherBackward(FUSED.tokenLogProbs, { dy: dy as tf.Tensor, logits, targets, out })[0];
+      return { logits: () => dl, targets: () => tf.zerosLike(targets) };
+    },
+  });
+}
+
+function registerEmbedding(): void {
+  tf.registerKernel({
+    kernelName: FUSED.embedding,
+    backendName: BACKEND,
+    kernelFunc: ({ inputs }) => {
+      const { table, ids } = inputs as Inputs;
+      requireInt32(FUSED.embedding, ids);
+      return embeddingForward(table, ids);
+    },
+  });
+  tf.registerGradient({
+    kernelName: FUSED.embedding,
+    inputsToSave: ['table', 'ids'],
+    gradFunc: (dy, saved) => {
+      const [table, ids] = saved;
+      const dt = onWebgpu()
+        ? asTensor(embeddingBackward(dy as tf.Tensor, ids, table.shape[0]))
+        : otherBackward(FUSED.embedding, { dy: dy as tf.Tensor, table, ids })[0];
+      return { table: () => dt, ids: () => tf.zerosLike(ids) };
+    },
+  });
+}
+
+function registerAttention(): void {
+  tf.registerKernel({
+    kernelName: FUSED.attention,
+    backendName: BACKEND,
+    kernelFunc: ({ inputs }) => {
+      const { q, k, v } = inputs as Inputs;
+      return attentionForward(q, k, v);
+    },
+  });
+  tf.registerGradient({
+    kernelName: FUSED.attention,
+    inputsToSave: ['q', 'k', 'v'],
+    outputsToSave: [true],
+    gradFunc: (dy, saved) => {
+      const [q, k, v, o] = saved;
+      let dq: tf.Tensor, dk: tf.Tensor, dv: tf.Tensor;
+      if (onWebgpu()) {
+        const g = attentionBackward(dy as tf.Tensor, q, k, v, o);
+        [dq, dk, dv] = [asTensor(g.dq), asTensor(g.dk), asTensor(g.dv)];
+        asTensor(g.stats);
+      } else {
+        [dq, dk, dv] = otherBackward(FUSED.attention, { dy: dy as tf.Tensor, q, k, v, out: o });
+      }
+      return { q: () => dq, k: () => dk, v: () => dv };
+    },
+  });
+}
+
+let registered = false;
+
+/** Registers every fused kernel for webgpu (idempotent). IGRPO_WEBGPU_FUSED=0 leaves the composites in charge. */
+export function registerFusedKernels(): void {
+  if (registered || process.env.IGRPO_WEBGPU_FUSED === '0') return;
+  registered = true;
+  registerGelu();
+  registerLayerNorm();
+  registerTokenLogProbs();
+  registerEmbedding();
+  registerAttention();
+}

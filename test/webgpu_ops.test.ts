@@ -1,0 +1,98 @@
+// The fused WebGPU kernels (src/backend/webgpu) against src/ops' composite implementations on cpu:
+// forward values and gradients of every op in src/ops FUSED, the Sum/Mean gradient overrides, and the
+// dispatch/upload counters. Runs on lavapipe in CI (Mesa 25, scripts/setup-system.sh).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { causalAttention, embedding, gelu, layerNorm, tokenLogProbs } from '../src/ops/index.js';
+import { webgpuCounters, webgpuErrors } from '../src/backend/webgpu/index.js';
+import { SKIP_WEBGPU, assertClose, runOn, seeded, startWebgpu, stopWebgpu } from './webgpu_helpers.js';
+
+const opts = { skip: SKIP_WEBGPU ? 'IGRPO_SKIP_WEBGPU=1' : false };
+before(startWebgpu);
+after(stopWebgpu);
+
+/** Forward and gradient (of Σ out·w for a fixed random w) of f with respect to its float inputs, on both backends. */
+async function compare(name: string, inputs: { shape: number[]; seed: number; int?: number }[], f: (...xs: tf.Tensor[]) => tf.Tensor, tol = 1e-4) {
+  const make = () =>
+    inputs.map((s) =>
+      s.int
+        ? tf.tensor(Int32Array.from(seeded(s.shape.reduce((a, b) => a * b, 1), s.seed), (x) => Math.floor(((x + 1) / 2) * s.int!)), s.shape, 'int32')
+        : tf.tensor(seeded(s.shape.reduce((a, b) => a * b, 1), s.seed), s.shape),
+    );
+  const floatIdx = inputs.map((s, i) => (s.int ? -1 : i)).filter((i) => i >= 0);
+  const body = () => {
+    const xs = make();
+    const y = f(...xs);
+    const w = tf.tensor(seeded(y.size, 99), y.shape);
+    const grads = tf.grads((...fx: tf.Tensor[]) => {
+      const all = xs.slice();
+      floatIdx.forEach((i, j) => (all[i] = fx[j]));
+      return tf.sum(tf.mul(f(...all), w));
+    })(floatIdx.map((i) => xs[i]));
+    return [y, ...grads];
+  };
+  const cpu = await runOn('cpu', body);
+  const gpu = await runOn('webgpu', body);
+  cpu.forEach((c, i) => assertClose(gpu[i], c, `${name} ${i === 0 ? 'forward' : `gradient ${i}`}`, tol, tol));
+}
+
+test('fused layerNorm matches the composite (forward, dx, dgamma, dbeta)', opts, async () => {
+  await compare('layerNorm', [{ shape: [6, 5, 24], seed: 1 }, { shape: [24], seed: 2 }, { shape: [24], seed: 3 }], (x, g, b) =>
+    layerNorm(x, g as tf.Tensor1D, b as tf.Tensor1D),
+  );
+});
+
+test('fused gelu matches the composite, including large |x|', opts, async () => {
+  await compare('gelu', [{ shape: [7, 33], seed: 4 }], (x) => gelu(tf.mul(x, 12)));
+});
+
+test('fused causal attention matches the composite for training (Tq = Tk) and decoding (Tq < Tk)', opts, async () => {
+  await compare('attention Tq=Tk', [{ shape: [2, 3, 9, 8], seed: 5 }, { shape: [2, 3, 9, 8], seed: 6 }, { shape: [2, 3, 9, 8], seed: 7 }], (q, k, v) =>
+    causalAttention(tf.mul(q, 3) as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D),
+  );
+  await compare('attention Tq<Tk', [{ shape: [2, 2, 3, 16], seed: 8 }, { shape: [2, 2, 7, 16], seed: 9 }, { shape: [2, 2, 7, 16], seed: 10 }], (q, k, v) =>
+    causalAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D),
+  );
+});
+
+test('fused tokenLogProbs matches the composite', opts, async () => {
+  await compare('tokenLogProbs', [{ shape: [10, 37], seed: 11 }, { shape: [10], seed: 12, int: 37 }], (l, t) =>
+    tokenLogProbs(tf.mul(l, 5) as tf.Tensor2D, t as tf.Tensor1D),
+  );
+});
+
+test('fused embedding matches the composite (gather forward, scatter-sum backward with repeated ids)', opts, async () => {
+  await compare('embedding', [{ shape: [11, 6], seed: 13 }, { shape: [40], seed: 14, int: 11 }], (t, i) => embedding(t as tf.Tensor2D, i as tf.Tensor1D));
+});
+
+test('Sum and Mean gradients (on-device broadcast) equal hand values', opts, async () => {
+  const body = () => {
+    const x = tf.tensor(seeded(24, 15), [2, 3, 4]);
+    const [gs] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(tf.sum(a, [0, 2]), tf.tensor1d([1, 2, 3]))))([x]);
+    const [gm] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(tf.mean(a, 1), tf.tensor1d([1, 2, 3, 4]))))([x]);
+    return [gs, gm];
+  };
+  const [gs, gm] = await runOn('webgpu', body);
+  for (let i = 0; i < 24; i++) {
+    const [j, k] = [Math.floor(i / 4) % 3, i % 4];
+    assert.equal(gs[i], j + 1, `d sum / dx[${i}]`);
+    assert.ok(Math.abs(gm[i] - (k + 1) / 3) < 1e-7, `d mean / dx[${i}] = ${gm[i]}`);
+  }
+});
+
+test('counters: a fused op on device-resident inputs is one dispatch and no upload', opts, async () => {
+  await tf.setBackend('webgpu');
+  const x = tf.randomNormal([64, 32]);
+  tf.dispose(gelu(x)); // the first use uploads x (random values are made on the CPU)
+  const before = webgpuCounters();
+  const y = gelu(x);
+  const after = webgpuCounters();
+  assert.equal(after.dispatches - before.dispatches, 1);
+  assert.equal(after.uploads - before.uploads, 0);
+  tf.dispose([x, y]);
+});
+
+test('Dawn reported no validation errors (an invalid kernel would silently yield zeros)', opts, () => {
+  assert.deepEqual(webgpuErrors(), []);
+});
