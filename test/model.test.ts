@@ -1,0 +1,192 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { GPT, gptParamSpecs } from '../src/model/gpt.js';
+import { parseGPTConfig } from '../src/model/config.js';
+import type { KVCache } from '../src/model/policy.js';
+import { Rng } from '../src/util/rng.js';
+import { arithmeticTokenizer, tinyGPT } from './core-fixtures.js';
+
+/** Max |a - b| over two equally long arrays. */
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+function randomIds(rng: Rng, n: number, vocab: number): number[] {
+  return Array.from({ length: n }, () => 3 + rng.int(vocab - 3)); // skip pad/bos/eos
+}
+
+/** log p(seq[t] | seq[..t]) for t >= start, by prefill(seq[..start]) then one decode per token. */
+function cachedLogProbs(m: GPT, seq: number[], start: number): number[] {
+  const { logits, cache } = m.prefill(tf.tensor2d([seq.slice(0, start)], undefined, 'int32'));
+  const out: number[] = [];
+  let cur = logits;
+  for (let t = start; t < seq.length; t++) {
+    out.push(tf.tidy(() => tf.logSoftmax(cur).arraySync()[0][seq[t]]));
+    cur.dispose();
+    cur = m.decode(tf.tensor2d([[seq[t]]], undefined, 'int32'), cache);
+  }
+  cur.dispose();
+  cache.dispose();
+  return out;
+}
+
+// float32 throughout; the cached and full paths sum the same terms in different groupings
+const KV_TOL = 2e-5;
+
+test('KV-cache decoding gives the same log-probs as the full forward (tol 2e-5)', () => {
+  const m = tinyGPT();
+  const rng = new Rng(1);
+  const seq = randomIds(rng, 30, m.tokenizer.vocabSize);
+  const full = tf.tidy(() => m.tokenLogProbs(tf.tensor2d([seq], undefined, 'int32')).arraySync()[0]);
+  const start = 7;
+  const cached = cachedLogProbs(m, seq, start);
+  assert.ok(maxDiff(cached, full.slice(start - 1)) < KV_TOL, `max diff ${maxDiff(cached, full.slice(start - 1))}`);
+  m.dispose();
+});
+
+test('left-padded cache concat: rows of different prompt lengths decode as if alone', () => {
+  const m = tinyGPT();
+  const rng = new Rng(2);
+  const seqs = [randomIds(rng, 20, m.tokenizer.vocabSize), randomIds(rng, 20, m.tokenizer.vocabSize), randomIds(rng, 20, m.tokenizer.vocabSize)];
+  const starts = [3, 9, 6];
+  const prefills = seqs.map((s, i) => m.prefill(tf.tensor2d([s.slice(0, starts[i])], undefined, 'int32')));
+  const caches: KVCache[] = prefills.map((p) => p.cache);
+  const cache = caches[0].concat(caches.slice(1));
+  caches.forEach((c) => c.dispose());
+  let logits = tf.concat(prefills.map((p) => p.logits)) as tf.Tensor2D;
+  prefills.forEach((p) => p.logits.dispose());
+  const got: number[][] = [[], [], []];
+  for (let step = 0; step < 8; step++) {
+    const lp = tf.tidy(() => tf.logSoftmax(logits).arraySync());
+    seqs.forEach((s, i) => got[i].push(lp[i][s[starts[i] + step]]));
+    logits.dispose();
+    logits = m.decode(tf.tensor2d(seqs.map((s, i) => [s[starts[i] + step]]), undefined, 'int32'), cache);
+  }
+  logits.dispose();
+  cache.dispose();
+  seqs.forEach((s, i) => {
+    const full = tf.tidy(() => m.tokenLogProbs(tf.tensor2d([s], undefined, 'int32')).arraySync()[0]);
+    const want = full.slice(starts[i] - 1, starts[i] - 1 + 8);
+    assert.ok(maxDiff(got[i], want) < KV_TOL, `row ${i}: max diff ${maxDiff(got[i], want)}`);
+  });
+  m.dispose();
+});
+
+test('cache.select copies rows: a prompt expanded to G rows decodes like the prompt alone', () => {
+  const m = tinyGPT();
+  const seq = randomIds(new Rng(3), 12, m.tokenizer.vocabSize);
+  const { logits, cache } = m.prefill(tf.tensor2d([seq.slice(0, 5)], undefined, 'int32'));
+  const g = cache.select([0, 0, 0]);
+  cache.dispose();
+  const next = m.decode(tf.tensor2d([[seq[5]], [seq[5]], [seq[5]]], undefined, 'int32'), g);
+  const rows = next.arraySync();
+  assert.equal(g.length, 6);
+  assert.equal(g.batch, 3);
+  assert.ok(maxDiff(rows[0], rows[2]) === 0);
+  const alone = cachedLogProbs(m, seq, 5);
+  const lp = tf.tidy(() => tf.logSoftmax(next).arraySync());
+  assert.ok(Math.abs(lp[1][seq[6]] - alone[1]) < KV_TOL);
+  [logits, next].forEach((t) => t.dispose());
+  g.dispose();
+  m.dispose();
+});
+
+test('tokenLogProbs is log-softmax of logits at the next token (hand check on one position)', () => {
+  const m = tinyGPT();
+  const seq = [5, 9, 11, 4, 7];
+  const ids = tf.tensor2d([seq], undefined, 'int32');
+  const logits = m.logits(ids).arraySync()[0];
+  const lp = m.tokenLogProbs(ids).arraySync()[0];
+  assert.equal(lp.length, 4);
+  for (let t = 0; t < 4; t++) {
+    const row = logits[t];
+    const mx = Math.max(...row);
+    const lse = mx + Math.log(row.reduce((a, x) => a + Math.exp(x - mx), 0));
+    assert.ok(Math.abs(lp[t] - (row[seq[t + 1]] - lse)) < 1e-5);
+  }
+  m.dispose();
+});
+
+test('gradients match central finite differences (tiny model, float32)', () => {
+  const tokenizer = arithmeticTokenizer();
+  for (const tied of [true, false]) {
+    const m = new GPT({ vocabSize: tokenizer.vocabSize, dModel: 8, nLayers: 1, nHeads: 2, maxSeqLen: 8, initStd: 0.4, seed: 3, tiedEmbeddings: tied }, tokenizer);
+    const ids = tf.tensor2d([[4, 9, 12, 5, 8, 3], [7, 7, 10, 4, 6, 11]], undefined, 'int32');
+    // a weighted sum so every position's gradient matters and errors do not cancel
+    const weights = tf.tensor2d([[0.3, -1.1, 0.7, 0.2, -0.5], [1.3, 0.4, -0.8, 0.9, 0.6]]);
+    const loss = () => tf.sum(tf.mul(m.tokenLogProbs(ids), weights)) as tf.Scalar;
+    const params = m.namedParameters();
+    const { grads } = tf.variableGrads(loss, params.map(([, v]) => v));
+    const rng = new Rng(11);
+    const eps = 1e-2;
+    let checked = 0;
+    for (const [name, v] of params) {
+      const g = grads[v.name].dataSync();
+      for (let trial = 0; trial < 3; trial++) {
+        const i = rng.int(v.size);
+        const base = v.dataSync().slice();
+        const at = (delta: number) => {
+          const w = base.slice();
+          w[i] += delta;
+          v.assign(tf.tensor(w, v.shape));
+          return tf.tidy(() => loss().dataSync()[0]);
+        };
+        const fd = (at(eps) - at(-eps)) / (2 * eps);
+        v.assign(tf.tensor(base, v.shape));
+        const tol = 3e-3 + 3e-2 * Math.abs(fd);
+        assert.ok(Math.abs(fd - g[i]) < tol, `${tied ? 'tied' : 'untied'} ${name}[${i}]: analytic ${g[i]}, finite difference ${fd}`);
+        checked++;
+      }
+    }
+    assert.ok(checked >= 3 * 14);
+    Object.values(grads).forEach((t) => t.dispose());
+    ids.dispose();
+    weights.dispose();
+    m.dispose();
+  }
+});
+
+test('parameter count follows the formula V·d + T·d + L·(12d² + 13d) + 2d (+ d·V untied)', () => {
+  const tok = arithmeticTokenizer();
+  const [V, d, L, T] = [tok.vocabSize, 16, 3, 32];
+  const tied = new GPT({ vocabSize: V, dModel: d, nLayers: L, nHeads: 4, maxSeqLen: T }, tok);
+  const untied = new GPT({ vocabSize: V, dModel: d, nLayers: L, nHeads: 4, maxSeqLen: T, tiedEmbeddings: false }, tok);
+  const formula = V * d + T * d + L * (12 * d * d + 13 * d) + 2 * d;
+  assert.equal(tied.numParameters(), formula);
+  assert.equal(untied.numParameters(), formula + d * V);
+  assert.equal(tied.parameters().length, gptParamSpecs(tied.config).length);
+  tied.dispose();
+  untied.dispose();
+});
+
+test('init is deterministic by seed and differs across seeds', () => {
+  const a = tinyGPT({ seed: 1 });
+  const b = tinyGPT({ seed: 1 });
+  const c = tinyGPT({ seed: 2 });
+  const wa = a.parameters()[0].dataSync();
+  assert.deepEqual(wa, b.parameters()[0].dataSync());
+  assert.notDeepEqual(wa, c.parameters()[0].dataSync());
+  // GPT-2 init: N(0, initStd²) for the embedding
+  const std = Math.sqrt(wa.reduce((s, x) => s + x * x, 0) / wa.length);
+  assert.ok(Math.abs(std - 0.3) < 0.03, `std ${std}`);
+  [a, b, c].forEach((m) => m.dispose());
+});
+
+test('invalid model configs give a clear error naming the field', () => {
+  const tok = arithmeticTokenizer();
+  assert.throws(() => parseGPTConfig({ vocabSize: 10, dModel: 10, nLayers: 1, nHeads: 3, maxSeqLen: 8 }), /dModel: dModel must be divisible by nHeads/);
+  assert.throws(() => parseGPTConfig({ vocabSize: 10, dModel: 8, nLayers: 0, nHeads: 2, maxSeqLen: 8 }), /invalid model config: nLayers/);
+  assert.throws(() => parseGPTConfig({ vocabSize: 10, dModel: 8, nLayers: 1, nHeads: 2 }), /maxSeqLen: Required/);
+  assert.throws(() => parseGPTConfig({ vocabSize: 10, dModel: 8, nLayers: 1, nHeads: 2, maxSeqLen: 8, nHead: 2 }), /Unrecognized key.*nHead/);
+  assert.throws(() => new GPT({ vocabSize: 5, dModel: 8, nLayers: 1, nHeads: 2, maxSeqLen: 8 }, tok), /vocabSize 5 is smaller than the tokenizer's/);
+});
+
+test('sequences longer than maxSeqLen are refused', () => {
+  const m = tinyGPT({ maxSeqLen: 6 });
+  assert.throws(() => m.prefill(tf.tensor2d([[3, 4, 5, 6, 7, 8, 9]], undefined, 'int32')), /longer than maxSeqLen 6/);
+  m.dispose();
+});
