@@ -1,0 +1,16 @@
+// Analysis and plots for run logs: loading (JSONL/Parquet, ours or TRL's), danfo frames, statistics, plotly
+// figures, notebook display, static export, the rollout viewer, progress bars and the `igrpo report` builder.
+export * from './load.js';
+export * from './rows.js';
+export * from './trl.js';
+export * from './parquet.js';
+export * from './frames.js';
+export * from './stats.js';
+export * from './figures.js';
+export * from './display.js';
+export * from './export.js';
+export * from './progress.js';
+export * from './diff.js';
+export * from './viewer.js';
+export * from './report.js';
+export * from './synthetic.js';

@@ -1,0 +1,46 @@
+// Rollout and metrics logs (JSONL or Parquet, ours or TRL's) → validated records.
+// Every record is checked against the trainer's schemas (src/train/records.ts); a bad one is named by file,
+// line (JSONL) or row (Parquet), and field.
+import type { z } from 'zod';
+import { MetricsRecord, RolloutRecord } from '../train/records.js';
+import { readRows, type RawRow } from './rows.js';
+import { looksLikeTrl, mapTrlRows } from './trl.js';
+
+export type { MetricsRecord, RolloutRecord };
+
+export type LogFormat = 'auto' | 'igrpo' | 'trl';
+
+export interface LoadOptions {
+  /** 'auto' (default) recognises TRL completion tables by their prompt/completion columns. */
+  format?: LogFormat;
+  /** Seed recorded for TRL rows that carry none. */
+  seed?: number;
+}
+
+function validate<T>(rows: RawRow[], schema: z.ZodType<T>): T[] {
+  return rows.map(({ where, value }) => {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new Error(`${where}: field '${issue.path.join('.') || '(record)'}': ${issue.message}`);
+    }
+    return parsed.data;
+  });
+}
+
+export async function loadRollouts(file: string, opts: LoadOptions = {}): Promise<RolloutRecord[]> {
+  let rows = await readRows(file);
+  const format = opts.format ?? 'auto';
+  const trl = format === 'trl' || (format === 'auto' && rows.length > 0 && looksLikeTrl(rows[0].value));
+  if (trl) rows = mapTrlRows(rows, opts.seed);
+  return validate(rows, RolloutRecord);
+}
+
+export async function loadMetrics(file: string): Promise<MetricsRecord[]> {
+  return validate(await readRows(file), MetricsRecord);
+}
+
+/** Several runs (e.g. one per seed and algorithm) as one list. */
+export async function loadAllMetrics(files: string[]): Promise<MetricsRecord[]> {
+  return (await Promise.all(files.map((f) => loadMetrics(f)))).flat();
+}

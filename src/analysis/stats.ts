@@ -1,0 +1,162 @@
+// Small statistics over run logs: seed confidence bands, stage summaries, the draft→refinement transition matrix.
+import type { MetricsRecord, RolloutRecord } from '../train/records.js';
+
+/** Two-sided 95% Student-t quantiles by degrees of freedom (1..30; beyond that the normal 1.96). */
+const T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131,
+  2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+
+export function t95(df: number): number {
+  return df <= 0 ? NaN : df <= T95.length ? T95[df - 1] : 1.96;
+}
+
+export interface MeanCI {
+  n: number;
+  mean: number;
+  /** Half-width of the 95% t interval (0 for a single value). */
+  half: number;
+}
+
+export function meanCI(xs: number[]): MeanCI {
+  const n = xs.length;
+  if (n === 0) return { n, mean: NaN, half: NaN };
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  if (n === 1) return { n, mean, half: 0 };
+  const variance = xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1);
+  return { n, mean, half: t95(n - 1) * Math.sqrt(variance / n) };
+}
+
+export type NumericMetric = {
+  [K in keyof MetricsRecord]-?: NonNullable<MetricsRecord[K]> extends number ? K : never;
+}[keyof MetricsRecord];
+
+/** A metric read from a record, or a path into it such as "eval.passAt1" or "wallMs.total". */
+export function metricValue(m: MetricsRecord, key: string): number | undefined {
+  let v: unknown = m;
+  for (const part of key.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+export interface Band {
+  algo: string;
+  step: number[];
+  mean: number[];
+  lo: number[];
+  hi: number[];
+  /** Seeds contributing at each step. */
+  n: number[];
+}
+
+/** Per algorithm, the metric's mean over seeds at each step with a 95% t band. Steps where no seed logged it are skipped. */
+export function seedBands(metrics: MetricsRecord[], key: string): Band[] {
+  const byAlgo = new Map<string, Map<number, number[]>>();
+  for (const m of metrics) {
+    const v = metricValue(m, key);
+    if (v === undefined) continue;
+    const steps = byAlgo.get(m.algo) ?? new Map<number, number[]>();
+    byAlgo.set(m.algo, steps);
+    const values = steps.get(m.step) ?? [];
+    values.push(v);
+    steps.set(m.step, values);
+  }
+  return [...byAlgo.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([algo, steps]) => {
+    const band: Band = { algo, step: [], mean: [], lo: [], hi: [], n: [] };
+    for (const step of [...steps.keys()].sort((a, b) => a - b)) {
+      const ci = meanCI(steps.get(step)!);
+      band.step.push(step);
+      band.mean.push(ci.mean);
+      band.lo.push(ci.mean - ci.half);
+      band.hi.push(ci.mean + ci.half);
+      band.n.push(ci.n);
+    }
+    return band;
+  });
+}
+
+/** The metric at each seed's last logged step, per algorithm, with its mean and 95% CI. */
+export function finalBySeed(metrics: MetricsRecord[], key: string): Map<string, { seeds: number[]; values: number[]; ci: MeanCI }> {
+  const last = new Map<string, MetricsRecord>();
+  for (const m of metrics) {
+    if (metricValue(m, key) === undefined) continue;
+    const k = `${m.algo}\u0000${m.seed}`;
+    const prev = last.get(k);
+    if (!prev || m.step >= prev.step) last.set(k, m);
+  }
+  const out = new Map<string, { seeds: number[]; values: number[]; ci: MeanCI }>();
+  for (const m of [...last.values()].sort((a, b) => a.seed - b.seed)) {
+    const e = out.get(m.algo) ?? { seeds: [], values: [], ci: meanCI([]) };
+    e.seeds.push(m.seed);
+    e.values.push(metricValue(m, key)!);
+    out.set(m.algo, e);
+  }
+  for (const e of out.values()) e.ci = meanCI(e.values);
+  return out;
+}
+
+/**
+ * Draft→refinement transitions: for each refinement, whether its conditioning draft d̂ (the chosen draft of the
+ * same step, seed and group) was correct, and whether the refinement is. counts[from][to] with 0 = wrong, 1 = right.
+ */
+export interface Transitions {
+  counts: [[number, number], [number, number]];
+  /** Among refinements of a wrong d̂, the fraction right (NaN if none). */
+  wrongToRight: number;
+  /** Among refinements of a right d̂, the fraction wrong (NaN if none). */
+  rightToWrong: number;
+  total: number;
+}
+
+export function transitions(rollouts: RolloutRecord[]): Transitions {
+  const key = (r: RolloutRecord) => `${r.algo}\u0000${r.seed}\u0000${r.step}\u0000${r.group}`;
+  const chosen = new Map<string, boolean>();
+  for (const r of rollouts) if (r.stage === 'draft' && r.chosen) chosen.set(key(r), r.correct);
+  const counts: [[number, number], [number, number]] = [[0, 0], [0, 0]];
+  for (const r of rollouts) {
+    if (r.stage !== 'refinement') continue;
+    const from = chosen.get(key(r));
+    if (from === undefined) continue;
+    counts[from ? 1 : 0][r.correct ? 1 : 0]++;
+  }
+  const wrong = counts[0][0] + counts[0][1];
+  const right = counts[1][0] + counts[1][1];
+  return {
+    counts,
+    wrongToRight: wrong ? counts[0][1] / wrong : NaN,
+    rightToWrong: right ? counts[1][0] / right : NaN,
+    total: wrong + right,
+  };
+}
+
+export interface StageRow {
+  algo: string;
+  step: number;
+  stage: string;
+  completions: number;
+  accuracy: number;
+  meanReward: number;
+  meanTokens: number;
+  truncated: number;
+}
+
+/** Per algorithm, step and stage: completions, accuracy, mean reward, mean length, fraction truncated. */
+export function stageSummary(rollouts: RolloutRecord[]): StageRow[] {
+  const groups = new Map<string, RolloutRecord[]>();
+  for (const r of rollouts) {
+    const k = `${r.algo}\u0000${r.step}\u0000${r.stage}`;
+    const rs = groups.get(k) ?? [];
+    rs.push(r);
+    groups.set(k, rs);
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return [...groups.values()]
+    .map((rs) => ({
+      algo: rs[0].algo,
+      step: rs[0].step,
+      stage: rs[0].stage,
+      completions: rs.length,
+      accuracy: mean(rs.map((r) => (r.correct ? 1 : 0))),
+      meanReward: mean(rs.map((r) => r.reward)),
+      meanTokens: mean(rs.map((r) => r.tokens)),
+      truncated: mean(rs.map((r) => (r.finishReason === 'length' ? 1 : 0))),
+    }))
+    .sort((a, b) => a.algo.localeCompare(b.algo) || a.step - b.step || a.stage.localeCompare(b.stage));
+}

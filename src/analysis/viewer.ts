@@ -1,0 +1,132 @@
+// The rollout viewer: for one prompt at one step, the drafts with their rewards, the chosen draft d̂, the q' prompt
+// it produced, and the refinements side by side, each with a word diff against d̂ (GRPO logs: the group's completions).
+import type { RolloutRecord } from '../train/records.js';
+import { changedFraction, wordDiff } from './diff.js';
+import { displayBundle, escapeHtml } from './display.js';
+
+export interface RolloutSelector {
+  step: number;
+  /** Prompt index in the batch (the record's `group`), or pick by promptId. */
+  group?: number;
+  promptId?: string;
+  seed?: number;
+  algo?: string;
+}
+
+export interface PromptRollouts {
+  step: number;
+  promptId: string;
+  gold?: string;
+  question: string;
+  drafts: RolloutRecord[];
+  chosen?: RolloutRecord;
+  refinementPrompt?: string;
+  refinements: RolloutRecord[];
+  /** GRPO completions (stage "grpo"). */
+  completions: RolloutRecord[];
+}
+
+/** The records of one prompt at one step; throws naming what was asked for when nothing matches. */
+export function selectPrompt(rollouts: RolloutRecord[], sel: RolloutSelector): PromptRollouts {
+  const rs = rollouts.filter(
+    (r) =>
+      r.step === sel.step &&
+      (sel.group === undefined || r.group === sel.group) &&
+      (sel.promptId === undefined || r.promptId === sel.promptId) &&
+      (sel.seed === undefined || r.seed === sel.seed) &&
+      (sel.algo === undefined || r.algo === sel.algo),
+  );
+  if (rs.length === 0) throw new Error(`no rollouts for ${JSON.stringify(sel)}`);
+  const first = rs[0];
+  const mine = rs.filter((r) => r.promptId === first.promptId && r.seed === first.seed && r.algo === first.algo);
+  const byIndex = (a: RolloutRecord, b: RolloutRecord) => a.index - b.index;
+  const drafts = mine.filter((r) => r.stage === 'draft').sort(byIndex);
+  const refinements = mine.filter((r) => r.stage === 'refinement').sort(byIndex);
+  const completions = mine.filter((r) => r.stage === 'grpo').sort(byIndex);
+  return {
+    step: first.step,
+    promptId: first.promptId,
+    gold: mine.find((r) => r.gold !== undefined)?.gold,
+    question: (drafts[0] ?? completions[0] ?? first).prompt,
+    drafts,
+    chosen: drafts.find((d) => d.chosen),
+    refinementPrompt: refinements[0]?.prompt,
+    refinements,
+    completions,
+  };
+}
+
+const CSS = `<style>
+.igrpo-viewer{font-family:sans-serif;font-size:13px}
+.igrpo-viewer pre{white-space:pre-wrap;margin:4px 0;font-size:12px;background:#f7f7f7;padding:6px;border-radius:4px}
+.igrpo-viewer .cards{display:flex;flex-wrap:wrap;gap:8px}
+.igrpo-viewer .card{flex:1 1 260px;border:1px solid #ddd;border-radius:6px;padding:6px;min-width:220px}
+.igrpo-viewer .chosen{border:2px solid #d62728}
+.igrpo-viewer .ok{color:#2ca02c}.igrpo-viewer .bad{color:#d62728}
+.igrpo-viewer ins{background:#d4f7d4;text-decoration:none}.igrpo-viewer del{background:#f7d4d4}
+</style>`;
+
+function verdict(r: RolloutRecord): string {
+  const mark = r.correct ? '<span class="ok">✓ correct</span>' : '<span class="bad">✗ wrong</span>';
+  const parts = Object.entries(r.rewards).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+  const adv = r.advantage === null ? '' : ` · advantage ${r.advantage.toFixed(3)}`;
+  const ans = r.answer !== undefined && r.answer !== null ? ` · answer <code>${escapeHtml(r.answer)}</code>` : '';
+  const cut = r.finishReason === 'length' ? ' · <b>truncated</b>' : '';
+  return `${mark} · reward <b>${r.reward.toFixed(3)}</b> (${escapeHtml(parts)})${adv}${ans} · ${r.tokens} tokens${cut}`;
+}
+
+function card(title: string, r: RolloutRecord, body: string, extraClass = ''): string {
+  return `<div class="card ${extraClass}"><b>${escapeHtml(title)}</b><br>${verdict(r)}<pre>${body}</pre></div>`;
+}
+
+function diffHtml(before: string, after: string): string {
+  return wordDiff(before, after)
+    .map((p) => (p.op === 'same' ? escapeHtml(p.text) : p.op === 'add' ? `<ins>${escapeHtml(p.text)}</ins>` : `<del>${escapeHtml(p.text)}</del>`))
+    .join('');
+}
+
+export function rolloutViewerHtml(p: PromptRollouts): string {
+  const head = `<h4>step ${p.step} · prompt ${escapeHtml(p.promptId)}${p.gold !== undefined ? ` · gold <code>${escapeHtml(p.gold)}</code>` : ''}</h4>`;
+  const question = `<b>question q</b><pre>${escapeHtml(p.question)}</pre>`;
+  const sections = [head, question];
+  if (p.drafts.length) {
+    const cards = p.drafts.map((d) => card(`draft ${d.index}${d.chosen ? ' — chosen d̂' : ''}`, d, escapeHtml(d.text), d.chosen ? 'chosen' : ''));
+    sections.push(`<b>stage 1: ${p.drafts.length} drafts</b><div class="cards">${cards.join('')}</div>`);
+  }
+  if (p.refinementPrompt !== undefined) sections.push(`<b>q' = q + d̂ (the refinement prompt)</b><pre>${escapeHtml(p.refinementPrompt)}</pre>`);
+  if (p.refinements.length) {
+    const base = p.chosen?.text ?? '';
+    const cards = p.refinements.map((r) => {
+      const parts = wordDiff(base, r.text);
+      return card(`refinement ${r.index} · ${(100 * changedFraction(parts)).toFixed(0)}% new vs d̂`, r, diffHtml(base, r.text));
+    });
+    sections.push(
+      `<b>stage 2: ${p.refinements.length} refinements</b> (<ins>added</ins> / <del>removed</del> relative to d̂)<div class="cards">${cards.join('')}</div>`,
+    );
+  }
+  if (p.completions.length) {
+    const cards = p.completions.map((c) => card(`completion ${c.index}`, c, escapeHtml(c.text)));
+    sections.push(`<b>GRPO group: ${p.completions.length} completions</b><div class="cards">${cards.join('')}</div>`);
+  }
+  return `${CSS}<div class="igrpo-viewer">${sections.join('\n')}</div>`;
+}
+
+export function rolloutViewerText(p: PromptRollouts): string {
+  const line = (label: string, r: RolloutRecord) =>
+    `  ${label}: reward ${r.reward.toFixed(3)} ${r.correct ? 'correct' : 'wrong'}${r.chosen ? ' (chosen d̂)' : ''} | ${r.text.replace(/\s+/g, ' ').slice(0, 100)}`;
+  return [
+    `step ${p.step} prompt ${p.promptId}${p.gold !== undefined ? ` gold ${p.gold}` : ''}`,
+    `q: ${p.question.replace(/\s+/g, ' ')}`,
+    ...p.drafts.map((d) => line(`draft ${d.index}`, d)),
+    ...(p.refinementPrompt !== undefined ? [`q': ${p.refinementPrompt.replace(/\s+/g, ' ')}`] : []),
+    ...p.refinements.map((r) => line(`refinement ${r.index}`, r)),
+    ...p.completions.map((c) => line(`completion ${c.index}`, c)),
+  ].join('\n');
+}
+
+/** Shows the viewer for one prompt (HTML in the notebook, text elsewhere). */
+export function showRollout(rollouts: RolloutRecord[], sel: RolloutSelector): PromptRollouts {
+  const p = selectPrompt(rollouts, sel);
+  if (!displayBundle({ 'text/html': rolloutViewerHtml(p), 'text/plain': rolloutViewerText(p) })) console.log(rolloutViewerText(p));
+  return p;
+}
