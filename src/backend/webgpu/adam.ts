@@ -59,7 +59,11 @@ interface BackendInternals extends WebGPUBackendLike {
 
 /** The variable's own GPU buffer; a variable sharing storage with another tensor first gets a private copy. */
 function ownBuffer(b: BackendInternals, x: tf.Variable): GPUBufferLike {
-  if (b.tensorMap.get(x.dataId).refCount > 1) x.assign(tf.tidy(() => tf.add(x, tf.zerosLike(x))));
+  if (b.tensorMap.get(x.dataId).refCount > 1) {
+    const copy = tf.tidy(() => tf.add(x, tf.zerosLike(x)));
+    x.assign(copy);
+    copy.dispose(); // the variable now holds the only reference
+  }
   b.uploadToGPU(x.dataId);
   return b.tensorMap.get(x.dataId).resource!;
 }
@@ -69,7 +73,12 @@ function gpuBuffer(b: BackendInternals, t: tf.Tensor): GPUBufferLike {
   return b.tensorMap.get(t.dataId).resource!;
 }
 
-/** One Adam/AdamW step for parameter p (gradient g, moments m and v, all float32 of p's size), in place. */
+/**
+ * One Adam/AdamW step for parameter p (gradient g, moments m and v, all float32 of p's size), in place.
+ * Call flushWebgpu() once before a step's first update and once after its last: without the first,
+ * updates encoded into the same command buffer as the tail of the backward pass gave wrong second
+ * steps on lavapipe (found by test/webgpu_model.test.ts; one extra submit per step avoids it).
+ */
 export function webgpuAdamUpdate(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, s: AdamScalars): void {
   const b = webgpuBackend() as BackendInternals;
   const n = p.size;
@@ -105,4 +114,50 @@ export function flushWebgpu(): void {
   if (!b.commandEncoder) return;
   b.endComputePassEncoder();
   b.submitQueue();
+}
+
+export interface FusedAdamConfig {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+/**
+ * Adam/AdamW over a fixed list of variables with webgpuAdamUpdate: one dispatch per parameter and
+ * one submit per step. src/optim's Adam is the toolkit's optimizer (state, checkpoints); this class is
+ * the webgpu fast path on its own, used by bench:gpu and until src/optim calls webgpuAdamUpdate.
+ */
+export class FusedAdam {
+  private readonly m: tf.Variable[];
+  private readonly v: tf.Variable[];
+  private t = 0;
+  private readonly cfg: Required<FusedAdamConfig>;
+
+  constructor(private readonly params: tf.Variable[], cfg: FusedAdamConfig) {
+    this.cfg = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, ...cfg };
+    // made in a tidy so the zero tensors are released and each variable owns its buffer alone
+    this.m = tf.tidy(() => params.map((p) => tf.variable(tf.zerosLike(p), false)));
+    this.v = tf.tidy(() => params.map((p) => tf.variable(tf.zerosLike(p), false)));
+  }
+
+  step(grads: tf.Tensor[], lr = this.cfg.lr): void {
+    if (grads.length !== this.params.length) throw new Error(`FusedAdam.step: ${grads.length} gradients for ${this.params.length} parameters`);
+    this.t += 1;
+    const { beta1, beta2, eps, weightDecay } = this.cfg;
+    const s: AdamScalars = {
+      lr, beta1, beta2, eps,
+      decay: 1 - lr * weightDecay,
+      bc1: 1 - Math.pow(beta1, this.t),
+      bc2Sqrt: Math.sqrt(1 - Math.pow(beta2, this.t)),
+    };
+    flushWebgpu(); // see webgpuAdamUpdate: the step's pending work goes first
+    this.params.forEach((p, i) => webgpuAdamUpdate(p, grads[i], this.m[i], this.v[i], s));
+    flushWebgpu();
+  }
+
+  dispose(): void {
+    tf.dispose([...this.m, ...this.v]);
+  }
 }

@@ -1,0 +1,117 @@
+// The GPT policy on webgpu (fused kernels, lavapipe in CI) against cpu: logits, token log-probs,
+// gradients of the training loss, Adam steps (src/optim's and the fused in-place one), the KV cache
+// with a group sharing one prompt prefix, and no tensor leaks over repeated train steps.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { GPT } from '../src/model/gpt.js';
+import { CharTokenizer } from '../src/tokenizer/index.js';
+import { Adam } from '../src/optim/adam.js';
+import { FusedAdam, webgpuErrors } from '../src/backend/webgpu/index.js';
+import { SKIP_WEBGPU, assertClose, runOn, startWebgpu, stopWebgpu } from './webgpu_helpers.js';
+
+const opts = { skip: SKIP_WEBGPU ? 'IGRPO_SKIP_WEBGPU=1' : false };
+before(startWebgpu);
+after(stopWebgpu);
+
+const tokenizer = new CharTokenizer({ alphabet: 'abcdefghijklmnop' });
+const CONFIG = { vocabSize: tokenizer.vocabSize, dModel: 32, nLayers: 2, nHeads: 2, maxSeqLen: 16, seed: 3 };
+const IDS = Array.from({ length: 3 * 12 }, (_, i) => (i * 7 + 3) % tokenizer.vocabSize);
+const ids = () => tf.tensor2d(IDS, [3, 12], 'int32');
+
+/** Mean negative log-likelihood of the sequences: the training loss used throughout. */
+const loss = (m: GPT, x: tf.Tensor2D) => tf.neg(tf.mean(m.tokenLogProbs(x))) as tf.Scalar;
+
+function gradsOf(m: GPT): tf.Tensor[] {
+  const x = ids();
+  const { value, grads } = tf.variableGrads(() => loss(m, x), m.parameters());
+  value.dispose();
+  x.dispose();
+  return m.parameters().map((p) => grads[p.name]);
+}
+
+test('GPT logits, token log-probs and loss gradients on webgpu match cpu', opts, async () => {
+  const body = () => {
+    const m = new GPT(CONFIG, tokenizer);
+    const x = ids();
+    const out = [m.logits(x), m.tokenLogProbs(x), ...gradsOf(m)];
+    x.dispose();
+    m.dispose();
+    return out;
+  };
+  const cpu = await runOn('cpu', body);
+  const gpu = await runOn('webgpu', body);
+  assertClose(gpu[0], cpu[0], 'logits', 1e-4, 1e-4);
+  assertClose(gpu[1], cpu[1], 'token log-probs', 1e-4, 1e-4);
+  for (let i = 2; i < cpu.length; i++) assertClose(gpu[i], cpu[i], `gradient of parameter ${i - 2}`, 2e-5, 2e-3);
+});
+
+test('three Adam steps: src/optim Adam and the fused in-place Adam on webgpu match src/optim Adam on cpu', opts, async () => {
+  const train = (fused: boolean) => () => {
+    const m = new GPT(CONFIG, tokenizer);
+    const opt = fused ? new FusedAdam(m.parameters(), { lr: 1e-2 }) : new Adam(m.parameters(), { lr: 1e-2 });
+    for (let s = 0; s < 3; s++) {
+      const g = gradsOf(m);
+      opt.step(g);
+      tf.dispose(g);
+    }
+    opt.dispose();
+    const params = m.parameters().map((p) => p.clone());
+    m.dispose();
+    return params;
+  };
+  const cpu = await runOn('cpu', train(false));
+  const gpu = await runOn('webgpu', train(false));
+  const fused = await runOn('webgpu', train(true));
+  // Adam's first steps move each weight by ≈ lr·sign(g): compare with an absolute tolerance of lr/50
+  cpu.forEach((c, i) => {
+    assertClose(gpu[i], c, `src/optim Adam, parameter ${i}`, 2e-4, 1e-3);
+    assertClose(fused[i], c, `fused Adam, parameter ${i}`, 2e-4, 1e-3);
+  });
+});
+
+test('KV cache on webgpu: a prompt prefilled once and shared by a group decodes as the full forward does', opts, async () => {
+  const body = () => {
+    const m = new GPT(CONFIG, tokenizer);
+    const prompt = tf.tensor2d([IDS.slice(0, 6)], [1, 6], 'int32');
+    const { logits: first, cache } = m.prefill(prompt);
+    const group = cache.select([0, 0, 0]); // G = 3 completions share the prompt's cache
+    const next = [[4], [9], [13]];
+    const step = m.decode(tf.tensor2d(next, [3, 1], 'int32'), group);
+    // the full forward over prompt + next token, per row
+    const full = m.logits(tf.tensor2d(next.map((n) => [...IDS.slice(0, 6), n[0]]), [3, 7], 'int32'));
+    const fullLast = full.slice([0, 6, 0], [3, 1, -1]).reshape([3, -1]);
+    const out = [first, step, fullLast];
+    cache.dispose();
+    group.dispose();
+    m.dispose();
+    return out;
+  };
+  const [first, step, fullLast] = await runOn('webgpu', body);
+  assertClose(step, fullLast, 'decode logits vs full forward', 1e-4, 1e-4);
+  const cpu = await runOn('cpu', body);
+  assertClose(first, cpu[0], 'prefill logits vs cpu', 1e-4, 1e-4);
+  assertClose(step, cpu[1], 'decode logits vs cpu', 1e-4, 1e-4);
+});
+
+test('tf.memory().numTensors is unchanged over repeated train steps on webgpu', opts, async () => {
+  await tf.setBackend('webgpu');
+  const m = new GPT(CONFIG, tokenizer);
+  const opt = new FusedAdam(m.parameters(), { lr: 1e-3 });
+  const step = async () => {
+    const g = gradsOf(m);
+    opt.step(g);
+    tf.dispose(g);
+    await m.parameters()[0].data();
+  };
+  await step();
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 4; i++) await step();
+  assert.equal(tf.memory().numTensors, before);
+  opt.dispose();
+  m.dispose();
+});
+
+test('Dawn reported no validation errors', opts, () => {
+  assert.deepEqual(webgpuErrors(), []);
+});
