@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { GPT } from '../src/model/gpt.js';
 import { CharTokenizer } from '../src/tokenizer/index.js';
 import { Adam } from '../src/optim/adam.js';
+import { sample } from '../src/sampling/index.js';
 import { FusedAdam, webgpuErrors } from '../src/backend/webgpu/index.js';
 import { SKIP_WEBGPU, assertClose, runOn, startWebgpu, stopWebgpu } from './webgpu_helpers.js';
 
@@ -92,6 +93,24 @@ test('KV cache on webgpu: a prompt prefilled once and shared by a group decodes 
   const cpu = await runOn('cpu', body);
   assertClose(first, cpu[0], 'prefill logits vs cpu', 1e-4, 1e-4);
   assertClose(step, cpu[1], 'decode logits vs cpu', 1e-4, 1e-4);
+});
+
+test('grouped sampling (shared prompt prefix, Gumbel-max on the device) gives the cpu tokens on webgpu', opts, async () => {
+  const run = async (backend: 'cpu' | 'webgpu') => {
+    await tf.setBackend(backend);
+    const m = new GPT(CONFIG, tokenizer);
+    const before = tf.memory().numTensors;
+    const out = await sample(m, ['abc', 'ponm'], { n: 4, seed: 7, maxNewTokens: 8, stopOnEos: false });
+    assert.equal(tf.memory().numTensors, before, `${backend}: sampling leaked tensors`);
+    m.dispose();
+    return out.map((group) => group.map((c) => ({ ids: c.ids, logprobs: c.logprobs })));
+  };
+  const cpu = await run('cpu');
+  const gpu = await run('webgpu');
+  assert.deepEqual(gpu.map((g) => g.map((c) => c.ids)), cpu.map((g) => g.map((c) => c.ids)));
+  // and the groups are real samples: the four completions of a prompt are not all the same
+  assert.ok(new Set(gpu[0].map((c) => c.ids.join(','))).size > 1);
+  gpu.flat().forEach((c, i) => assertClose(Float32Array.from(c.logprobs), Float32Array.from(cpu.flat()[i].logprobs), `log-probs of completion ${i}`, 1e-4, 1e-4));
 });
 
 test('tf.memory().numTensors is unchanged over repeated train steps on webgpu', opts, async () => {
