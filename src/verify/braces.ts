@@ -52,3 +52,45 @@ export function lastBoxed(text: string): string | undefined {
   }
   return undefined;
 }
+
+/** Every closed `\\boxed{…}` / `\\fbox{…}` among the last `max`, in order, with their spans. */
+export function boxedSpans(text: string, max = 16): Array<{ start: number; end: number; body: string }> {
+  const re = /\\(?:boxed|fbox)\s*\{/g;
+  const starts: number[] = [];
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    starts.push(m.index);
+    if (starts.length > max) starts.shift();
+  }
+  const out: Array<{ start: number; end: number; body: string }> = [];
+  for (const start of starts) {
+    const open = text.indexOf('{', start);
+    const close = matchBrace(text, open);
+    if (close >= 0 && (out.length === 0 || start >= out[out.length - 1].end)) {
+      out.push({ start, end: close + 1, body: text.slice(open + 1, close) });
+    }
+  }
+  return out;
+}
+
+/** Text that may sit between the boxes of one multi-part answer: "and", commas, spacing, `$`. */
+const CONNECTOR = /^(?:\s|,|;|\$|\\[()[\]]|\\q?quad|\\[,;: ]|\\text\s*\{[^{}]{0,40}\}|\band\b|\bor\b|&)*$/i;
+
+/**
+ * The final answer when it is split over adjacent boxes (`\\boxed{1} and \\boxed{2}`): their bodies,
+ * joined with commas. A single last box is returned alone.
+ */
+export function lastBoxedGroup(text: string): string | undefined {
+  const spans = boxedSpans(text);
+  if (spans.length === 0) return lastBoxed(text);
+  const last = spans[spans.length - 1];
+  const tail = text.slice(last.end);
+  // Another, unclosed \\boxed after the last closed one: fall back to the simple search.
+  if (/\\(?:boxed|fbox)/.test(tail)) return lastBoxed(text);
+  const group = [last.body];
+  for (let k = spans.length - 2; k >= 0; k--) {
+    const gap = text.slice(spans[k].end, spans[k + 1].start);
+    if (gap.length > 60 || !CONNECTOR.test(gap)) break;
+    group.unshift(spans[k].body);
+  }
+  return group.join(', ');
+}

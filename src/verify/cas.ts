@@ -8,11 +8,9 @@ export const CAS_MAX_CHARS = 400;
 
 let engine: ComputeEngine | undefined;
 function ce(): ComputeEngine {
-  if (!engine) {
-    engine = new ComputeEngine();
-    engine.timeLimit = 0.5; // seconds, for evaluate/N
-    engine.iterationLimit = 10_000;
-  }
+  // The engine's own evaluation time limit (2 s, read-only in 0.27) is the last resort; the length
+  // bound and the guard against towers of powers / huge factorials keep real calls well under it.
+  engine ??= new ComputeEngine();
   return engine;
 }
 
@@ -24,11 +22,19 @@ export interface CasValue {
   numeric?: number;
 }
 
+/**
+ * Inputs whose evaluation could take unbounded time: nested powers, big factorials, huge exponents, and
+ * big operators (a symbolic \\sum took 1.5 s in the engine). Those compare as normalised strings only.
+ */
+function explosive(latex: string): boolean {
+  return /\\(?:sum|prod|int|iint|iiint|oint|lim)(?![a-zA-Z])/.test(latex) || /\^\s*\{[^}]*\^/.test(latex) || /\d{3,}\s*!|\}\s*!/.test(latex) || /\^\s*\{?\s*-?\d{4,}/.test(latex);
+}
+
 const cache = new Map<string, CasValue | null>();
 
 /** Parses LaTeX into the CAS (memoised); undefined when too long or not valid LaTeX to the engine. */
 export function casParse(latex: string): CasValue | undefined {
-  if (latex.length === 0 || latex.length > CAS_MAX_CHARS) return undefined;
+  if (latex.length === 0 || latex.length > CAS_MAX_CHARS || explosive(latex)) return undefined;
   const hit = cache.get(latex);
   if (hit !== undefined) return hit ?? undefined;
   let out: CasValue | null = null;
@@ -62,4 +68,46 @@ export function casEqual(a: CasValue, b: CasValue, tol: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Fixed, irrational-looking sample points: identities hold at all of them, accidents at none. */
+const SAMPLES = [0.7310585786, 1.4142135623, 2.2360679775, 0.3183098862, 1.7320508075];
+
+function valueAt(e: Expr, point: Record<string, number>): number | undefined {
+  try {
+    const n = e.subs(point).N();
+    const re = n.re;
+    return typeof re === 'number' && Number.isFinite(re) && Math.abs(n.im ?? 0) < 1e-9 ? re : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Equal (or, with mode 'proportional', a constant nonzero multiple) at several sample points of the
+ * shared free variables: catches identities the engine's isEqual misses (tan²y+1 vs sec²y).
+ */
+export function sampledEqual(a: CasValue, b: CasValue, mode: 'equal' | 'proportional' = 'equal'): boolean {
+  const va = [...a.expr.freeVariables].sort();
+  const vb = [...b.expr.freeVariables].sort();
+  if (va.length === 0 || va.length > 4 || va.join(',') !== vb.join(',')) return false;
+  let agreeing = 0;
+  let ratio: number | undefined;
+  for (let k = 0; k < SAMPLES.length; k++) {
+    const point: Record<string, number> = {};
+    va.forEach((v, i) => (point[v] = SAMPLES[(k + i * 2) % SAMPLES.length] + i * 0.1));
+    const x = valueAt(a.expr, point);
+    const y = valueAt(b.expr, point);
+    if (x === undefined || y === undefined) continue;
+    if (mode === 'equal') {
+      if (!numbersEqual(x, y, 1e-8)) return false;
+    } else {
+      if (Math.abs(y) < 1e-12 || Math.abs(x) < 1e-12) return false;
+      const r = x / y;
+      if (ratio === undefined) ratio = r;
+      else if (!numbersEqual(r, ratio, 1e-8)) return false;
+    }
+    agreeing++;
+  }
+  return agreeing >= 3;
 }

@@ -1,10 +1,10 @@
 // verify(gold, pred): are two final answers the same mathematical object? Gold first, as in Math-Verify.
 // Order of work: plain numbers (no allocation beyond a regex) → normalised strings → shapes
 // (tuples, sets, intervals, matrices, relations) → scalars by value or by the CAS, under bounds.
-import { casEqual, casParse } from './cas.js';
+import { casEqual, casParse, sampledEqual } from './cas.js';
 import { normalise, type Normalised } from './normalize.js';
 import { DEFAULT_TOLERANCE, numbersEqual, parsePlainNumber } from './numbers.js';
-import { describeShape, parseShape, type Shape } from './structure.js';
+import { describeShape, parseShape, splitTop, type Shape } from './structure.js';
 
 export interface VerifyOptions {
   /** Relative tolerance for numbers (default 1e-6). */
@@ -138,48 +138,87 @@ function compareOrdered(g: Shape[], p: Shape[], ctx: Ctx): Verdict {
   return yes(`all ${g.length} components equal in order`);
 }
 
-/** Multiset match: every gold item pairs with a distinct, equal prediction item. */
+/** Set match (duplicates collapse, as in a set): each side's every item equals some item of the other. */
 function compareUnordered(g: Shape[], p: Shape[], ctx: Ctx): Verdict {
-  if (g.length !== p.length) return no(`${g.length} vs ${p.length} elements`);
-  const used = new Array<boolean>(p.length).fill(false);
-  for (let i = 0; i < g.length; i++) {
-    let found = false;
-    for (let j = 0; j < p.length && !found; j++) {
-      if (!used[j] && compareShapes(g[i], p[j], ctx).equal) used[j] = found = true;
-    }
-    if (!found) return no(`no match for element ${describeShape(g[i])}`);
-  }
-  return yes(`all ${g.length} elements match (order ignored)`);
+  const covered = (from: Shape[], to: Shape[], goldFirst: boolean): Shape | undefined =>
+    from.find((a) => !to.some((b) => (goldFirst ? compareShapes(a, b, ctx) : compareShapes(b, a, ctx)).equal));
+  if (g.length > 4 * p.length || p.length > 4 * g.length) return no(`${g.length} vs ${p.length} elements`);
+  const missing = covered(g, p, true);
+  if (missing) return no(`no match for element ${describeShape(missing)}`);
+  const extra = covered(p, g, false);
+  if (extra) return no(`extra element ${describeShape(extra)}`);
+  return yes(`same elements (order ignored)`);
 }
 
 const MIRROR: Record<string, string> = { '<': '>', '>': '<', '\\le': '\\ge', '\\ge': '\\le', '=': '=', '\\ne': '\\ne' };
 
 function compareRelations(g: Shape, p: Shape, ctx: Ctx): Verdict {
-  // An inequality in one variable and an interval describe the same set.
-  const gi = g.kind === 'relation' ? relationToInterval(g) : g;
-  const pi = p.kind === 'relation' ? relationToInterval(p) : p;
-  if (gi && pi && (gi.kind !== 'relation' || pi.kind !== 'relation') && (gi !== g || pi !== p)) {
-    if (gi.kind === 'seq' && pi.kind === 'seq') return compareShapes(gi, pi, ctx);
+  // An inequality in one variable and an interval describe the same set. As in Math-Verify, a gold
+  // inequality accepts an interval, but a gold interval wants an interval, not an inequality.
+  if (g.kind === 'relation' && p.kind === 'seq') {
+    const gi = relationToInterval(g);
+    if (gi) {
+      const v = compareShapes(gi, p, ctx);
+      return v.equal ? yes(`inequality as an interval: ${v.reason}`) : v;
+    }
   }
-  if (g.kind !== 'relation' || p.kind !== 'relation') return no(`relation vs ${g.kind === 'relation' ? p.kind : g.kind}`);
+  if (g.kind === 'relation' && p.kind === 'relation' && g.ops.every((o) => o !== '=')) {
+    const gi = relationToInterval(g);
+    const pi = relationToInterval(p);
+    if (gi && pi) {
+      const v = compareShapes(gi, pi, ctx);
+      return v.equal ? yes(`same solution set: ${v.reason}`) : v;
+    }
+  }
+  // `x = 3` vs `3` (either way round): the value of a lone variable.
+  if (g.kind !== 'relation' || p.kind !== 'relation') {
+    const rel = (g.kind === 'relation' ? g : p) as Shape & { kind: 'relation' };
+    const other = g.kind === 'relation' ? p : g;
+    const value = definedValue(rel, rel === p);
+    if (value !== undefined) {
+      const v = g.kind === 'relation' ? compareShapes(parseShape(value), other, ctx) : compareShapes(other, parseShape(value), ctx);
+      return v.equal ? yes(`value of the variable: ${v.reason}`) : v;
+    }
+    return no(`relation vs ${other.kind}`);
+  }
   if (g.terms.length !== p.terms.length) return no('relations of different length');
   const sameOps = g.ops.every((o, i) => o === p.ops[i]);
-  if (sameOps && g.terms.every((t, i) => compareScalars(t, p.terms[i], ctx).equal)) return yes('same relation, equal sides');
+  const side = (a: string, b: string) => compareShapes(parseShape(a), parseShape(b), ctx).equal;
+  if (sameOps && g.terms.every((t, i) => side(t, p.terms[i]))) return yes('same relation, equal sides');
   const mirrored = g.ops.every((o, i) => MIRROR[o] === p.ops[p.ops.length - 1 - i]);
-  if (mirrored && g.terms.every((t, i) => compareScalars(t, p.terms[p.terms.length - 1 - i], ctx).equal)) {
+  if (mirrored && g.terms.every((t, i) => side(t, p.terms[p.terms.length - 1 - i]))) {
     return yes('mirrored relation, equal sides');
   }
-  // Equations: lhs - rhs equal up to sign (x + y = 3 vs 3 - y = x).
+  // Equations: lhs − rhs a constant multiple of each other (2x+4y−3=0 vs y=−x/2+3/4).
   if (g.terms.length === 2 && g.ops[0] === '=' && p.ops[0] === '=' && ctx.symbolic) {
-    const dg = `(${g.terms[0]})-(${g.terms[1]})`;
-    const dp = `(${p.terms[0]})-(${p.terms[1]})`;
-    const dpNeg = `(${p.terms[1]})-(${p.terms[0]})`;
-    if (compareScalars(dg, dp, ctx).equal || compareScalars(dg, dpNeg, ctx).equal) return yes('equivalent equations');
+    const dg = casParse(`(${g.terms[0]})-(${g.terms[1]})`);
+    const dp = casParse(`(${p.terms[0]})-(${p.terms[1]})`);
+    if (dg && dp && sampledEqual(dg, dp, 'proportional')) return yes('equivalent equations (proportional at sample points)');
   }
   return no(`relations differ: ${describeShape(g)} vs ${describeShape(p)}`);
 }
 
-const VARIABLE = /^(?:[a-zA-Z]|\\[a-zA-Z]+)$/;
+const VARIABLE = /^(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?[a-zA-Z0-9]+\}?)?(?:\([a-zA-Z]\))?$/;
+
+function namesQuantity(lhs: string): boolean {
+  if (parsePlainNumber(lhs) !== undefined || !/[a-zA-Z]/.test(lhs)) return false;
+  return splitTop(lhs.replace(/^-/, ''), ['+', '-']).parts.length === 1 && !/\^/.test(lhs);
+}
+/** A variable name as a left side to drop: k, x_1, \\theta, f(x). */
+const NAMED = VARIABLE;
+
+/** The value side of `name = value` (or `value = name`, or the last side), else undefined. */
+function definedValue(r: Shape & { kind: 'relation' }, isPrediction: boolean): string | undefined {
+  if (r.terms.length !== 2 || r.ops[0] !== '=') return undefined;
+  if (NAMED.test(r.terms[0]) && !NAMED.test(r.terms[1])) return r.terms[1];
+  if (NAMED.test(r.terms[1]) && !NAMED.test(r.terms[0])) return r.terms[0];
+  // A left side that names a quantity rather than computes one (|AB|, A:B, (p,q), V_1:V_2): no top-level
+  // + or -, and not a number. `2x + z = 1` and `7 = 11a + c` are equations, not definitions.
+  if (namesQuantity(r.terms[0])) return r.terms[1];
+  // A predicted equality otherwise counts by its last side, as Math-Verify reads it (`\frac{1}{2}\cdot 20 = 10`
+  // → 10); a gold equation such as `2x + z = 1` is never reduced to `1`.
+  return isPrediction ? r.terms[1] : undefined;
+}
 
 /** `x < 3` → (-\infty, 3); `2 \le x < 5` → [2, 5). Undefined when it is not such an inequality. */
 function relationToInterval(r: Shape & { kind: 'relation' }): Shape | undefined {
@@ -188,8 +227,12 @@ function relationToInterval(r: Shape & { kind: 'relation' }): Shape | undefined 
   const scalar = (text: string): Shape => ({ kind: 'scalar', text });
   if (r.ops.some((o) => o === '=' || o === '\\ne')) return undefined;
   if (r.terms.length === 2) {
-    const [a, b] = r.terms;
-    const op = r.ops[0];
+    let [a, b] = r.terms;
+    let op = r.ops[0];
+    // -x > -1 is x < 1.
+    const neg = (t: string) => (/^-?[\d.]+$/.test(t) ? (t.startsWith('-') ? t.slice(1) : `-${t}`) : `-(${t})`);
+    if (a.startsWith('-') && VARIABLE.test(a.slice(1)) && !VARIABLE.test(b)) [a, b, op] = [a.slice(1), neg(b), MIRROR[op]];
+    else if (b.startsWith('-') && VARIABLE.test(b.slice(1)) && !VARIABLE.test(a)) [a, b, op] = [neg(a), b.slice(1), MIRROR[op]];
     const less = op === '<' || op === '\\le';
     if (VARIABLE.test(a) && !VARIABLE.test(b)) {
       return less
@@ -235,5 +278,6 @@ function compareScalars(g: string, p: string, ctx: Ctx): Verdict {
     return ga.numeric !== undefined ? yes('equal values (CAS)') : yes('symbolically equal (CAS)');
   }
   if (ga.numeric !== undefined && pa.numeric !== undefined) return no(`values differ: ${ga.numeric} vs ${pa.numeric}`);
+  if (sampledEqual(ga, pa)) return yes('equal at every sample point (CAS)');
   return no(`not shown equal by the CAS: ${g} vs ${p}`);
 }

@@ -1,9 +1,9 @@
 // Answer extraction: where, in a model's completion or a reference solution, the final answer is.
 // Sources are tried in a fixed priority; each is a linear scan, so pathological outputs (a thousand
 // boxes, a megabyte of text, unbalanced braces) return quickly with a defined result.
-import { lastBoxed, matchBrace } from './braces.js';
+import { lastBoxed, lastBoxedGroup, matchBrace } from './braces.js';
 
-export type AnswerSource = 'answer-tag' | 'boxed' | 'gsm8k' | 'answer-is' | 'inline-math' | 'last-number';
+export type AnswerSource = 'answer-tag' | 'boxed' | 'gsm8k' | 'answer-is' | 'inline-math' | 'whole' | 'last-number';
 
 export interface Extraction {
   answer: string;
@@ -13,14 +13,18 @@ export interface Extraction {
 export interface ExtractOptions {
   /**
    * 'strict': only explicit markers (`<answer>`, `\boxed`, `#### N`, "the answer is").
-   * 'flexible' (default): also the last inline math (`$…$`, `\(…\)`, `\[…\]`) and, last of all, the final number.
+   * 'flexible' (default): also the last inline math (`$…$`, `\(…\)`, `\[…\]`), a whole text that is a bare
+   * answer (short, no prose), and, last of all, the final number.
    */
   mode?: 'strict' | 'flexible';
   /** Only look at the last this-many characters (default 20,000): answers sit at the end. */
   tailChars?: number;
 }
 
-const NUMBER_RE = /-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:\/\d+)?|-?\.\d+/g;
+// Numbers standing alone (not inside a word such as "AZYUK2A"): thousands groups with commas or
+// spaces, decimal commas ("2,74"), fractions a/b, leading-dot decimals.
+const NUMBER_RE =
+  /(?<![A-Za-z\d.])(?:-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!,?\d)|-?\d{1,3}(?: \d{3})+(?![\d.,])|-?\d+,\d{1,2}(?![\d,])|-?\d+(?:\.\d+)?(?:\/\d+)?|-?\.\d+)(?!\d)/g;
 
 /** Contents of the last `<answer>…</answer>` (an unclosed final `<answer>` runs to the end). */
 export function answerTag(text: string): string | undefined {
@@ -60,11 +64,13 @@ export function answerIsPhrase(text: string): string | undefined {
   // End of sentence: a period followed by space/end (not a decimal point).
   const m = /^(.*?)(?:\.(?=\s|$)|$)/.exec(rest);
   const out = (m ? m[1] : rest).trim().replace(/^\*\*|\*\*$/g, '').trim();
-  return out.length > 0 ? out : undefined;
+  if (out.length === 0) return undefined;
+  return hasProse(out.replace(/\$[^$]*\$/g, '')) ? lastValueIn(out) : out;
 }
 
 interface MathSpan {
   start: number;
+  end: number;
   body: string;
 }
 
@@ -75,6 +81,13 @@ const DELIMS: Array<[string, string]> = [
   ['$', '$'],
 ];
 
+/** Next occurrence of a delimiter; a `$` escaped as `\$` is a dollar sign, not a delimiter. */
+function findDelim(text: string, delim: string, from: number): number {
+  let at = text.indexOf(delim, from);
+  while (delim[0] === '$' && at > 0 && text[at - 1] === '\\') at = text.indexOf(delim, at + 1);
+  return at;
+}
+
 /** Inline math spans in order (each delimiter pair, left to right, non-overlapping). */
 function mathSpans(text: string, limit = 10_000): MathSpan[] {
   const spans: MathSpan[] = [];
@@ -82,17 +95,23 @@ function mathSpans(text: string, limit = 10_000): MathSpan[] {
   while (i < text.length && spans.length < limit) {
     let found: { at: number; open: string; close: string } | undefined;
     for (const [open, close] of DELIMS) {
-      const at = text.indexOf(open, i);
+      const at = findDelim(text, open, i);
       if (at >= 0 && (!found || at < found.at || (at === found.at && open.length > found.open.length))) {
         found = { at, open, close };
       }
     }
     if (!found) break;
     const bodyStart = found.at + found.open.length;
-    const end = text.indexOf(found.close, bodyStart);
+    const end = findDelim(text, found.close, bodyStart);
     if (end < 0) break;
-    const body = text.slice(bodyStart, end).trim();
-    if (body.length > 0) spans.push({ start: found.at, body });
+    const raw = text.slice(bodyStart, end);
+    // Inline `$…$` and `\(…\)` stay on one line; a newline means the delimiters do not pair up.
+    if ((found.open === '$' || found.open === '\\(') && raw.includes('\n')) {
+      i = bodyStart;
+      continue;
+    }
+    const body = raw.trim();
+    if (body.length > 0) spans.push({ start: found.at, end: end + found.close.length, body });
     i = end + found.close.length;
   }
   return spans;
@@ -108,12 +127,33 @@ export function lastInlineMath(text: string): string | undefined {
   return spans.length > 0 ? spans[spans.length - 1].body : undefined;
 }
 
-/** The last number in the text (thousands separators and simple fractions kept). */
-export function lastNumber(text: string): string | undefined {
-  let last: string | undefined;
+/** The last standalone number in the text, with its end offset (separators removed, decimal comma → dot). */
+function lastNumberAt(text: string): { value: string; end: number } | undefined {
+  let last: RegExpExecArray | undefined;
   NUMBER_RE.lastIndex = 0;
-  for (let m = NUMBER_RE.exec(text); m; m = NUMBER_RE.exec(text)) last = m[0];
-  return last;
+  for (let m = NUMBER_RE.exec(text); m; m = NUMBER_RE.exec(text)) last = m;
+  if (!last) return undefined;
+  const raw = last[0];
+  const value = /^-?\d+,\d{1,2}$/.test(raw) ? raw.replace(',', '.') : raw.replace(/[, ]/g, '');
+  return { value, end: last.index + raw.length };
+}
+
+export function lastNumber(text: string): string | undefined {
+  return lastNumberAt(text)?.value;
+}
+
+/** Prose: a word of three or more letters that is not a LaTeX command. */
+function hasProse(text: string): boolean {
+  return /(?<![\\a-zA-Z])[a-zA-Z]{3,}/.test(text.replace(/\\(?:text|mathrm|mbox)\{[^}]*\}/g, ''));
+}
+
+/** In a sentence such as "The largest $n$ is 34", the answer is whatever math or number comes last. */
+function lastValueIn(sentence: string): string | undefined {
+  const spans = mathSpans(sentence);
+  const math = spans.length > 0 ? spans[spans.length - 1] : undefined;
+  const num = lastNumberAt(sentence);
+  if (math && (!num || math.end >= num.end)) return math.body;
+  return num?.value;
 }
 
 /** Unwraps an answer that is itself wrapped: `\boxed{…}` inside `<answer>`, `$…$` around it. */
@@ -132,7 +172,7 @@ export function extractAnswer(text: string, opts: ExtractOptions = {}): Extracti
   const tail = text.length > (opts.tailChars ?? 20_000) ? text.slice(-(opts.tailChars ?? 20_000)) : text;
   const tag = answerTag(tail);
   if (tag !== undefined) return { answer: unwrap(tag), source: 'answer-tag' };
-  const boxed = lastBoxed(tail);
+  const boxed = lastBoxedGroup(tail);
   if (boxed !== undefined && boxed.trim().length > 0) return { answer: boxed.trim(), source: 'boxed' };
   const gsm = gsm8kAnswer(tail);
   if (gsm !== undefined) return { answer: gsm, source: 'gsm8k' };
@@ -141,6 +181,8 @@ export function extractAnswer(text: string, opts: ExtractOptions = {}): Extracti
   if (mode === 'strict') return undefined;
   const math = lastInlineMath(tail);
   if (math !== undefined) return { answer: math, source: 'inline-math' };
+  const whole = tail.trim();
+  if (whole.length > 0 && whole.length <= 200 && !hasProse(whole)) return { answer: whole, source: 'whole' };
   const num = lastNumber(tail);
   if (num !== undefined) return { answer: num, source: 'last-number' };
   return undefined;

@@ -54,12 +54,6 @@ export function fixSqrt(s: string): string {
   return s.replace(/\\sqrt\s*([0-9a-zA-Z])/g, '\\sqrt{$1}');
 }
 
-/** `k = 3` → `3` when the left side is a lone variable name (MATH strips `k =` prefixes). */
-export function stripVariablePrefix(s: string): string {
-  const m = /^\s*(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?[a-zA-Z0-9]+\}?)?(?:\([a-zA-Z]\))?\s*=\s*([^=<>]+)$/.exec(s);
-  return m && !/\\(?:le|ge|leq|geq|ne|neq|lt|gt)\b/.test(m[1]) ? m[1] : s;
-}
-
 /** Removes delimiters around a whole answer: `$…$`, `\(…\)`, `\[…\]`, and `\boxed{…}`. */
 function stripDelimiters(s: string): string {
   let t = s.trim();
@@ -80,43 +74,69 @@ export interface Normalised {
   percent: boolean;
 }
 
+/** Stands for a LaTeX row break `\\` while the other rules run (matrices split on it). */
+export const ROW_BREAK = '\u23ce';
+
 /** One pass of every string rule; idempotent (normalise(normalise(x)) = normalise(x)), tested by fast-check. */
 export function normalise(input: string): Normalised {
   let s = stripDelimiters(input.replace(/\r?\n/g, ' '));
-  s = s.replace(/\\(?:displaystyle|textstyle|scriptstyle)\b/g, '');
+  // Doubled escapes (`\\frac` from JSON written twice) outside matrices: \\left → \left.
+  if (!s.includes('\\begin')) s = s.replace(/\\\\(?=[a-zA-Z])/g, '\\');
+  s = s.replace(/\\\\/g, ROW_BREAK);
+  s = s.replace(/\\(?:displaystyle|textstyle|scriptstyle)(?![a-zA-Z])/g, '');
   s = s.replace(/\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big|bigg|Bigg)\s*(\\[{}|]|[()[\].|])/g, (_m, d: string) => (d === '.' ? '' : d));
-  s = s.replace(/\\(?:left|right)\b/g, '');
-  s = s.replace(/\\[!,;:>]|\\ |~|\\q?quad\b/g, ' ');
-  s = s.replace(/\\[dt]frac\b/g, '\\frac');
-  s = s.replace(/\\over\b/g, '/');
-  s = s.replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ\b|°|\\degree\b/g, '');
+  s = s.replace(/\\(?:left|right)(?![a-zA-Z])/g, '');
+  s = s.replace(/\s*\{\s*,\s*\}\s*/g, ',').replace(/,\s*\\[!,]\s*/g, ',');
+  s = s.replace(/\\[!,]/g, '');
+  s = s.replace(/\\[;:>]|\\ |~|\\q?quad(?![a-zA-Z])/g, ' ');
+  s = s.replace(/\\[dtc]frac(?![a-zA-Z])/g, '\\frac');
+  s = s.replace(/\\over(?![a-zA-Z])/g, '/');
+  s = s.replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![a-zA-Z])|°|\\degree(?![a-zA-Z])/g, '');
   let percent = false;
-  s = s.replace(/\\?%|\\percent\b/g, () => ((percent = true), ''));
-  s = s.replace(/\s*\\text\{\s*percent\s*\}\s*$/i, () => ((percent = true), ''));
-  s = s.replace(/\\\$|\$|\\(?:textdollar|dollar)\b|\\?(?:USD|US\$)|€|£|¥/g, '');
+  s = s.replace(/\\?%|\\percent(?![a-zA-Z])/g, () => ((percent = true), ''));
+  s = s.replace(/(\d)\s*(?:\\text\{\s*)?(?:percent(?:age)?|pct)\}?\s*$/i, (_m, d: string) => ((percent = true), d));
+  s = s.replace(/\\\$|\$|\\(?:textdollar|dollar)(?![a-zA-Z])|\\?(?:USD|US\$)|€|£|¥/g, '');
   // A trailing `\text{ unit}` after a value is a unit (MATH: remove_right_units); other text wrappers unwrap.
   s = s.replace(/(\S)\s*\\(?:text|mbox|mathrm)\s*\{\s*[a-zA-Z][a-zA-Z\s.^23]*\}\s*$/, '$1');
   s = unwrapCommands(s);
   s = s.replace(TRAILING_UNIT, '$1');
   s = s.replace(/^\s*(?:USD|dollars?)\s*/i, '');
   s = s.trim().replace(/\.$/, '').trim();
-  s = stripVariablePrefix(s);
+  // Lists written in words: "19, 46, and 82", "3 and 4".
+  s = s.replace(/,\s*and\s+/g, ', ').replace(/([\d})])\s+and\s+(?=[-\w\\(])/g, '$1, ');
   s = fixSqrt(fixFracs(s));
-  s = s.replace(/\s+/g, ' ').trim();
-  // Thousands separators inside a number: 1,000,000 → 1000000 ("1,\!000" arrives here as "1, 000").
-  s = s.replace(/(^|[^\d.,])(\d{1,3}(?:, ?\d{3})+)(?![\d])/g, (m, pre: string, num: string) =>
-    /^\d{1,3}(?:, ?\d{3})+$/.test(num) && isLoneNumber(s) ? pre + num.replace(/, ?/g, '') : m,
-  );
+  // Relation spellings: >= <= != \gt \lt \geq \leqslant ≤ ≥ ≠.
+  s = s.replace(/>=|\\geq?slant(?![a-zA-Z])|\\geq?(?![a-zA-Z])|≥/g, '\\ge ').replace(/<=|\\leq?slant(?![a-zA-Z])|\\leq?(?![a-zA-Z])|≤/g, '\\le ');
+  s = s.replace(/!=|\\neq?(?![a-zA-Z])|≠/g, '\\ne ').replace(/\\gt(?![a-zA-Z])/g, '>').replace(/\\lt(?![a-zA-Z])/g, '<');
+  s = s.replace(/\\(?:cdot|times)(?![a-zA-Z])/g, '\\times ');
+  s = s.replace(/\\(?:varnothing|emptyset)(?![a-zA-Z])/g, '\\emptyset ').replace(/\\infinity(?![a-zA-Z])/g, '\\infty ');
+  // Thousands separators inside a lone number: 1,000,000 → 1000000 (not a list such as "32, 349").
+  if (isLoneNumber(s)) s = s.replace(/,/g, '');
   s = s.replace(/(^|[^\d])\.(\d)/g, '$10.$2');
-  s = s.replace(/\s+/g, '');
-  s = s.replace(/\\(?:cdot|times)/g, '\\times');
-  s = s.replace(/\\(?:leq|leqslant|le)(?![a-zA-Z])/g, '\\le').replace(/\\(?:geq|geqslant|ge)(?![a-zA-Z])/g, '\\ge');
-  s = s.replace(/≤/g, '\\le').replace(/≥/g, '\\ge').replace(/\\(?:neq|ne)(?![a-zA-Z])/g, '\\ne');
-  s = s.replace(/\\(?:varnothing|emptyset)(?![a-zA-Z])/g, '\\emptyset').replace(/\\infinity\b/g, '\\infty');
+  // Spaces go, except one between a command and a following letter (\pi r must not become \pir).
+  s = s.replace(/(\\[a-zA-Z]+)?\s+(?=([a-zA-Z])?)/g, (_m, cmd: string | undefined, next: string | undefined) =>
+    cmd ? (next ? `${cmd} ` : cmd) : '',
+  );
+  s = s.trim();
+  // A bare `{…}` group around the whole answer is only grouping: {1,3} → 1,3.
+  while (s.startsWith('{') && s.endsWith('}') && groupWrapsWhole(s)) s = s.slice(1, -1);
   return { text: s, percent };
+}
+
+function groupWrapsWhole(s: string): boolean {
+  let depth = 0;
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '\\') {
+      i++;
+      continue;
+    }
+    if (s[i] === '{') depth++;
+    else if (s[i] === '}' && --depth === 0 && i < s.length - 1) return false;
+  }
+  return depth === 0;
 }
 
 /** True when the whole answer is one number written with thousands separators (not a list "1, 234"). */
 function isLoneNumber(s: string): boolean {
-  return /^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/.test(s.replace(/\s+/g, ''));
+  return /^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/.test(s.trim());
 }

@@ -1,6 +1,8 @@
 // The shape of a normalised answer: a scalar, an ordered sequence (tuple, point, interval), a set, a
 // union of intervals, a matrix, or a relation. Comparison (equivalence.ts) goes shape by shape.
 
+import { ROW_BREAK } from './normalize.js';
+
 export type Shape =
   | { kind: 'scalar'; text: string }
   /** `(a,b)`, `[a,b)`, …: ordered; the brackets matter (an open and a closed interval differ). */
@@ -66,14 +68,32 @@ const RELATION_OPS = ['\\le', '\\ge', '\\ne', '<', '>', '='];
 
 export function parseShape(s: string, depth = 0): Shape {
   if (depth > 6) return { kind: 'scalar', text: s };
+  // Brackets around a matrix environment are decoration: [\begin{array}…\end{array}].
+  const framed = /^[[(](\\begin\{([a-zA-Z]*matrix|array)\}[\s\S]*\\end\{\2\})[\])]$/.exec(s);
+  if (framed) return parseShape(framed[1], depth + 1);
   const matrix = /^\\begin\{([pbvBV]?matrix|array)\}(?:\{[^}]*\})?([\s\S]*)\\end\{\1\}$/.exec(s);
   if (matrix) {
     const rows = matrix[2]
-      .split('\\\\')
+      .split(ROW_BREAK)
       .map((r) => r.trim())
       .filter((r) => r.length > 0)
       .map((r) => r.split('&').map((cell) => parseShape(cell.trim(), depth + 1)));
     return { kind: 'matrix', rows };
+  }
+  // `a = b \approx c`: the exact value before the approximation; `x \approx c`: the approximation.
+  const approx = splitTop(s, ['\\approx']);
+  if (approx.parts.length > 1) {
+    const head = approx.parts[0];
+    return parseShape(splitTop(head, ['=']).parts.length > 1 ? head : approx.parts[approx.parts.length - 1], depth + 1);
+  }
+  // `x \in [a, b]`: the set.
+  const member = /^(?:[a-zA-Z]|\\[a-zA-Z]+)\\in(?![a-zA-Z])(.+)$/.exec(s);
+  if (member) return parseShape(member[1].trim(), depth + 1);
+  // a \\pm b is the pair {a + b, a - b}.
+  const pm = splitTop(s, ['\\pm']);
+  if (pm.parts.length === 2 && splitTop(s, [',', '=', '<', '>']).parts.length === 1) {
+    const [a, b] = pm.parts;
+    return { kind: 'set', bare: true, items: [parseShape(`${a}+${b}`, depth + 1), parseShape(`${a}-${b}`, depth + 1)] };
   }
   const union = splitTop(s, ['\\cup']);
   if (union.parts.length > 1) return { kind: 'union', parts: union.parts.map((p) => parseShape(p, depth + 1)) };
@@ -95,8 +115,10 @@ export function parseShape(s: string, depth = 0): Shape {
     return { kind: 'set', items: list.parts.map((p) => parseShape(p, depth + 1)), bare: true };
   }
   const rel = splitTop(s, RELATION_OPS);
-  if (rel.parts.length >= 2 && rel.parts.length <= 3 && rel.parts.every((p) => p.length > 0)) {
-    return { kind: 'relation', terms: rel.parts, ops: rel.seps };
+  if (rel.parts.length >= 2 && rel.parts.every((p) => p.length > 0)) {
+    // A chain of equalities (x = 5+5+1 = 11) ends in its value.
+    if (rel.parts.length >= 3 && rel.seps.every((o) => o === '=')) return parseShape(rel.parts[rel.parts.length - 1], depth + 1);
+    if (rel.parts.length <= 3) return { kind: 'relation', terms: rel.parts.map((p) => p.trim()), ops: rel.seps };
   }
   return { kind: 'scalar', text: s };
 }

@@ -1,0 +1,198 @@
+// Loading problems from JSONL, JSON, CSV and Parquet. Every record goes through an adapter and then
+// the zod schema; a bad record is an error naming file, line (or record/row) and field, or, when the
+// caller asks, is skipped and counted.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
+import { packageRoot } from '../paths.js';
+import { getAdapter, type Adapter, type AdapterName, type Raw } from './adapters.js';
+import { parseCsv } from './csv.js';
+import { ProblemSchema, type Problem } from './schema.js';
+
+export type DataFormat = 'jsonl' | 'json' | 'csv' | 'parquet';
+
+export interface LoadOptions {
+  /** How raw records map to problems (default 'auto'), or your own function. */
+  adapter?: AdapterName | Adapter;
+  /** 'throw' (default): the first bad record is an error. 'skip': bad records are counted and left out. */
+  onError?: 'throw' | 'skip';
+  /** Default: from the file extension. */
+  format?: DataFormat;
+  /** Stop after this many good problems. */
+  limit?: number;
+}
+
+export interface Skipped {
+  /** Where: "line 12" (JSONL, CSV), "record 3" (JSON), "row 7" (Parquet). */
+  at: string;
+  message: string;
+}
+
+export interface LoadResult {
+  file: string;
+  problems: Problem[];
+  skipped: Skipped[];
+}
+
+export class DatasetError extends Error {
+  constructor(
+    readonly file: string,
+    readonly at: string,
+    readonly field: string | undefined,
+    detail: string,
+  ) {
+    super(`${file}: ${at}${field ? `: field '${field}'` : ''}: ${detail}`);
+    this.name = 'DatasetError';
+  }
+}
+
+interface Located {
+  at: string;
+  record?: Raw;
+  /** Set when the record itself could not be read (bad JSON). */
+  error?: string;
+}
+
+export function formatOf(file: string): DataFormat {
+  const ext = path.extname(file).toLowerCase().replace('.', '');
+  if (ext === 'jsonl' || ext === 'ndjson') return 'jsonl';
+  if (ext === 'json' || ext === 'csv' || ext === 'parquet') return ext;
+  throw new Error(`${file}: unknown data format '.${ext}' (expected .jsonl, .json, .csv or .parquet)`);
+}
+
+const isRecord = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function readJsonl(file: string): Located[] {
+  const out: Located[] = [];
+  fs.readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((text, i) => {
+      if (text.trim().length === 0) return;
+      const at = `line ${i + 1}`;
+      try {
+        const v: unknown = JSON.parse(text);
+        out.push(isRecord(v) ? { at, record: v } : { at, error: 'not a JSON object' });
+      } catch (e) {
+        out.push({ at, error: `invalid JSON (${(e as Error).message})` });
+      }
+    });
+  return out;
+}
+
+function readJson(file: string): Located[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new DatasetError(file, 'whole file', undefined, `invalid JSON (${(e as Error).message})`);
+  }
+  // Accept a top-level array, or {data|rows|problems: [...]}.
+  const list = Array.isArray(v) ? v : isRecord(v) ? (v.data ?? v.rows ?? v.problems) : undefined;
+  if (!Array.isArray(list)) throw new DatasetError(file, 'whole file', undefined, 'expected an array of records (or {data: [...]})');
+  return list.map((r, i) => (isRecord(r) ? { at: `record ${i + 1}`, record: r } : { at: `record ${i + 1}`, error: 'not an object' }));
+}
+
+function readCsv(file: string): Located[] {
+  const rows = parseCsv(fs.readFileSync(file, 'utf8'));
+  if (rows.length === 0) return [];
+  const header = rows[0].cells.map((h) => h.trim());
+  return rows.slice(1).map(({ line, cells }) => {
+    if (cells.length !== header.length) {
+      return { at: `line ${line}`, error: `${cells.length} cells, header has ${header.length}` };
+    }
+    const record: Raw = {};
+    header.forEach((h, i) => (record[h] = cells[i]));
+    return { at: `line ${line}`, record };
+  });
+}
+
+async function readParquet(file: string): Promise<Located[]> {
+  const rows = await parquetReadObjects({ file: await asyncBufferFromFile(file) });
+  return rows.map((r, i) => ({ at: `row ${i + 1}`, record: r as Raw }));
+}
+
+/** The raw records of a file, each with where it came from. */
+export async function readRecords(file: string, format: DataFormat = formatOf(file)): Promise<Located[]> {
+  if (!fs.existsSync(file)) throw new Error(`${file}: no such file`);
+  switch (format) {
+    case 'jsonl':
+      return readJsonl(file);
+    case 'json':
+      return readJson(file);
+    case 'csv':
+      return readCsv(file);
+    case 'parquet':
+      return readParquet(file);
+  }
+}
+
+/** Adapts and validates located records (shared by every format). */
+export function toProblems(file: string, located: readonly Located[], opts: LoadOptions = {}): LoadResult {
+  const adapter = typeof opts.adapter === 'function' ? opts.adapter : getAdapter(opts.adapter ?? 'auto');
+  const skip = opts.onError === 'skip';
+  const problems: Problem[] = [];
+  const skipped: Skipped[] = [];
+  const seen = new Map<string, string>();
+  const fail = (at: string, field: string | undefined, detail: string) => {
+    const err = new DatasetError(file, at, field, detail);
+    if (!skip) throw err;
+    skipped.push({ at, message: err.message });
+  };
+  for (const loc of located) {
+    if (opts.limit !== undefined && problems.length >= opts.limit) break;
+    if (!loc.record) {
+      fail(loc.at, undefined, loc.error ?? 'unreadable record');
+      continue;
+    }
+    const parsed = ProblemSchema.safeParse(adapter(loc.record));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      fail(loc.at, issue.path.join('.') || undefined, issue.message);
+      continue;
+    }
+    const first = seen.get(parsed.data.id);
+    if (first) {
+      fail(loc.at, 'id', `duplicate id '${parsed.data.id}' (first at ${first})`);
+      continue;
+    }
+    seen.set(parsed.data.id, loc.at);
+    problems.push(parsed.data);
+  }
+  return { file, problems, skipped };
+}
+
+/** Problems from a JSONL, JSON, CSV or Parquet file. */
+export async function loadProblems(file: string, opts: LoadOptions = {}): Promise<LoadResult> {
+  return toProblems(file, await readRecords(file, opts.format), opts);
+}
+
+/** Synchronous loading for the text formats (JSONL, JSON, CSV). */
+export function loadProblemsSync(file: string, opts: LoadOptions = {}): LoadResult {
+  const format = opts.format ?? formatOf(file);
+  if (format === 'parquet') throw new Error(`${file}: Parquet needs the async loadProblems()`);
+  const located = format === 'jsonl' ? readJsonl(file) : format === 'json' ? readJson(file) : readCsv(file);
+  return toProblems(file, located, opts);
+}
+
+/** The public benchmarks folder: $IGRPO_BENCHMARKS, else ../shared/data/benchmarks beside the package. */
+export function benchmarksDir(): string {
+  return process.env.IGRPO_BENCHMARKS ?? path.resolve(packageRoot(), '..', 'shared', 'data', 'benchmarks');
+}
+
+/** Which adapter suits each shipped benchmark file. */
+export const BENCHMARKS: Record<string, AdapterName> = {
+  gsm8k_test: 'gsm8k',
+  gsm8k_train: 'gsm8k',
+  math500_test: 'math',
+  math_train: 'math',
+  minerva_math: 'minerva',
+  aime24: 'aime',
+  aime25: 'aime',
+  amc23: 'amc',
+};
+
+/** A public benchmark by name (e.g. 'math500_test'), through its adapter. */
+export function loadBenchmark(name: string, opts: Omit<LoadOptions, 'format'> = {}): LoadResult {
+  const file = path.join(benchmarksDir(), `${name}.jsonl`);
+  return loadProblemsSync(file, { adapter: BENCHMARKS[name] ?? 'auto', ...opts });
+}
