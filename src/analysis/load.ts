@@ -3,7 +3,7 @@
 // line (JSONL) or row (Parquet), and field.
 import type { z } from 'zod';
 import { MetricsRecord, RolloutRecord } from '../train/records.js';
-import { readRows, type RawRow } from './rows.js';
+import { isParquet, readRows, type RawRow } from './rows.js';
 import { looksLikeTrl, mapTrlRows } from './trl.js';
 
 export type { MetricsRecord, RolloutRecord };
@@ -28,8 +28,20 @@ function validate<T>(rows: RawRow[], schema: z.ZodType<T>): T[] {
   });
 }
 
+/**
+ * Parquet is columnar: a field a record lacks is stored as null. Drop those nulls (except where null is a value
+ * of its own, e.g. a draft's advantage) so optional fields read back as absent.
+ */
+function absentNulls(rows: RawRow[], keep: string[]): RawRow[] {
+  return rows.map(({ where, value }) => ({
+    where,
+    value: Object.fromEntries(Object.entries(value).filter(([k, v]) => v !== null || keep.includes(k))),
+  }));
+}
+
 export async function loadRollouts(file: string, opts: LoadOptions = {}): Promise<RolloutRecord[]> {
   let rows = await readRows(file);
+  if (isParquet(file)) rows = absentNulls(rows, ['advantage', 'answer']);
   const format = opts.format ?? 'auto';
   const trl = format === 'trl' || (format === 'auto' && rows.length > 0 && looksLikeTrl(rows[0].value));
   if (trl) rows = mapTrlRows(rows, opts.seed);
@@ -37,7 +49,8 @@ export async function loadRollouts(file: string, opts: LoadOptions = {}): Promis
 }
 
 export async function loadMetrics(file: string): Promise<MetricsRecord[]> {
-  return validate(await readRows(file), MetricsRecord);
+  const rows = await readRows(file);
+  return validate(isParquet(file) ? absentNulls(rows, ['wrongToRight', 'rightToWrong']) : rows, MetricsRecord);
 }
 
 /** Several runs (e.g. one per seed and algorithm) as one list. */

@@ -1,0 +1,105 @@
+// Figure builders produce valid plotly specs: every trace's data lengths agree, axes and titles are set, and the
+// plotted values are the statistics they claim to be.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  accuracyCurve,
+  comparisonFigure,
+  draftVsRefinementCurve,
+  entropyCurve,
+  evalCurve,
+  figureBundle,
+  figureHtml,
+  finalBySeed,
+  lengthHistogram,
+  lengthVsReward,
+  plotlyLoaderHtml,
+  rewardCurve,
+  stageTimeFigure,
+  syntheticRun,
+  transitionHeatmap,
+  transitions,
+  type PlotlyFigure,
+} from '../src/analysis/index.js';
+
+const runs = [1, 2, 3].flatMap((seed) => [syntheticRun({ algo: 'grpo', seed, steps: 5 }), syntheticRun({ algo: 'igrpo', seed, steps: 5 })]);
+const metrics = runs.flatMap((r) => r.metrics);
+const rollouts = runs.flatMap((r) => r.rollouts);
+
+function assertValid(fig: PlotlyFigure): void {
+  assert.ok(fig.layout.title.text.length > 0, 'figure title');
+  assert.ok(fig.layout.xaxis.title.text.length > 0, 'x axis title');
+  assert.ok(fig.layout.yaxis.title.text.length > 0, 'y axis title');
+  assert.ok(fig.data.length > 0, 'at least one trace');
+  for (const t of fig.data) {
+    assert.equal(typeof t.type, 'string');
+    if (t.type === 'heatmap') {
+      assert.equal(t.z!.length, t.y!.length, 'heatmap rows');
+      for (const row of t.z!) assert.equal(row.length, t.x!.length, 'heatmap columns');
+    } else if (t.type !== 'histogram') {
+      assert.equal(t.x!.length, t.y!.length, `trace '${t.name}' x/y lengths`);
+    }
+    for (const v of [...(t.x ?? []), ...(t.y ?? [])]) if (typeof v === 'number') assert.ok(Number.isFinite(v), `finite values in '${t.name}'`);
+  }
+  JSON.parse(JSON.stringify(fig)); // plain JSON, nothing lost
+}
+
+test('metric curves: one mean line per algorithm plus a closed 95% band polygon', () => {
+  for (const make of [rewardCurve, accuracyCurve, entropyCurve]) {
+    const fig = make(metrics);
+    assertValid(fig);
+    const lines = fig.data.filter((t) => t.fill === undefined);
+    assert.deepEqual(lines.map((t) => t.name), ['GRPO', 'iGRPO']);
+    for (const t of lines) assert.equal(t.x!.length, 5);
+    for (const band of fig.data.filter((t) => t.fill === 'toself')) assert.equal(band.x!.length, 10);
+  }
+  const acc = accuracyCurve(metrics);
+  const grpoMean = acc.data.find((t) => t.name === 'GRPO')!;
+  const step2 = metrics.filter((m) => m.algo === 'grpo' && m.step === 2).map((m) => m.accuracy);
+  assert.ok(Math.abs((grpoMean.y![2] as number) - step2.reduce((a, b) => a + b) / 3) < 1e-12);
+  assertValid(evalCurve(metrics));
+  assert.throws(() => evalCurve(metrics.map(({ eval: _e, ...m }) => m)), /no metrics records carry 'eval.passAt1'/);
+});
+
+test('iGRPO stage figures: draft vs refinement curves and the transition heatmap', () => {
+  const dvr = draftVsRefinementCurve(metrics);
+  assertValid(dvr);
+  assert.deepEqual(dvr.data.filter((t) => !t.fill).map((t) => t.name), ['drafts', 'best draft d̂', 'refinements']);
+  const heat = transitionHeatmap(rollouts);
+  assertValid(heat);
+  assert.deepEqual(heat.data[0].z, transitions(rollouts).counts);
+  assert.equal((heat.layout.annotations as unknown[]).length, 4);
+  assert.throws(() => transitionHeatmap(rollouts.filter((r) => r.algo === 'grpo')), /iGRPO logs needed/);
+});
+
+test('length figures and the GRPO-vs-iGRPO comparison', () => {
+  const hist = lengthHistogram(rollouts);
+  assertValid(hist);
+  assert.deepEqual(hist.data.map((t) => t.name), ['draft', 'GRPO', 'refinement']);
+  assert.equal(hist.data.reduce((n, t) => n + t.x!.length, 0), rollouts.length);
+  assertValid(lengthVsReward(rollouts));
+  const cmp = comparisonFigure(metrics, 'eval.passAt1', 'held-out pass@1');
+  assertValid(cmp);
+  const finals = finalBySeed(metrics, 'eval.passAt1');
+  assert.deepEqual(cmp.data[0].y, [finals.get('grpo')!.ci.mean, finals.get('igrpo')!.ci.mean]);
+  assert.deepEqual((cmp.data[0].error_y as { array: number[] }).array, [finals.get('grpo')!.ci.half, finals.get('igrpo')!.ci.half]);
+  assert.equal(cmp.data[1].y!.length, 6); // one dot per seed and method
+  const time = stageTimeFigure(metrics);
+  assertValid(time);
+  assert.ok(time.data.some((t) => t.name === 'draft'));
+});
+
+test('notebook bundle: plotly JSON, a small HTML fallback that waits for one shared plotly loader', () => {
+  const fig = accuracyCurve(metrics);
+  const bundle = figureBundle(fig);
+  assert.deepEqual((bundle['application/vnd.plotly.v1+json'] as PlotlyFigure).data, fig.data);
+  const html = bundle['text/html'] as string;
+  assert.ok(html.length < 20_000, 'the fallback does not embed plotly.js');
+  assert.ok(html.includes('window.Plotly'));
+  assert.ok(!/<\/script/i.test(figureHtml({ ...fig, layout: { ...fig.layout, title: { text: '</script><b>' } } }).replace(/<\/script>$/, '')));
+  const loader = plotlyLoaderHtml('inline');
+  assert.ok(loader.length > 1_000_000 && loader.startsWith('<script'));
+  assert.equal(loader.match(/<\/script/gi)!.length, 1, 'only the closing tag ends the loader script');
+  assert.ok(!loader.includes('<!--'));
+  assert.match(plotlyLoaderHtml('cdn'), /^<script src="https:\/\/cdn\.plot\.ly\/plotly-[\d.]+\.min\.js"/);
+});
