@@ -198,20 +198,19 @@ function compareRelations(g: Shape, p: Shape, ctx: Ctx): Verdict {
   return no(`relations differ: ${describeShape(g)} vs ${describeShape(p)}`);
 }
 
+/** A name: k, x_1, \\theta, f(x). */
 const VARIABLE = /^(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?[a-zA-Z0-9]+\}?)?(?:\([a-zA-Z]\))?$/;
 
 function namesQuantity(lhs: string): boolean {
   if (parsePlainNumber(lhs) !== undefined || !/[a-zA-Z]/.test(lhs)) return false;
   return splitTop(lhs.replace(/^-/, ''), ['+', '-']).parts.length === 1 && !/\^/.test(lhs);
 }
-/** A variable name as a left side to drop: k, x_1, \\theta, f(x). */
-const NAMED = VARIABLE;
 
 /** The value side of `name = value` (or `value = name`, or the last side), else undefined. */
 function definedValue(r: Shape & { kind: 'relation' }, isPrediction: boolean): string | undefined {
   if (r.terms.length !== 2 || r.ops[0] !== '=') return undefined;
-  if (NAMED.test(r.terms[0]) && !NAMED.test(r.terms[1])) return r.terms[1];
-  if (NAMED.test(r.terms[1]) && !NAMED.test(r.terms[0])) return r.terms[0];
+  if (VARIABLE.test(r.terms[0]) && !VARIABLE.test(r.terms[1])) return r.terms[1];
+  if (VARIABLE.test(r.terms[1]) && !VARIABLE.test(r.terms[0])) return r.terms[0];
   // A left side that names a quantity rather than computes one (|AB|, A:B, (p,q), V_1:V_2): no top-level
   // + or -, and not a number. `2x + z = 1` and `7 = 11a + c` are equations, not definitions.
   if (namesQuantity(r.terms[0])) return r.terms[1];
