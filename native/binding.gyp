@@ -4,11 +4,11 @@
       "target_name": "igrpo_native",
       "sources": [
         "src/addon.cc", "src/threads.cc", "src/matmul.cc", "src/layernorm.cc", "src/gelu.cc",
-        "src/attention.cc", "src/logprobs.cc", "src/embedding.cc", "src/elementwise.cc"
+        "src/attention.cc", "src/logprobs.cc", "src/embedding.cc", "src/elementwise.cc", "src/transpose.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "include_dirs": ["/usr/include/x86_64-linux-gnu/openblas-pthread", "/usr/include/openblas"],
-      "cflags_cc": ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-std=c++17"],
+      "cflags_cc": ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp", "-std=c++17"],
       "ldflags": ["-fopenmp"],
       "libraries": ["-lopenblas"]
     }

@@ -109,6 +109,11 @@ test('a parameter sharing storage with another tensor is updated without changin
   opt.step([tf.tensor1d([1, -1])]);
   assert.deepEqual(Array.from(init.dataSync()), [1, 1]);
   assert.ok(Math.abs(p.dataSync()[0] - 0.9) < 1e-6);
+  const before = tf.memory().numTensors;
+  const g = tf.tensor1d([1, -1]);
+  opt.step([g]);
+  opt.step([g]);
+  assert.equal(tf.memory().numTensors, before + 1, 'steps after the first copy make no tensors');
   p.dispose();
   init.dispose();
 });

@@ -124,6 +124,13 @@ Napi::Value AddBroadcast(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// (x, out, shape: Int32Array, perm: Int32Array)
+Napi::Value Transpose(const Napi::CallbackInfo& info) {
+  const int rank = (int)info[2].As<Napi::Int32Array>().ElementLength();
+  igrpo::transpose(F(info, 0), F(info, 1), I32(info, 2), I32(info, 3), rank);
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
@@ -141,6 +148,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("adamUpdate", Napi::Function::New(env, AdamUpdate));
   exports.Set("sumRows", Napi::Function::New(env, SumRows));
   exports.Set("addBroadcast", Napi::Function::New(env, AddBroadcast));
+  exports.Set("transpose", Napi::Function::New(env, Transpose));
   return exports;
 }
 

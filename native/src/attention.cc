@@ -1,6 +1,7 @@
 #include <cmath>
 #include <cstring>
 #include <vector>
+#include "fastmath.h"
 #include "kernels.h"
 
 namespace igrpo {
@@ -25,8 +26,9 @@ static void probs_row(const float* qi, const float* k, float* p, int last, int d
     mx = p[j] > mx ? p[j] : mx;
   }
   float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
   for (int j = 0; j <= last; j++) {
-    p[j] = std::exp(p[j] - mx);
+    p[j] = fast_exp(p[j] - mx);
     sum += p[j];
   }
   const float inv = 1.0f / sum;
@@ -39,7 +41,7 @@ void attention_forward(const float* q, const float* k, const float* v, float* ou
 #pragma omp parallel
   {
     std::vector<float> p(tk);
-#pragma omp for schedule(static) collapse(2)
+#pragma omp for schedule(dynamic, 8) collapse(2)
     for (int h = 0; h < bh; h++) {
       for (int i = 0; i < tq; i++) {
         const float* kh = k + (int64_t)h * tk * dh;
@@ -64,7 +66,7 @@ void attention_backward(const float* dout, const float* q, const float* k, const
 #pragma omp parallel
   {
     std::vector<float> p(tk), dp(tk);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
     for (int h = 0; h < bh; h++) {
       const float* kh = k + (int64_t)h * tk * dh;
       const float* vh = v + (int64_t)h * tk * dh;

@@ -7,7 +7,7 @@ namespace igrpo {
 void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
                  float eps, float decay, float bc1, float bc2Sqrt) {
   const float stepSize = lr / bc1;
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp simd
   for (int64_t i = 0; i < n; i++) {
     const float gi = g[i];
     const float mi = beta1 * m[i] + (1.0f - beta1) * gi;

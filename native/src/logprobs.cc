@@ -12,7 +12,6 @@ static float row_logsumexp(const float* x, int n) {
 }
 
 void token_logprobs_forward(const float* logits, const int32_t* targets, float* out, int rows, int vocab) {
-#pragma omp parallel for schedule(static) if ((int64_t)rows * vocab > 65536)
   for (int r = 0; r < rows; r++) {
     const float* x = logits + (int64_t)r * vocab;
     out[r] = x[targets[r]] - row_logsumexp(x, vocab);
@@ -21,7 +20,6 @@ void token_logprobs_forward(const float* logits, const int32_t* targets, float* 
 
 void token_logprobs_backward(const float* dy, const float* logits, const int32_t* targets, float* dlogits,
                              int rows, int vocab) {
-#pragma omp parallel for schedule(static) if ((int64_t)rows * vocab > 65536)
   for (int r = 0; r < rows; r++) {
     const float* x = logits + (int64_t)r * vocab;
     float* dx = dlogits + (int64_t)r * vocab;

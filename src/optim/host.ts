@@ -31,7 +31,9 @@ export function hostUpdateKernel(): HostUpdate | null {
 function writableValues(backend: HostBackend, p: tf.Variable): Float32Array {
   const d = backend.data.get(p.dataId);
   if (d.refCount <= 1) return d.values;
-  p.assign(tf.tensor(d.values.slice(), p.shape, 'float32'));
+  const copy = tf.tensor(d.values.slice(), p.shape, 'float32');
+  p.assign(copy);
+  copy.dispose(); // the variable now holds the only reference, so later steps write in place
   return backend.data.get(p.dataId).values;
 }
 

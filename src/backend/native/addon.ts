@@ -27,6 +27,7 @@ export interface NativeAddon {
     decay: number, bc1: number, bc2Sqrt: number): void;
   sumRows(x: F32, out: F32, outer: number, inner: number): void;
   addBroadcast(a: F32, b: F32, c: F32): void;
+  transpose(x: F32, out: F32, shape: I32, perm: I32): void;
 }
 
 export const BUILD_COMMAND = 'npm run build:native';

@@ -52,3 +52,15 @@ export function sumKernel(addon: NativeAddon, cpu: KernelFn): KernelFn {
     return output(args.backend, shape, out);
   };
 }
+
+export function transposeKernel(addon: NativeAddon, cpu: KernelFn): KernelFn {
+  return (args) => {
+    const { x } = args.inputs;
+    const { perm } = args.attrs as { perm: number[] };
+    const xv = f32(args.backend, x);
+    if (!xv || x.shape.length < 2) return cpu(args);
+    const out = new Float32Array(xv.length);
+    addon.transpose(xv, out, Int32Array.from(x.shape), Int32Array.from(perm));
+    return output(args.backend, perm.map((p) => x.shape[p]), out);
+  };
+}

@@ -104,7 +104,11 @@ export function registerFusedKernels(addon: NativeAddon, backendName: string): v
 const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}) =>
   tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
 
-/** Gradients are global in tfjs (not per backend); only the native backend runs these kernels. */
+/**
+ * Gradients are global in tfjs (not per backend). Each one runs `${name}Grad` on the active backend
+ * with the forward's inputs, the convention the webgpu backend's gradients also follow for other
+ * backends, so whichever registers first serves both and we never replace one already registered.
+ */
 function registerFusedGradients(): void {
   const grads: tf.GradConfig[] = [
     {
@@ -153,5 +157,5 @@ function registerFusedGradients(): void {
       },
     },
   ];
-  for (const g of grads) tf.registerGradient(g);
+  for (const g of grads) if (!tf.getGradient(g.kernelName)) tf.registerGradient(g);
 }

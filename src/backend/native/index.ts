@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { type NativeAddon, loadAddon } from './addon.js';
-import { addKernel, sumKernel } from './elementwise.js';
+import { addKernel, sumKernel, transposeKernel } from './elementwise.js';
 import { registerFusedKernels } from './fused.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
 
@@ -34,6 +34,7 @@ function registerKernels(addon: NativeAddon): void {
     BatchMatMul: batchMatMulKernel(addon, cpuKernel('BatchMatMul') as never) as unknown as KernelFn,
     Add: addKernel(addon, cpuKernel('Add') as never) as unknown as KernelFn,
     Sum: sumKernel(addon, cpuKernel('Sum') as never) as unknown as KernelFn,
+    Transpose: transposeKernel(addon, cpuKernel('Transpose') as never) as unknown as KernelFn,
   };
   ours._FusedMatMul = fusedMatMulKernel(addon, cpuKernel('_FusedMatMul') as never, ours.Add as never) as unknown as KernelFn;
   for (const k of tf.getKernelsForBackend('cpu')) {

@@ -1,0 +1,138 @@
+"""The bench's reference: the same tiny GPT as igrpo-ts's src/model/gpt.ts, in PyTorch.
+
+Pre-LayerNorm blocks, fused qkv projection, causal attention, GELU (tanh) MLP 4x, tied head, Adam.
+Run by Debian's python3-torch (/usr/bin/python3). Prints one JSON line with the timings.
+Sampling uses a KV cache; the grouped case runs every completion's prompt separately (no prefix
+sharing), which is what the project's shared-prefix sampler is compared against.
+"""
+import argparse
+import json
+import math
+import resource
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Block(nn.Module):
+    def __init__(self, d, h):
+        super().__init__()
+        self.h = h
+        self.ln1 = nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+        self.ln2 = nn.LayerNorm(d)
+        self.fc1 = nn.Linear(d, 4 * d)
+        self.fc2 = nn.Linear(4 * d, d)
+
+    def forward(self, x, past=None):
+        b, t, d = x.shape
+        dh = d // self.h
+        q, k, v = self.qkv(self.ln1(x)).view(b, t, 3, self.h, dh).permute(2, 0, 3, 1, 4)
+        if past is not None:
+            k = torch.cat([past[0], k], 2)
+            v = torch.cat([past[1], v], 2)
+        tk = k.shape[2]
+        att = (q @ k.transpose(-1, -2)) / math.sqrt(dh)
+        # query i sits at absolute position tk - t + i and sees keys 0..tk - t + i
+        mask = torch.ones(t, tk, dtype=torch.bool).tril(tk - t)
+        att = att.masked_fill(~mask, float("-inf")).softmax(-1)
+        y = (att @ v).transpose(1, 2).reshape(b, t, d)
+        x = x + self.proj(y)
+        x = x + self.fc2(F.gelu(self.fc1(self.ln2(x)), approximate="tanh"))
+        return x, (k, v)
+
+
+class GPT(nn.Module):
+    def __init__(self, vocab, d, layers, heads, max_len):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, d)
+        self.wpe = nn.Embedding(max_len, d)
+        self.blocks = nn.ModuleList([Block(d, heads) for _ in range(layers)])
+        self.lnf = nn.LayerNorm(d)
+
+    def forward(self, ids, past=None, start=0):
+        t = ids.shape[1]
+        x = self.wte(ids) + self.wpe(torch.arange(start, start + t))
+        cache = []
+        for i, blk in enumerate(self.blocks):
+            x, kv = blk(x, None if past is None else past[i])
+            cache.append(kv)
+        return self.lnf(x) @ self.wte.weight.t(), cache
+
+
+def median_time(fn, warmup, reps):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+@torch.no_grad()
+def sample(model, prompts, new_tokens, gen):
+    """KV-cache sampling at temperature 1; prompts [B, P]. Returns new tokens per second."""
+    t0 = time.perf_counter()
+    logits, cache = model(prompts)
+    pos = prompts.shape[1]
+    for _ in range(new_tokens):
+        nxt = torch.multinomial(logits[:, -1].softmax(-1), 1, generator=gen)
+        logits, cache = model(nxt, cache, pos)
+        pos += 1
+    return prompts.shape[0] * new_tokens / (time.perf_counter() - t0)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--vocab", type=int, default=32)
+    ap.add_argument("--d-model", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--seq", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--max-len", type=int, default=256)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--sample-reps", type=int, default=2)
+    ap.add_argument("--no-sample", action="store_true")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    model = GPT(a.vocab, a.d_model, a.layers, a.heads, max(a.max_len, a.seq + 1))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    ids = torch.randint(0, a.vocab, (a.batch, a.seq + 1))
+
+    def step():
+        logits, _ = model(ids[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, a.vocab), ids[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    out = {
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "train_step_ms": 1000 * median_time(step, a.warmup, a.steps),
+    }
+    if not a.no_sample:
+        gen = torch.Generator().manual_seed(0)
+        model.eval()
+        prompts = torch.randint(0, a.vocab, (64, 16))
+        sample(model, prompts[:8], 4, gen)  # warm-up
+        out["sample_tokens_per_s"] = statistics.median(sample(model, prompts, 64, gen) for _ in range(a.sample_reps))
+        # 8 groups x 8 completions after a 192-token prompt, each completion running its own prompt
+        groups = torch.randint(0, a.vocab, (8, 192)).repeat_interleave(8, 0)
+        out["group_sample_tokens_per_s"] = statistics.median(sample(model, groups, 64, gen) for _ in range(a.sample_reps))
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
