@@ -72,6 +72,8 @@ export function boxedSpans(text: string, max = 16): Array<{ start: number; end: 
   return out;
 }
 
+const MAX_GROUP = 6;
+
 /** Text that may sit between the boxes of one multi-part answer: "and", commas, spacing, `$`. */
 const CONNECTOR = /^(?:\s|,|;|\$|\\[()[\]]|\\q?quad|\\[,;: ]|\\text\s*\{[^{}]{0,40}\}|\band\b|\bor\b|&)*$/i;
 
@@ -92,5 +94,6 @@ export function lastBoxedGroup(text: string): string | undefined {
     if (gap.length > 60 || !CONNECTOR.test(gap)) break;
     group.unshift(spans[k].body);
   }
-  return group.join(', ');
+  // A long run of boxes is degenerate output, not a multi-part answer: the last box stands.
+  return group.length > MAX_GROUP ? last.body : group.join(', ');
 }

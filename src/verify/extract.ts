@@ -17,6 +17,13 @@ export interface ExtractOptions {
    * answer (short, no prose), and, last of all, the final number.
    */
   mode?: 'strict' | 'flexible';
+  /**
+   * 'group' (default): the last box together with the boxes right before it, joined into one answer
+   * (`\\boxed{1} and \\boxed{2}` → `1, 2`), as Math-Verify reads them; so hedging over several boxed
+   * values does not earn the reward when the last happens to be right. 'last': the last box only (the
+   * convention the MATH `answer` fields were built with).
+   */
+  boxes?: 'last' | 'group';
   /** Only look at the last this-many characters (default 20,000): answers sit at the end. */
   tailChars?: number;
 }
@@ -172,7 +179,7 @@ export function extractAnswer(text: string, opts: ExtractOptions = {}): Extracti
   const tail = text.length > (opts.tailChars ?? 20_000) ? text.slice(-(opts.tailChars ?? 20_000)) : text;
   const tag = answerTag(tail);
   if (tag !== undefined) return { answer: unwrap(tag), source: 'answer-tag' };
-  const boxed = lastBoxedGroup(tail);
+  const boxed = opts.boxes === 'last' ? lastBoxed(tail) : lastBoxedGroup(tail);
   if (boxed !== undefined && boxed.trim().length > 0) return { answer: boxed.trim(), source: 'boxed' };
   const gsm = gsm8kAnswer(tail);
   if (gsm !== undefined) return { answer: gsm, source: 'gsm8k' };
@@ -182,7 +189,9 @@ export function extractAnswer(text: string, opts: ExtractOptions = {}): Extracti
   const math = lastInlineMath(tail);
   if (math !== undefined) return { answer: math, source: 'inline-math' };
   const whole = tail.trim();
-  if (whole.length > 0 && whole.length <= 200 && !hasProse(whole)) return { answer: whole, source: 'whole' };
+  // Numbers separated only by spaces ("1 2 3 33") are a list of guesses, not one answer (but "1 000" is).
+  const looseDigits = /\d\s+\d/.test(whole) && !/^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$/.test(whole);
+  if (whole.length > 0 && whole.length <= 200 && !hasProse(whole) && !looseDigits) return { answer: whole, source: 'whole' };
   const num = lastNumber(tail);
   if (num !== undefined) return { answer: num, source: 'last-number' };
   return undefined;

@@ -1,0 +1,77 @@
+// Property tests: normalisation is idempotent, every answer equals itself (however it is dressed),
+// and distinct numbers never verify.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { normalise, verify, explain } from '../src/verify/index.js';
+
+const int = fc.integer({ min: -999, max: 999 });
+const pos = fc.integer({ min: 1, max: 99 });
+const scalar: fc.Arbitrary<string> = fc.oneof(
+  int.map(String),
+  fc.tuple(int, pos).map(([a, b]) => `\\frac{${a}}{${b}}`),
+  fc.tuple(int, pos).map(([a, b]) => `${a}/${b}`),
+  pos.map((n) => `\\sqrt{${n}}`),
+  fc.tuple(pos, pos).map(([a, n]) => `${a}\\sqrt{${n}}`),
+  fc.double({ min: -1e6, max: 1e6, noNaN: true }).map((x) => x.toFixed(3)),
+  fc.constantFrom('\\pi', '2\\pi', 'x+1', 'x^2-3x', '\\frac{x}{2}', 'e', '\\infty', 'a+b', '\\text{odd}'),
+);
+const answer: fc.Arbitrary<string> = fc.oneof(
+  scalar,
+  fc.array(scalar, { minLength: 2, maxLength: 4 }).map((xs) => `(${xs.join(', ')})`),
+  fc.array(scalar, { minLength: 1, maxLength: 4 }).map((xs) => `\\{${xs.join(', ')}\\}`),
+  fc.tuple(scalar, scalar, fc.constantFrom('[', '('), fc.constantFrom(']', ')')).map(([a, b, o, c]) => `${o}${a}, ${b}${c}`),
+  scalar.map((s) => `x = ${s}`),
+  scalar.map((s) => `y \\le ${s}`),
+  fc.tuple(scalar, scalar).map(([a, b]) => `\\begin{pmatrix}${a} & ${b}\\\\ ${b} & ${a}\\end{pmatrix}`),
+  int.map((n) => `${n}\\%`),
+  pos.map((n) => `\\$${n}`),
+  pos.map((n) => `${n}^\\circ`),
+);
+/** The same answer in different clothes: delimiters, \left/\right, spacing, dfrac. */
+const dressed = answer.chain((a) =>
+  fc.constantFrom(a, `$${a}$`, `\\(${a}\\)`, `\\boxed{${a}}`, ` ${a} `, a.replace(/\\frac/g, '\\dfrac'), a.replace(/\(/g, '\\left(').replace(/\)/g, '\\right)')).map((d) => [a, d] as const),
+);
+
+test('normalisation is idempotent on generated answers', () => {
+  fc.assert(
+    fc.property(answer, (a) => {
+      const once = normalise(a).text;
+      assert.equal(normalise(once).text, once);
+    }),
+    { numRuns: 400 },
+  );
+});
+
+test('normalisation is idempotent on arbitrary LaTeX-ish strings', () => {
+  const chars = fc.constantFrom(...'0123456789+-*/^_{}()[],.=<> \\$%xyabcfrtqdlgpiemn'.split(''), '\\frac', '\\left', '\\right', '\\text{', '\\!', '\\{', '\\}', '\\\\');
+  fc.assert(
+    fc.property(fc.array(chars, { maxLength: 30 }).map((xs) => xs.join('')), (s) => {
+      const once = normalise(s).text;
+      assert.equal(normalise(once).text, once, `input ${JSON.stringify(s)}`);
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+test('verify(x, x) is true, dressed or not', () => {
+  fc.assert(
+    fc.property(dressed, ([a, d]) => {
+      const r = explain(a, d);
+      assert.ok(r.equivalent, `${JSON.stringify(a)} vs ${JSON.stringify(d)}: ${r.reason}`);
+      assert.ok(verify(a, a));
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('distinct integers never verify', () => {
+  fc.assert(
+    fc.property(int, int, (a, b) => {
+      fc.pre(a !== b);
+      assert.equal(verify(String(a), String(b)), false);
+      assert.equal(verify(`\\boxed{${a}}`, `$${b}$`), false);
+    }),
+    { numRuns: 500 },
+  );
+});
