@@ -69,6 +69,14 @@ export function executeNotebook(
   return { notebook, ok: r.status === 0, seconds: (Date.now() - started) / 1000, log: `${r.stderr ?? ''}${r.error ? String(r.error) : ''}`, output };
 }
 
+/** The failed cell and its real error (from the config hook), else the tail of nbconvert's log. */
+export function failureText(log: string): string {
+  const start = log.indexOf('=== notebook cell');
+  const endMark = '=== end of failed cell ===';
+  const end = log.indexOf(endMark, start);
+  return start >= 0 && end > start ? log.slice(start, end + endMark.length) : log.slice(-4000);
+}
+
 function main(argv: string[]): number {
   let keep: string | undefined;
   let fast = true;
@@ -88,8 +96,7 @@ function main(argv: string[]): number {
       console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.seconds.toFixed(1).padStart(6)}s  ${path.relative(ROOT, nb)}`);
       if (!r.ok) {
         failed++;
-        const failure = r.log.indexOf('=== notebook cell');
-        console.log(failure >= 0 ? r.log.slice(failure) : r.log.slice(-4000));
+        console.log(failureText(r.log));
       }
     }
   } finally {

@@ -27,6 +27,32 @@ if (!connectionFile) {
 process.chdir(root);
 process.env.IGRPO_ROOT = root; // src/paths.ts finds the package from here, whatever the cwd becomes later
 // IGRPO_BACKEND (cpu | wasm | webgpu | native | tensorflow) passes through untouched; src/ reads it.
+
+// tslab watches every compiled source file; when one changes on disk while the kernel runs (you edit src/), its
+// watch callback leaves a TypeScript rebuild timer pending and the next cell dies with "Unexpected pending
+// rebuildTimer". We switch the watchers off: after editing src/, restart the kernel (as with Python modules).
+// IGRPO_KERNEL_WATCH=1 keeps tslab's watching (live reload, with that failure mode).
+if (process.env.IGRPO_KERNEL_WATCH !== '1') {
+  const tsPath = require.resolve('@tslab/typescript-for-tslab', { paths: [path.dirname(tslabMain)] });
+  const ts = require(tsPath);
+  const noWatch = () => ({ close() {} });
+  ts.sys.watchFile = noWatch;
+  ts.sys.watchDirectory = noWatch;
+}
+
+// tslab runs cells and src/ as CommonJS, so packages load through their "require" entry. Some packages are
+// "type": "module" yet point "require" at a UMD .js file, which Node then parses as ESM: the require() returns an
+// empty namespace and the code using it fails quietly (the verifier's CAS would answer "cannot read" for every
+// LaTeX answer). For those we load their ESM build instead (Node ≥ 20.19 can require() ES modules).
+const ESM_ENTRIES = { '@cortex-js/compute-engine': 'dist/compute-engine.min.esm.js' };
+const Module = require('node:module');
+const resolveFilename = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  const entry = Object.prototype.hasOwnProperty.call(ESM_ENTRIES, request) ? path.join(root, 'node_modules', request, ESM_ENTRIES[request]) : null;
+  if (entry && fs.existsSync(entry)) return entry;
+  return resolveFilename.call(this, request, ...rest);
+};
+
 const { startKernel } = require(tslabMain);
 // enableFindLocal=false: we already picked the repo's own tslab (1.0.22), whose compiler settings src/ targets.
 startKernel({ configPath: connectionFile, enableFindLocal: false, jsKernel: false, globalVersion: '1.0.22' });
