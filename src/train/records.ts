@@ -42,6 +42,8 @@ export type RolloutRecord = z.infer<typeof RolloutRecord>;
 
 export const StageTimes = z.object({
   draft: z.number().optional(),
+  /** GRPO: sampling its one group under q. */
+  sample: z.number().optional(),
   score: z.number().optional(),
   select: z.number().optional(),
   refine: z.number().optional(),
@@ -123,5 +125,16 @@ export function readJsonl<T>(file: string, schema: z.ZodType<T>): T[] {
   return out;
 }
 
+/** evals.jsonl: one line per held-out evaluation, including the one before any update (updates = 0). */
+export const EvalRecord = EvalResult.extend({
+  algo: Algo,
+  seed: z.number().int(),
+  /** Optimizer steps taken before this evaluation. */
+  updates: z.number().int().nonnegative(),
+  wallMs: z.number().optional(),
+});
+export type EvalRecord = z.infer<typeof EvalRecord>;
+
+export const readEvals = (file: string): EvalRecord[] => readJsonl(file, EvalRecord);
 export const readRollouts = (file: string): RolloutRecord[] => readJsonl(file, RolloutRecord);
 export const readMetrics = (file: string): MetricsRecord[] => readJsonl(file, MetricsRecord);

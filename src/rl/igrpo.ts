@@ -1,0 +1,139 @@
+// iGRPO, Algorithm 1 of Hatamizadeh et al. (arXiv 2602.09000), one update for a batch of prompts q:
+//
+//   Stage 1  d_1..d_N ~ π_θold(·|q); score each; d̂ = argmax_i R(d_i)       (no gradient, ever)
+//   Stage 2  q' = template(q, d̂); o_1..o_G ~ π_θold(·|q'); score each
+//   Update   GRPO on the G refinements, every ratio (and KL) under q'       (src/rl/update.ts)
+//
+// Matched budget: with N + G completions per prompt, GRPO with a group of N + G is the baseline.
+// The paper's open choices are options below; the defaults are its plain reading.
+import { z } from 'zod';
+import type { Problem } from '../data/schema.js';
+import { Rng, mixSeed } from '../util/rng.js';
+import { getTemplate } from './templates.js';
+import { scoreGroups, type Group, type SampleFn, type SampleRequest, type Scored, type ScoreFn } from './rollout.js';
+
+export const IgrpoOptions = z
+  .object({
+    /** Drafts per prompt (stage 1). */
+    drafts: z.number().int().positive().default(4),
+    /** Refinements per prompt (stage 2): the GRPO group. */
+    refinements: z.number().int().min(2).default(4),
+    /** Ties in the argmax: the first maximum (a plain argmax), the shortest, or a seeded random one. */
+    tieBreak: z.enum(['first', 'shortest', 'random']).default('first'),
+    /** No draft correct: condition on the best one anyway (default), or fall back to q' = q. */
+    whenNoneCorrect: z.enum(['condition', 'fallback']).default('condition'),
+    /** What of d̂ goes into q': its full text, or only its extracted answer. */
+    draftContent: z.enum(['full', 'answer']).default('full'),
+    /** Cap on draft length (drafts are sampled with this many new tokens); default: the sampling max. */
+    maxDraftTokens: z.number().int().positive().optional(),
+    /** Named refinement template (src/rl/templates.ts); 'plain' suits the character-level synthetic tasks. */
+    template: z.string().default('paper'),
+  })
+  .strict();
+export type IgrpoOptions = z.infer<typeof IgrpoOptions>;
+
+/** Index of d̂ in a group of scored drafts. */
+export function selectBestDraft(drafts: readonly Scored[], tieBreak: IgrpoOptions['tieBreak'], seed: number): number {
+  if (drafts.length === 0) throw new Error('selectBestDraft: no drafts');
+  const best = Math.max(...drafts.map((d) => d.score.reward));
+  const tied = drafts.map((d, i) => (d.score.reward === best ? i : -1)).filter((i) => i >= 0);
+  if (tieBreak === 'first' || tied.length === 1) return tied[0];
+  if (tieBreak === 'shortest') return tied.reduce((a, i) => (drafts[i].ids.length < drafts[a].ids.length ? i : a));
+  return tied[new Rng(seed).int(tied.length)];
+}
+
+/** The text shown to stage 2 for a draft: the full completion (stop token dropped by decoding) or its answer. */
+export function draftText(d: Scored, content: IgrpoOptions['draftContent']): string {
+  return content === 'answer' ? (d.score.answer ?? '') : d.text;
+}
+
+/** q' for one prompt, or q itself when the option says to fall back (no draft correct). */
+export function refinementPrompt(question: string, drafts: readonly Scored[], chosen: number, opts: IgrpoOptions): string {
+  if (opts.whenNoneCorrect === 'fallback' && !drafts.some((d) => d.score.correct)) return question;
+  return getTemplate(opts.template)({ question, draft: draftText(drafts[chosen], opts.draftContent) });
+}
+
+export interface IgrpoRollout {
+  drafts: Group[];
+  /** d̂'s index in each draft group. */
+  chosen: number[];
+  /** Refinement groups, each sampled under its q' (group.prompt). */
+  refinements: Group[];
+}
+
+export interface RolloutDeps {
+  sample: SampleFn;
+  score: ScoreFn;
+  /** Turns a problem into the prompt text q. */
+  promptOf: (p: Problem) => string;
+  maxNewTokens: number;
+  /** Per-step seed; stages derive theirs from it. */
+  seed: number;
+}
+
+/** Stage 1's request: N drafts per prompt q from the current (old) policy. */
+export const draftRequest = (problems: readonly Problem[], deps: RolloutDeps, opts: IgrpoOptions): SampleRequest => ({
+  prompts: problems.map(deps.promptOf),
+  n: opts.drafts,
+  maxNewTokens: opts.maxDraftTokens ?? deps.maxNewTokens,
+  seed: mixSeed(deps.seed, 1),
+});
+
+/** d̂ = argmax reward in each draft group. */
+export const selectDrafts = (drafts: readonly Group[], opts: IgrpoOptions, seed: number): number[] =>
+  drafts.map((g, i) => selectBestDraft(g.completions, opts.tieBreak, mixSeed(seed, 2, i)));
+
+/** q' = template(q, d̂) for each prompt. */
+export const buildRefinementPrompts = (drafts: readonly Group[], chosen: readonly number[], opts: IgrpoOptions): string[] =>
+  drafts.map((g, i) => refinementPrompt(g.prompt, g.completions, chosen[i], opts));
+
+/** Stage 2's request: G refinements per prompt under q'. */
+export const refinementRequest = (prompts: readonly string[], deps: RolloutDeps, opts: IgrpoOptions): SampleRequest => ({
+  prompts: [...prompts],
+  n: opts.refinements,
+  maxNewTokens: deps.maxNewTokens,
+  seed: mixSeed(deps.seed, 3),
+});
+
+/** The GRPO baseline's request: one group of `group` completions under q (matched budget: group = N + G). */
+export const grpoRequest = (problems: readonly Problem[], deps: RolloutDeps, group: number): SampleRequest => ({
+  prompts: problems.map(deps.promptOf),
+  n: group,
+  maxNewTokens: deps.maxNewTokens,
+  seed: mixSeed(deps.seed, 3),
+});
+
+/** Stages 1 and 2 for a batch of prompts; the update then runs on `refinements` only (src/rl/update.ts). */
+export async function igrpoRollout(problems: readonly Problem[], deps: RolloutDeps, opts: IgrpoOptions): Promise<IgrpoRollout> {
+  // Stage 1: drafts are plain token arrays and text, sampled outside any gradient tape.
+  const draftReq = draftRequest(problems, deps, opts);
+  const drafts = scoreGroups(problems, draftReq.prompts, await deps.sample(draftReq), deps.score);
+  const chosen = selectDrafts(drafts, opts, deps.seed);
+  // Stage 2: q' = template(q, d̂); refinements are scored against the original problem.
+  const prompts = buildRefinementPrompts(drafts, chosen, opts);
+  const refineReq = refinementRequest(prompts, deps, opts);
+  const refinements = scoreGroups(problems, prompts, await deps.sample(refineReq), deps.score);
+  return { drafts, chosen, refinements };
+}
+
+/** The GRPO baseline's rollout. */
+export async function grpoRollout(problems: readonly Problem[], deps: RolloutDeps, group: number): Promise<Group[]> {
+  const req = grpoRequest(problems, deps, group);
+  return scoreGroups(problems, req.prompts, await deps.sample(req), deps.score);
+}
+
+/**
+ * Transitions between d̂ and its refinements: among refinements conditioned on a wrong d̂, the fraction
+ * right (wrong→right), and among those conditioned on a right d̂, the fraction wrong (right→wrong).
+ */
+export function draftTransitions(r: IgrpoRollout): { wrongToRight: number | null; rightToWrong: number | null } {
+  let w = 0, wr = 0, rr = 0, rw = 0;
+  r.refinements.forEach((g, i) => {
+    const draftRight = r.drafts[i].completions[r.chosen[i]].score.correct;
+    for (const c of g.completions) {
+      if (draftRight) { rr++; if (!c.score.correct) rw++; }
+      else { w++; if (c.score.correct) wr++; }
+    }
+  });
+  return { wrongToRight: w ? wr / w : null, rightToWrong: rr ? rw / rr : null };
+}

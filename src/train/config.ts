@@ -1,0 +1,131 @@
+// The training configuration: one zod schema (defaults = the embedded default run), the type inferred.
+// An invalid config is an error naming the field (parseTrainConfig).
+import * as fs from 'node:fs';
+import { z } from 'zod';
+import { ScaleRewards } from '../rl/advantages.js';
+import { IgrpoOptions } from '../rl/igrpo.js';
+import { ObjectiveConfig } from '../rl/loss.js';
+import { ScheduleConfig } from './schedule.js';
+import { TaskConfig } from './task.js';
+
+export const TrainConfig = z
+  .object({
+    algo: z.enum(['grpo', 'igrpo']).default('igrpo'),
+    seed: z.number().int().nonnegative().default(0),
+    /** Optimizer updates (steps) in the run. */
+    steps: z.number().int().positive().default(30),
+    /** 'auto' picks the fastest backend that starts (src/backend/select.ts). */
+    backend: z.string().default('auto'),
+    /** Policy checkpoint folder; 'embedded' is the shipped SFT policy in data/policy. */
+    policy: z.string().default('embedded'),
+    data: TaskConfig.default({}),
+    sampling: z
+      .object({
+        /** Training temperature (the paper: 0.7). */
+        temperature: z.number().positive().default(0.7),
+        topK: z.number().int().nonnegative().default(0),
+        topP: z.number().gt(0).lte(1).default(1),
+        maxNewTokens: z.number().int().positive().default(40),
+      })
+      .strict()
+      .default({}),
+    /**
+     * Matched rollout budget: completions sampled per prompt by either method. GRPO uses them all as its
+     * group; iGRPO splits them into igrpo.drafts + igrpo.refinements (which must add up to this).
+     */
+    completionsPerPrompt: z.number().int().min(2).default(8),
+    promptsPerStep: z.number().int().positive().default(8),
+    igrpo: IgrpoOptions.default({ template: 'plain' }),
+    objective: ObjectiveConfig.extend({
+      scaleRewards: ScaleRewards.default('group'),
+      advantageEps: z.number().nonnegative().default(1e-4),
+    })
+      .strict()
+      .default({}),
+    optimizer: z
+      .object({
+        type: z.enum(['adam', 'adamw']).default('adamw'),
+        lr: z.number().positive().default(5e-4),
+        beta1: z.number().min(0).lt(1).default(0.9),
+        beta2: z.number().min(0).lt(1).default(0.99),
+        eps: z.number().positive().default(1e-8),
+        /** AdamW only (Adam ignores it). */
+        weightDecay: z.number().min(0).default(0),
+        /** Global-norm gradient clip; 0 = off. */
+        maxGradNorm: z.number().min(0).default(1),
+        /** Sequences per forward/backward; gradients accumulate over micro-batches. */
+        microBatchSize: z.number().int().positive().default(32),
+        /** Optimizer updates per sampled batch (TRL's num_iterations). */
+        numIterations: z.number().int().positive().default(1),
+      })
+      .strict()
+      .default({}),
+    schedule: ScheduleConfig.default({ warmupSteps: 0, minLrRatio: 0.1 }),
+    eval: z
+      .object({
+        /** Evaluate every this many steps (and at the end); 0 = only at the end. */
+        every: z.number().int().nonnegative().default(10),
+        /** Held-out problems (taken from data's held-out split). */
+        size: z.number().int().positive().default(64),
+        /** Samples per problem for pass@1 (the paper: 8, 64 for AIME). */
+        k: z.number().int().positive().default(4),
+        temperature: z.number().min(0).default(0.6),
+        topP: z.number().gt(0).lte(1).default(0.95),
+        /** Evaluate the starting policy before step 0 too. */
+        atStart: z.boolean().default(true),
+      })
+      .strict()
+      .default({}),
+    checkpoint: z
+      .object({
+        /** Write a checkpoint every this many steps (and at the end); 0 = only at the end. */
+        every: z.number().int().nonnegative().default(10),
+        /** Complete checkpoints kept (oldest removed first). */
+        keep: z.number().int().positive().default(2),
+      })
+      .strict()
+      .default({}),
+    /** Write every completion to rollouts.jsonl. */
+    logRollouts: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.algo === 'igrpo' && c.igrpo.drafts + c.igrpo.refinements !== c.completionsPerPrompt) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['igrpo', 'refinements'],
+        message: `igrpo.drafts (${c.igrpo.drafts}) + igrpo.refinements (${c.igrpo.refinements}) must equal completionsPerPrompt (${c.completionsPerPrompt}): the budget is matched`,
+      });
+    }
+  });
+export type TrainConfig = z.infer<typeof TrainConfig>;
+export type TrainConfigInput = z.input<typeof TrainConfig>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validate a config object; the error names the source and every bad field (dotted path). */
+export function parseTrainConfig(raw: unknown, source = 'config'): TrainConfig {
+  const r = TrainConfig.safeParse(raw ?? {});
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid ${source}: ${issues}`);
+  }
+  return r.data;
+}
+
+/** Read and validate a JSON config file. */
+export function readTrainConfig(file: string, overrides: Record<string, unknown> = {}): TrainConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`cannot read config ${file}: ${(e as Error).message}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`invalid config ${file}: expected a JSON object`);
+  return parseTrainConfig({ ...raw, ...overrides }, file);
+}

@@ -1,0 +1,126 @@
+// Supervised warm-up: teach the tiny GPT the synthetic task's worked solutions until it is right some of
+// the time — RL needs groups that are neither all right nor all wrong. A share of the examples is shown in
+// the refinement format q' = template(q, draft) with a draft that is either the reference solution or a
+// corrupted one (wrong step results and answer), the target always being the reference: the policy then
+// knows the stage-2 prompt shape without having learnt that drafts are always right (or always wrong).
+// GRPO and iGRPO both start from this same policy.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import type { Problem } from '../data/schema.js';
+import { GPT } from '../model/gpt.js';
+import type { Policy } from '../model/policy.js';
+import { Adam } from '../optim/adam.js';
+import { clipByGlobalNorm } from '../optim/clip.js';
+import { buildSequenceBatch, sequenceLogProbs } from '../rl/batch.js';
+import { getTemplate } from '../rl/templates.js';
+import { Rng, mixSeed } from '../util/rng.js';
+import { evaluate } from './evaluate.js';
+import { learningRate, ScheduleConfig } from './schedule.js';
+import { evalProblems, promptOf, syntheticTokenizer, TaskConfig, trainProblems } from './task.js';
+
+export const SftConfig = z
+  .object({
+    task: TaskConfig.default({}),
+    model: z
+      .object({
+        dModel: z.number().int().positive().default(96),
+        nLayers: z.number().int().positive().default(3),
+        nHeads: z.number().int().positive().default(4),
+        maxSeqLen: z.number().int().positive().default(96),
+        mlpRatio: z.number().int().positive().default(4),
+      })
+      .strict()
+      .default({}),
+    steps: z.number().int().positive().default(1500),
+    batchSize: z.number().int().positive().default(32),
+    lr: z.number().positive().default(3e-3),
+    weightDecay: z.number().min(0).default(0.01),
+    maxGradNorm: z.number().min(0).default(1),
+    schedule: ScheduleConfig.default({ warmupSteps: 50, minLrRatio: 0.1 }),
+    /** Share of examples in the refinement format (q' with a draft). */
+    refineFraction: z.number().min(0).max(1).default(0.3),
+    /** Of those, the share whose draft is the reference solution (the rest are corrupted). */
+    correctDraftFraction: z.number().min(0).max(1).default(0.5),
+    template: z.string().default('plain'),
+    seed: z.number().int().nonnegative().default(0),
+    evalEvery: z.number().int().nonnegative().default(250),
+    evalTemperature: z.number().min(0).default(0.7),
+  })
+  .strict();
+export type SftConfig = z.infer<typeof SftConfig>;
+
+/** A wrong version of a worked solution: the last step's result and the answer moved by a small non-zero amount. */
+export function corruptSolution(p: Problem, rng: Rng): string {
+  const solution = p.solution ?? `<answer>${p.answer}</answer>`;
+  const gold = Number(p.answer);
+  let wrong = gold;
+  while (wrong === gold || wrong < 0) wrong = gold + (rng.int(2) ? 1 : -1) * (1 + rng.int(10));
+  const lastEq = solution.lastIndexOf(`=${p.answer}`);
+  let text = solution.replace(`<answer>${p.answer}</answer>`, `<answer>${wrong}</answer>`);
+  if (lastEq >= 0 && rng.int(2)) text = text.slice(0, lastEq) + `=${wrong}` + text.slice(lastEq + 1 + p.answer.length);
+  return text;
+}
+
+/** One SFT example: prompt text and target completion (the reference solution). */
+export function sftExample(p: Problem, cfg: SftConfig, rng: Rng): { prompt: string; target: string } {
+  const target = p.solution ?? `<answer>${p.answer}</answer>`;
+  if (rng.uniform() >= cfg.refineFraction) return { prompt: promptOf(p), target };
+  const draft = rng.uniform() < cfg.correctDraftFraction ? target : corruptSolution(p, rng);
+  return { prompt: getTemplate(cfg.template)({ question: promptOf(p), draft }), target };
+}
+
+/** Mean next-token NLL over target tokens (the EOS included) of a batch. */
+function nllLoss(policy: Policy, ids: tf.Tensor2D, mask: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => {
+    const logp = sequenceLogProbs(policy, ids, 1);
+    return tf.div(tf.neg(tf.sum(tf.mul(logp, mask))), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
+  });
+}
+
+export interface SftProgress {
+  step: number;
+  loss: number;
+  lr: number;
+  eval?: { passAt1: number; n: number };
+}
+
+export async function runSft(cfg: SftConfig, opts: { out?: string; onProgress?: (p: SftProgress) => void } = {}): Promise<{ policy: GPT; finalEval: number }> {
+  const tokenizer = syntheticTokenizer();
+  const policy = new GPT({ ...cfg.model, vocabSize: tokenizer.vocabSize, seed: cfg.seed }, tokenizer);
+  const optimizer = new Adam(policy.parameters(), { lr: cfg.lr, weightDecay: cfg.weightDecay });
+  const pool = trainProblems(cfg.task);
+  const heldOut = evalProblems(cfg.task).slice(0, 64);
+  const rng = new Rng(mixSeed(cfg.seed, 17));
+  let finalEval = NaN;
+  for (let step = 0; step < cfg.steps; step++) {
+    const examples = Array.from({ length: cfg.batchSize }, () => sftExample(pool[rng.int(pool.length)], cfg, rng));
+    const pairs = examples.map((e) => ({ prompt: tokenizer.encode(e.prompt), completion: [...tokenizer.encode(e.target), tokenizer.eosId] }));
+    const b = buildSequenceBatch(pairs, tokenizer.padId);
+    if (b.length > policy.maxSeqLen) throw new Error(`an SFT example has ${b.length} tokens, more than model.maxSeqLen ${policy.maxSeqLen}`);
+    const ids = tf.tensor2d(b.ids, [b.batch, b.length], 'int32');
+    const mask = tf.tensor2d(b.mask, [b.batch, b.length - 1]);
+    const { value, grads } = tf.variableGrads(() => nllLoss(policy, ids, mask), policy.parameters());
+    const list = policy.parameters().map((p) => grads[p.name]);
+    const clipped = clipByGlobalNorm(list, cfg.maxGradNorm || Infinity);
+    const lr = learningRate(cfg.lr, step, cfg.steps, cfg.schedule);
+    optimizer.step(clipped.grads, lr);
+    const loss = (await value.data())[0];
+    tf.dispose([ids, mask, value, ...list, ...clipped.grads]);
+    if (!Number.isFinite(loss)) throw new Error(`SFT loss became ${loss} at step ${step}`);
+    const last = step === cfg.steps - 1;
+    const progress: SftProgress = { step, loss, lr };
+    if ((cfg.evalEvery > 0 && (step + 1) % cfg.evalEvery === 0) || last) {
+      const r = await evaluate(policy, heldOut, { k: 1, temperature: cfg.evalTemperature, topP: 1, maxNewTokens: 48, seed: mixSeed(cfg.seed, step) });
+      progress.eval = { passAt1: r.passAt1, n: r.n };
+      finalEval = r.passAt1;
+    }
+    opts.onProgress?.(progress);
+  }
+  if (opts.out) {
+    await policy.save(opts.out);
+    fs.writeFileSync(path.join(opts.out, 'sft.json'), JSON.stringify({ config: cfg, heldOutPassAt1: finalEval }, null, 2) + '\n');
+  }
+  return { policy, finalEval };
+}

@@ -1,0 +1,46 @@
+// The synthetic task as the trainer sees it: problems (train and held-out, from disjoint seeds), the
+// prompt text q of a problem, the completion target for SFT, and the character tokenizer that covers them.
+import { z } from 'zod';
+import type { Problem } from '../data/schema.js';
+import { generateArithmetic, generateCountdown, SYNTHETIC_CHARSET } from '../data/synthetic/index.js';
+import { CharTokenizer, REASONING_SPECIALS } from '../tokenizer/index.js';
+
+export const TaskConfig = z
+  .object({
+    task: z.enum(['arithmetic', 'countdown']).default('arithmetic'),
+    /** The data helper's difficulty knob (arithmetic: 1…5). */
+    difficulty: z.number().int().min(1).max(5).default(2),
+    /** Training problems (a fixed pool, reshuffled each epoch). */
+    trainSize: z.number().int().positive().default(4096),
+    /** Held-out problems for evaluation. */
+    evalSize: z.number().int().positive().default(128),
+    /** Seeds of the two splits; different seeds give disjoint draws (and eval ids are checked against train). */
+    trainSeed: z.number().int().nonnegative().default(1),
+    evalSeed: z.number().int().nonnegative().default(1001),
+  })
+  .strict();
+export type TaskConfig = z.infer<typeof TaskConfig>;
+
+function generate(cfg: TaskConfig, count: number, seed: number, prefix: string): Problem[] {
+  if (cfg.task === 'arithmetic') return generateArithmetic({ count, seed, difficulty: cfg.difficulty, idPrefix: prefix });
+  return generateCountdown({ count, seed, difficulty: cfg.difficulty, idPrefix: prefix });
+}
+
+export const trainProblems = (cfg: TaskConfig): Problem[] => generate(cfg, cfg.trainSize, cfg.trainSeed, `${cfg.task}-train`);
+
+/** Held-out problems, minus any whose text also occurs in the training pool. */
+export function evalProblems(cfg: TaskConfig): Problem[] {
+  const seen = new Set(trainProblems(cfg).map((p) => p.problem));
+  return generate(cfg, cfg.evalSize * 2, cfg.evalSeed, `${cfg.task}-eval`)
+    .filter((p) => !seen.has(p.problem))
+    .slice(0, cfg.evalSize);
+}
+
+/** q: the prompt a problem is sampled under (the completion starts right after it). */
+export const promptOf = (p: Problem): string => `${p.problem}\n`;
+
+/** The character tokenizer of the shipped policy: the synthetic alphabet, a newline, the reasoning tags. */
+export function syntheticTokenizer(): CharTokenizer {
+  const alphabet = [...new Set(SYNTHETIC_CHARSET + '\n')].join('');
+  return new CharTokenizer({ alphabet, specials: [...REASONING_SPECIALS] });
+}
