@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { GPT, gptParamSpecs } from '../src/model/gpt.js';
 import { parseGPTConfig } from '../src/model/config.js';
 import type { KVCache } from '../src/model/policy.js';
+import { GPTKVCache } from '../src/model/kvcache.js';
 import { Rng } from '../src/util/rng.js';
 import { arithmeticTokenizer, tinyGPT } from './core-fixtures.js';
 
@@ -95,6 +96,66 @@ test('cache.select copies rows: a prompt expanded to G rows decodes like the pro
   m.dispose();
 });
 
+/** Last-position log-probs of each sequence by a full forward: the reference for any cache layout. */
+function fullLastLogProbs(m: GPT, seqs: number[][]): number[][] {
+  return seqs.map((s) => tf.tidy(() => (tf.logSoftmax(m.logits(tf.tensor2d([s], undefined, 'int32')).slice([0, s.length - 1, 0], [1, 1, -1]).reshape([-1])).arraySync() as number[])));
+}
+
+test('every cache layout (shared groups, whole-group drop, ragged select, concat after decoding) decodes exactly', () => {
+  const m = tinyGPT();
+  const rng = new Rng(5);
+  const V = m.tokenizer.vocabSize;
+  const prompts = [randomIds(rng, 4, V), randomIds(rng, 9, V), randomIds(rng, 6, V)];
+  // prompts 0 and 2 prefilled apart, concatenated (padded), expanded to groups of 2 rows
+  const p0 = m.prefill(tf.tensor2d([prompts[0]], undefined, 'int32'));
+  const p12 = [1, 2].map((i) => m.prefill(tf.tensor2d([prompts[i]], undefined, 'int32')));
+  const joined = p0.cache.concat(p12.map((p) => p.cache));
+  [p0, ...p12].forEach((p) => {
+    p.cache.dispose();
+    p.logits.dispose();
+  });
+  let cache = joined.select([0, 0, 1, 1, 2, 2]);
+  joined.dispose();
+  const layout = () => [(cache as GPTKVCache).group, (cache as GPTKVCache).prefix[0].k.shape[0]];
+  assert.deepEqual(layout(), [2, 3]); // 3 prompts' keys, each shared by 2 rows
+  let seqs = [0, 0, 1, 1, 2, 2].map((i) => [...prompts[i]]);
+  const step = (label: string) => {
+    const next = seqs.map(() => 3 + rng.int(V - 3));
+    const logits = m.decode(tf.tensor2d(next.map((x) => [x]), undefined, 'int32'), cache);
+    seqs = seqs.map((s, i) => [...s, next[i]]);
+    const got = tf.tidy(() => tf.logSoftmax(logits).arraySync());
+    logits.dispose();
+    const want = fullLastLogProbs(m, seqs);
+    got.forEach((row, i) => assert.ok(maxDiff(row, want[i]) < KV_TOL, `${label}, row ${i}: ${maxDiff(row, want[i])}`));
+  };
+  const reselect = (rows: number[]) => {
+    const c = cache.select(rows);
+    cache.dispose();
+    cache = c;
+    seqs = rows.map((r) => seqs[r]);
+  };
+  step('groups of 2');
+  step('groups of 2, second step');
+  reselect([0, 1, 4, 5]); // drop the middle group whole
+  assert.deepEqual(layout(), [2, 2]);
+  step('after dropping a group');
+  reselect([3, 0]); // ragged, reordered
+  assert.deepEqual(layout(), [1, 2]);
+  step('ragged');
+  // a cache that has decoded, joined with a fresh one of a different length
+  const fresh = m.prefill(tf.tensor2d([prompts[1]], undefined, 'int32'));
+  const both = cache.concat([fresh.cache]);
+  fresh.cache.dispose();
+  fresh.logits.dispose();
+  cache.dispose();
+  cache = both;
+  seqs = [...seqs, [...prompts[1]]];
+  step('concat after decoding');
+  step('concat after decoding, second step');
+  cache.dispose();
+  m.dispose();
+});
+
 test('tokenLogProbs is log-softmax of logits at the next token (hand check on one position)', () => {
   const m = tinyGPT();
   const seq = [5, 9, 11, 4, 7];
@@ -167,7 +228,7 @@ test('init is deterministic by seed and differs across seeds', () => {
   const a = tinyGPT({ seed: 1 });
   const b = tinyGPT({ seed: 1 });
   const c = tinyGPT({ seed: 2 });
-  const wa = a.parameters()[0].dataSync();
+  const wa = a.parameters()[0].dataSync() as Float32Array;
   assert.deepEqual(wa, b.parameters()[0].dataSync());
   assert.notDeepEqual(wa, c.parameters()[0].dataSync());
   // GPT-2 init: N(0, initStd²) for the embedding

@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { packageRoot } from '../paths.js';
 import type { PlotlyFigure } from './figures.js';
+import { flatten } from './flat.js';
 
 export type MimeBundle = Record<string, unknown>;
 type Writer = (msg: { data: MimeBundle; metadata: Record<string, unknown>; transient: { display_id?: string } }, update: boolean) => void;
@@ -163,7 +164,7 @@ function formatCell(v: Cell, digits: number): string {
 
 /** Rows as an aligned plain-text table (what a terminal or a text-only frontend shows). */
 export function textTable(records: readonly object[], digits = 4): string {
-  const rows = records as Record<string, Cell>[];
+  const rows = records.map((r) => flatten(r)) as Record<string, Cell>[];
   if (rows.length === 0) return '(no rows)';
   const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const cells = rows.map((r) => cols.map((c) => formatCell(r[c], digits)));
@@ -174,7 +175,7 @@ export function textTable(records: readonly object[], digits = 4): string {
 
 /** Rows as an HTML table (numbers right-aligned, rounded to `digits`). */
 export function htmlTable(records: readonly object[], digits = 4, caption?: string): string {
-  const rows = records as Record<string, Cell>[];
+  const rows = records.map((r) => flatten(r)) as Record<string, Cell>[];
   const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const head = cols.map((c) => `<th>${escapeHtml(c)}</th>`).join('');
   const body = rows

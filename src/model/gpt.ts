@@ -10,6 +10,7 @@ import type { Tokenizer } from '../tokenizer/types.js';
 import { Rng } from '../util/rng.js';
 import { type GPTConfig, type GPTConfigInput, parseGPTConfig } from './config.js';
 import { GPTKVCache, type LayerKV, asGPTCache } from './kvcache.js';
+import { decodeAttention } from './decode-attention.js';
 import type { KVCache, Policy } from './policy.js';
 import { savePolicyFiles } from './checkpoint.js';
 import type { NamedTensor } from './safetensors.js';
@@ -180,7 +181,7 @@ export class GPT implements Policy {
       const last = hidden.reshape([b, t, this.config.dModel]).slice([0, t - 1, 0], [b, 1, this.config.dModel]);
       return { logits: this.head(last.reshape([b, this.config.dModel])) as tf.Tensor2D, layers };
     });
-    return { logits, cache: new GPTKVCache(layers, new Array<number>(b).fill(t), null) };
+    return { logits, cache: new GPTKVCache(layers, null, 1, null, new Array<number>(b).fill(t)) };
   }
 
   decode(ids: tf.Tensor2D, cache: KVCache): tf.Tensor2D {
@@ -191,11 +192,10 @@ export class GPT implements Policy {
     const maxPos = Math.max(...c.positions);
     if (maxPos >= this.config.maxSeqLen) throw new Error(`decode: position ${maxPos} is past maxSeqLen ${this.config.maxSeqLen}`);
     const { logits, layers } = tf.tidy(() => {
-      const mask = c.keyMask ? (tf.concat([c.keyMask, tf.ones([b, 1])], 1) as tf.Tensor2D) : undefined;
-      const { hidden, layers } = this.forward(ids, { perRow: c.positions }, c.layers, mask);
+      const { hidden, layers } = this.forward(ids, { perRow: c.positions }, c);
       return { logits: this.head(hidden) as tf.Tensor2D, layers };
     });
-    c.replace(layers, 1);
+    c.advance(layers);
     return logits;
   }
 
@@ -218,10 +218,11 @@ export class GPT implements Policy {
   }
 
   /**
-   * Embeddings and every block. ids [B, T] → hidden [B·T, d] after the final LayerNorm, and each
-   * layer's full K/V (past + new) for the cache. Call inside a tidy.
+   * Embeddings and every block. ids [B, T] → hidden [B·T, d] after the final LayerNorm, and per layer
+   * the K/V a cache keeps: all of them without a cache (prefill), else the cache's suffix grown by this
+   * step. Call inside a tidy.
    */
-  private forward(ids: tf.Tensor2D, pos: Positions, past?: LayerKV[], keyMask?: tf.Tensor2D): { hidden: tf.Tensor2D; layers: LayerKV[] } {
+  private forward(ids: tf.Tensor2D, pos: Positions, cache?: GPTKVCache): { hidden: tf.Tensor2D; layers: LayerKV[] } {
     const [b, t] = ids.shape;
     const c = this.config;
     const d = c.dModel;
@@ -239,7 +240,7 @@ export class GPT implements Policy {
     }
     const layers: LayerKV[] = [];
     this.blocks.forEach((blk, i) => {
-      const r = this.block(x, b, t, blk, past?.[i], keyMask);
+      const r = this.block(x, b, t, blk, cache, i);
       x = r.x;
       layers.push({ k: r.k, v: r.v });
     });
@@ -247,7 +248,7 @@ export class GPT implements Policy {
     return { hidden: hidden as tf.Tensor2D, layers };
   }
 
-  private block(x: tf.Tensor2D, b: number, t: number, blk: Block, past: LayerKV | undefined, keyMask?: tf.Tensor2D) {
+  private block(x: tf.Tensor2D, b: number, t: number, blk: Block, cache: GPTKVCache | undefined, layer: number) {
     const c = this.config;
     const d = c.dModel;
     const h = c.nHeads;
@@ -257,9 +258,20 @@ export class GPT implements Policy {
     const qkv = tf.fused.matMul({ a: n1, b: blk.wqkv, bias: blk.bqkv }); // [B·T, 3d]
     // [B, T, 3, H, dh] → [3, B, H, T, dh]: the one transpose that puts heads before time
     const [q, kNew, vNew] = tf.unstack(qkv.reshape([b, t, 3, h, dh]).transpose([2, 0, 3, 1, 4])) as tf.Tensor4D[];
-    const k = past ? (tf.concat([past.k, kNew], 2) as tf.Tensor4D) : kNew;
-    const v = past ? (tf.concat([past.v, vNew], 2) as tf.Tensor4D) : vNew;
-    const att = causalAttention(q, k, v, keyMask); // [B, H, T, dh]
+    let k = kNew;
+    let v = vNew;
+    let att: tf.Tensor4D; // [B, H, T, dh]
+    if (cache) {
+      const past = cache.suffix?.[layer];
+      if (past) {
+        k = tf.concat([past.k, kNew], 2) as tf.Tensor4D;
+        v = tf.concat([past.v, vNew], 2) as tf.Tensor4D;
+      }
+      const pre = cache.prefix[layer];
+      att = decodeAttention(q, pre.k, pre.v, cache.prefixMask, cache.group, k, v);
+    } else {
+      att = causalAttention(q, k, v);
+    }
     const merged = att.transpose([0, 2, 1, 3]).reshape([b * t, d]) as tf.Tensor2D;
     const x1 = tf.add(x, tf.fused.matMul({ a: merged, b: blk.wo, bias: blk.bo })) as tf.Tensor2D;
     const n2 = layerNorm(x1, blk.ln2g, blk.ln2b, eps) as tf.Tensor2D;

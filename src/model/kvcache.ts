@@ -1,5 +1,14 @@
-// The GPT's key/value cache: per layer K and V of shape [B, H, T, dh], plus what rows of different
-// prompt lengths need to share one batch: each row's next position and a key mask for left padding.
+// The GPT's key/value cache, in two parts per layer:
+//
+//   prefix [U, H, Tp, dh]  the prompts' keys/values, ONE row per distinct prompt, shared by `group`
+//                          consecutive batch rows (batch = U·group), left-padded to the longest prompt
+//                          and masked by prefixMask [U, Tp] where prompts differ in length;
+//   suffix [B, H, Ts, dh]  the generated tokens' keys/values, one row per batch row.
+//
+// Decoding appends to the suffix only, so each step copies the generated part, never the (long) prompt;
+// and attention reads each prompt's keys once per step for all its G rows (decode-attention.ts), which
+// is what makes iGRPO's long shared stage-2 prompt cheap. Each row keeps its own position, so padding
+// changes nothing in what a row computes.
 import * as tf from '@tensorflow/tfjs';
 import type { KVCache } from './policy.js';
 
@@ -10,23 +19,37 @@ export type LayerKV = {
 };
 
 export class GPTKVCache implements KVCache {
+  private disposed = false;
+
   constructor(
-    /** Per layer K/V, [B, H, T, dh]; owned by this cache (kept out of any tidy scope). */
-    public layers: LayerKV[],
-    /** Per row, the position the next token takes (its real, unpadded length so far). */
+    /** Per layer prompt K/V [U, H, Tp, dh]; owned by this cache (kept out of any tidy scope). */
+    public prefix: LayerKV[],
+    /** [U, Tp] float32, 1 for real keys and 0 for left padding; null when no prompt is padded. */
+    public prefixMask: tf.Tensor2D | null,
+    /** Batch rows per prefix row. */
+    public group: number,
+    /** Per layer generated K/V [B, H, Ts, dh]; null before the first decoding step. */
+    public suffix: LayerKV[] | null,
+    /** Per batch row, the position its next token takes (its unpadded length so far). */
     public positions: number[],
-    /** [B, T] float32, 1 for real keys and 0 for left padding; null when no row is padded. */
-    public keyMask: tf.Tensor2D | null,
   ) {
-    for (const l of layers) {
-      tf.keep(l.k);
-      tf.keep(l.v);
-    }
-    if (keyMask) tf.keep(keyMask);
+    keepAll(prefix);
+    if (suffix) keepAll(suffix);
+    if (prefixMask) tf.keep(prefixMask);
+    const u = prefix[0].k.shape[0];
+    if (u * group !== positions.length) throw new Error(`KVCache: ${u} prefix rows × group ${group} ≠ ${positions.length} batch rows`);
+  }
+
+  get prefixLength(): number {
+    return this.prefix[0].k.shape[2];
+  }
+
+  get suffixLength(): number {
+    return this.suffix ? this.suffix[0].k.shape[2] : 0;
   }
 
   get length(): number {
-    return this.layers[0].k.shape[2];
+    return this.prefixLength + this.suffixLength;
   }
 
   get batch(): number {
@@ -34,79 +57,161 @@ export class GPTKVCache implements KVCache {
   }
 
   select(rows: number[]): GPTKVCache {
+    const b = this.batch;
     for (const r of rows) {
-      if (!Number.isInteger(r) || r < 0 || r >= this.batch) throw new Error(`KVCache.select: row ${r} not in [0, ${this.batch})`);
+      if (!Number.isInteger(r) || r < 0 || r >= b) throw new Error(`KVCache.select: row ${r} not in [0, ${b})`);
     }
-    const idx = tf.tensor1d(rows, 'int32');
-    try {
-      const layers = this.layers.map((l) => ({ k: tf.gather(l.k, idx) as tf.Tensor4D, v: tf.gather(l.v, idx) as tf.Tensor4D }));
-      const mask = this.keyMask ? (tf.gather(this.keyMask, idx) as tf.Tensor2D) : null;
-      return new GPTKVCache(layers, rows.map((r) => this.positions[r]), mask);
-    } finally {
-      idx.dispose();
-    }
+    const positions = rows.map((r) => this.positions[r]);
+    const g = this.group;
+    // 1. expanding prompts: each (ungrouped, not yet decoded) row repeated k times shares its prefix row
+    const runs = this.suffix === null && g === 1 ? uniformRuns(rows) : undefined;
+    if (runs) return new GPTKVCache(this.gatherPrefix(runs.values), this.gatherMask(runs.values), runs.length, null, positions);
+    // 2. dropping or reordering whole groups keeps the sharing
+    const groups = wholeGroups(rows, g);
+    if (groups) return new GPTKVCache(this.gatherPrefix(groups), this.gatherMask(groups), g, this.gatherSuffix(rows), positions);
+    // 3. anything else: one prefix row per batch row
+    const owners = rows.map((r) => Math.floor(r / g));
+    return new GPTKVCache(this.gatherPrefix(owners), this.gatherMask(owners), 1, this.gatherSuffix(rows), positions);
   }
 
-  /**
-   * This cache's rows followed by others' rows, in one batch. Shorter caches are left-padded with
-   * zeros along the time axis and their padding is masked out, so each row attends only to its own
-   * prompt; position embeddings follow each row's own position, so padding changes nothing.
-   */
   concat(others: KVCache[]): GPTKVCache {
     const all = [this, ...others.map(asGPTCache)];
-    const tMax = Math.max(...all.map((c) => c.length));
-    const padded = all.some((c) => c.length !== tMax || c.keyMask !== null);
-    const layers = this.layers.map((_, li) =>
-      tf.tidy(() => ({
-        k: tf.concat(all.map((c) => leftPadTime(c.layers[li].k, tMax)), 0) as tf.Tensor4D,
-        v: tf.concat(all.map((c) => leftPadTime(c.layers[li].v, tMax)), 0) as tf.Tensor4D,
-      })),
-    );
-    const mask = padded ? tf.tidy(() => tf.concat(all.map((c) => c.paddedMask(tMax)), 0) as tf.Tensor2D) : null;
-    return new GPTKVCache(layers, all.flatMap((c) => c.positions), mask);
+    const g = this.group;
+    // Caches that have not decoded yet and share a group size join prefix to prefix; otherwise each is
+    // first flattened to one prefix row per batch row holding prompt + generated keys.
+    if (all.every((c) => c.suffix === null && c.group === g)) return joinPrefixes(all, g);
+    const flat = all.map((c) => c.flattened());
+    try {
+      return joinPrefixes(flat, 1);
+    } finally {
+      flat.forEach((c) => c.dispose());
+    }
   }
 
-  /** Replace the per-layer K/V after a decoding step (the new tensors are one position longer). */
-  replace(layers: LayerKV[], appended: number): void {
-    const oldMask = this.keyMask;
-    if (oldMask) {
-      this.keyMask = tf.keep(tf.tidy(() => tf.concat([oldMask, tf.ones([this.batch, appended])], 1) as tf.Tensor2D));
-      oldMask.dispose();
-    }
-    this.disposeLayers();
-    this.layers = layers;
-    for (const l of layers) {
-      tf.keep(l.k);
-      tf.keep(l.v);
-    }
-    this.positions = this.positions.map((p) => p + appended);
+  /** After a decoding step: the new suffix (old suffix + the step's K/V, [B, H, Ts + 1, dh] per layer). */
+  advance(suffix: LayerKV[]): void {
+    keepAll(suffix);
+    if (this.suffix) disposeAll(this.suffix);
+    this.suffix = suffix;
+    this.positions = this.positions.map((p) => p + 1);
   }
 
   dispose(): void {
-    this.disposeLayers();
-    this.keyMask?.dispose();
-    this.keyMask = null;
+    if (this.disposed) return;
+    this.disposed = true;
+    disposeAll(this.prefix);
+    if (this.suffix) disposeAll(this.suffix);
+    this.prefixMask?.dispose();
   }
 
-  private disposeLayers(): void {
-    for (const l of this.layers) {
-      l.k.dispose();
-      l.v.dispose();
-    }
-    this.layers = [];
+  /** This cache as group 1 with no suffix: prompt and generated keys together, one prefix row per batch row. */
+  private flattened(): GPTKVCache {
+    const owners = this.positions.map((_, r) => Math.floor(r / this.group));
+    const suffix = this.suffix;
+    const prefix = this.prefix.map((p, i) =>
+      tf.tidy(() => {
+        const idx = tf.tensor1d(owners, 'int32');
+        const k = tf.gather(p.k, idx) as tf.Tensor4D;
+        const v = tf.gather(p.v, idx) as tf.Tensor4D;
+        return suffix ? { k: tf.concat([k, suffix[i].k], 2) as tf.Tensor4D, v: tf.concat([v, suffix[i].v], 2) as tf.Tensor4D } : { k, v };
+      }),
+    );
+    const mask = this.prefixMask;
+    const flatMask = mask
+      ? tf.tidy(() => {
+          const m = tf.gather(mask, tf.tensor1d(owners, 'int32')) as tf.Tensor2D;
+          return this.suffixLength ? (tf.concat([m, tf.ones([this.batch, this.suffixLength])], 1) as tf.Tensor2D) : m;
+        })
+      : null;
+    return new GPTKVCache(prefix, flatMask, 1, null, [...this.positions]);
   }
 
-  /** Key mask [B, tMax] for this cache left-padded to tMax. */
-  private paddedMask(tMax: number): tf.Tensor2D {
-    const pad = tMax - this.length;
-    const real = this.keyMask ?? tf.ones([this.batch, this.length]);
-    return pad === 0 ? (real as tf.Tensor2D) : (tf.concat([tf.zeros([this.batch, pad]), real], 1) as tf.Tensor2D);
+  private gatherPrefix(rows: number[]): LayerKV[] {
+    return this.prefix.map((p) => tf.tidy(() => gatherRows(p, rows)));
   }
+
+  private gatherSuffix(rows: number[]): LayerKV[] | null {
+    const s = this.suffix;
+    return s ? s.map((p) => tf.tidy(() => gatherRows(p, rows))) : null;
+  }
+
+  private gatherMask(rows: number[]): tf.Tensor2D | null {
+    const m = this.prefixMask;
+    return m ? tf.tidy(() => tf.gather(m, tf.tensor1d(rows, 'int32')) as tf.Tensor2D) : null;
+  }
+
+  /** Prefix mask [U, tMax] of this cache's prefix left-padded to tMax. */
+  paddedMask(tMax: number): tf.Tensor2D {
+    const u = this.prefix[0].k.shape[0];
+    const pad = tMax - this.prefixLength;
+    const real = this.prefixMask ?? tf.ones([u, this.prefixLength]);
+    return pad === 0 ? (real as tf.Tensor2D) : (tf.concat([tf.zeros([u, pad]), real], 1) as tf.Tensor2D);
+  }
+}
+
+/** Caches with no suffix and one group size, their prefixes left-padded to the longest and stacked. */
+function joinPrefixes(all: GPTKVCache[], group: number): GPTKVCache {
+  const tMax = Math.max(...all.map((c) => c.prefixLength));
+  const padded = all.some((c) => c.prefixLength !== tMax || c.prefixMask !== null);
+  const prefix = all[0].prefix.map((_, li) =>
+    tf.tidy(() => ({
+      k: tf.concat(all.map((c) => leftPadTime(c.prefix[li].k, tMax)), 0) as tf.Tensor4D,
+      v: tf.concat(all.map((c) => leftPadTime(c.prefix[li].v, tMax)), 0) as tf.Tensor4D,
+    })),
+  );
+  const mask = padded ? tf.tidy(() => tf.concat(all.map((c) => c.paddedMask(tMax)), 0) as tf.Tensor2D) : null;
+  return new GPTKVCache(prefix, mask, group, null, all.flatMap((c) => c.positions));
+}
+
+/** rows = [a, a, …, b, b, …] in runs of one common length: the run values and that length. */
+function uniformRuns(rows: number[]): { values: number[]; length: number } | undefined {
+  if (rows.length === 0) return undefined;
+  let len = 1;
+  while (len < rows.length && rows[len] === rows[0]) len++;
+  if (rows.length % len !== 0) return undefined;
+  const values: number[] = [];
+  for (let i = 0; i < rows.length; i += len) {
+    for (let j = 1; j < len; j++) if (rows[i + j] !== rows[i]) return undefined;
+    values.push(rows[i]);
+  }
+  return { values, length: len };
+}
+
+/** rows = whole groups of size g, each in order: the group indices. */
+function wholeGroups(rows: number[], g: number): number[] | undefined {
+  if (g === 1 || rows.length % g !== 0) return undefined;
+  const groups: number[] = [];
+  for (let i = 0; i < rows.length; i += g) {
+    const first = rows[i];
+    if (first % g !== 0) return undefined;
+    for (let j = 1; j < g; j++) if (rows[i + j] !== first + j) return undefined;
+    groups.push(first / g);
+  }
+  return groups;
+}
+
+function gatherRows(p: LayerKV, rows: number[]): LayerKV {
+  const idx = tf.tensor1d(rows, 'int32');
+  return { k: tf.gather(p.k, idx) as tf.Tensor4D, v: tf.gather(p.v, idx) as tf.Tensor4D };
 }
 
 function leftPadTime(x: tf.Tensor4D, tMax: number): tf.Tensor4D {
   const pad = tMax - x.shape[2];
   return pad === 0 ? x : tf.pad(x, [[0, 0], [0, 0], [pad, 0], [0, 0]]);
+}
+
+function keepAll(layers: LayerKV[]): void {
+  for (const l of layers) {
+    tf.keep(l.k);
+    tf.keep(l.v);
+  }
+}
+
+function disposeAll(layers: LayerKV[]): void {
+  for (const l of layers) {
+    l.k.dispose();
+    l.v.dispose();
+  }
 }
 
 export function asGPTCache(c: KVCache): GPTKVCache {

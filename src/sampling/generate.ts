@@ -62,7 +62,7 @@ export async function generate(policy: Policy, rows: readonly GenerationRow[], o
     };
   });
 
-  let { cache, logits } = prefillShared(policy, rows, opts.sharePrefix);
+  let { cache, logits, block } = prefillShared(policy, rows, opts.sharePrefix);
   /** batch row → index into rows/states */
   let members = rows.map((_, i) => i);
   let nextIds: tf.Tensor2D | null = null;
@@ -100,19 +100,18 @@ export async function generate(policy: Policy, rows: readonly GenerationRow[], o
         }
       });
       if (finishedInBatch === b) break;
-      // Drop finished rows once they are a quarter of the batch: each drop copies the cache once,
-      // so this bounds the copies to O(log B) while finished rows waste at most a quarter of a step.
-      if (mustCompact || finishedInBatch * 4 >= b) {
-        const keep = members.map((r, i) => (states[r].done ? -1 : i)).filter((i) => i >= 0);
-        const smaller = cache.select(keep);
+      const keep = rowsToKeep(members.map((r) => states[r].done), block, finishedInBatch, mustCompact);
+      if (keep) {
+        const smaller = cache.select(keep.rows);
         cache.dispose();
         cache = smaller;
-        const idx = tf.tensor1d(keep, 'int32');
+        const idx = tf.tensor1d(keep.rows, 'int32');
         const ids = tf.gather(nextIds, idx) as tf.Tensor2D;
         idx.dispose();
         nextIds.dispose();
         nextIds = ids;
-        members = keep.map((i) => members[i]);
+        members = keep.rows.map((i) => members[i]);
+        block = keep.block;
       }
       logits = policy.decode(nextIds, cache);
       steps++;
@@ -128,6 +127,31 @@ export async function generate(policy: Policy, rows: readonly GenerationRow[], o
     text: s.text ?? tokenizer.decode(s.finishReason === 'stop' && stopIds.has(s.ids[s.ids.length - 1]) ? s.ids.slice(0, -1) : s.ids),
     finishReason: s.finishReason,
   }));
+}
+
+/**
+ * Which batch rows to keep once some have finished, or undefined to keep riding. Rows come in blocks
+ * (the G rows sharing one prompt's cache row). Dropping whole finished blocks keeps the sharing and
+ * copies little, so it happens as soon as they are a quarter of the batch. Dropping single rows ends
+ * the sharing (each row gets its own copy of its prompt's keys), so it waits until half the batch is
+ * finished rows — or a finished row is about to step past the position table. Either way the copies
+ * are bounded by O(log B) per call while finished rows waste at most half a step.
+ */
+function rowsToKeep(done: boolean[], block: number, finished: number, must: boolean): { rows: number[]; block: number } | undefined {
+  const b = done.length;
+  if (must || finished * 2 >= b) {
+    return { rows: done.map((d, i) => (d ? -1 : i)).filter((i) => i >= 0), block: 1 };
+  }
+  if (block > 1) {
+    const live: number[] = [];
+    for (let start = 0; start < b; start += block) {
+      if (done.slice(start, start + block).some((d) => !d)) for (let i = start; i < start + block; i++) live.push(i);
+    }
+    if ((b - live.length) * 4 >= b) return { rows: live, block };
+  } else if (finished * 4 >= b) {
+    return { rows: done.map((d, i) => (d ? -1 : i)).filter((i) => i >= 0), block: 1 };
+  }
+  return undefined;
 }
 
 /** Append one sampled token to a row and decide whether the row is finished. */
@@ -162,11 +186,20 @@ function firstStop(text: string, stop: readonly string[]): number {
   return best;
 }
 
+/** The common length of the runs of equal values in xs ([a, a, b, b] → 2), or 1 if they are uneven. */
+function runLength(xs: number[]): number {
+  let len = 1;
+  while (len < xs.length && xs[len] === xs[0]) len++;
+  if (xs.length % len !== 0) return 1;
+  for (let i = 0; i < xs.length; i++) if (xs[i] !== xs[i - (i % len)]) return 1;
+  return len;
+}
+
 /**
  * Prefill each distinct prompt once (equal lengths batched together) and expand to one cache row and
  * one logits row per generation row.
  */
-function prefillShared(policy: Policy, rows: readonly GenerationRow[], share: boolean): { cache: KVCache; logits: tf.Tensor2D } {
+function prefillShared(policy: Policy, rows: readonly GenerationRow[], share: boolean): { cache: KVCache; logits: tf.Tensor2D; block: number } {
   const keyOf = (r: GenerationRow, i: number) => (share ? r.prompt.join(',') : String(i));
   const uniqueIndex = new Map<string, number>();
   const unique: (readonly number[])[] = [];
@@ -206,5 +239,5 @@ function prefillShared(policy: Policy, rows: readonly GenerationRow[], share: bo
     return identity ? all.clone() : (tf.gather(all, tf.tensor1d(rowSlots, 'int32')) as tf.Tensor2D);
   });
   logitParts.forEach((l) => l.dispose());
-  return { cache, logits };
+  return { cache, logits, block: runLength(rowSlots) };
 }

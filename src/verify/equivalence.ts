@@ -3,7 +3,7 @@
 // (tuples, sets, intervals, matrices, relations) → scalars by value or by the CAS, under bounds.
 import { casEqual, casParse, sampledEqual } from './cas.js';
 import { normalise, type Normalised } from './normalize.js';
-import { DEFAULT_TOLERANCE, numbersEqual, parsePlainNumber } from './numbers.js';
+import { DEFAULT_TOLERANCE, numbersEqual, parsePlainNumber, parseSimpleNumber } from './numbers.js';
 import { describeShape, parseShape, splitTop, type Shape } from './structure.js';
 
 export interface VerifyOptions {
@@ -83,8 +83,8 @@ function compareNormalised(g: Normalised, p: Normalised, ctx: Ctx): Verdict {
   if (g.text.toLowerCase() === p.text.toLowerCase() && /^[a-z\s]{2,}$/i.test(g.text)) return yes('same words');
   // Percentages: 50\% matches 50, and (by default) 0.5.
   if (g.percent !== p.percent) {
-    const gv = parsePlainNumber(g.text);
-    const pv = parsePlainNumber(p.text);
+    const gv = parseSimpleNumber(g.text);
+    const pv = parseSimpleNumber(p.text);
     if (gv !== undefined && pv !== undefined) {
       if (numbersEqual(gv, pv, ctx.tol)) return yes('equal numbers (one written as a percentage)');
       if (ctx.percentAsFraction) {
@@ -259,8 +259,8 @@ const CHOICE = /^\(?([A-Ea-e])\)?$/;
 
 function compareScalars(g: string, p: string, ctx: Ctx): Verdict {
   if (g === p) return yes('identical');
-  const gn = parsePlainNumber(g);
-  const pn = parsePlainNumber(p);
+  const gn = parseSimpleNumber(g);
+  const pn = parseSimpleNumber(p);
   if (gn !== undefined && pn !== undefined) {
     return numbersEqual(gn, pn, ctx.tol) ? yes('equal numbers') : no(`numbers differ: ${g} vs ${p}`);
   }

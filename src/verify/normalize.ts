@@ -77,8 +77,22 @@ export interface Normalised {
 /** Stands for a LaTeX row break `\\` while the other rules run (matrices split on it). */
 export const ROW_BREAK = '\u23ce';
 
-/** One pass of every string rule; idempotent (normalise(normalise(x)) = normalise(x)), tested by fast-check. */
+/**
+ * Every string rule, repeated to a fixed point (rules can expose work for each other: `\\fracgcm` →
+ * `\\frac{g}{c}m` → a unit to strip), so normalise(normalise(x)) = normalise(x); fast-check tests it.
+ */
 export function normalise(input: string): Normalised {
+  let current = { text: input, percent: false };
+  for (let pass = 0; pass < 6; pass++) {
+    const next = normalisePass(current.text);
+    next.percent ||= current.percent;
+    if (next.text === current.text && pass > 0) return next;
+    current = next;
+  }
+  return current;
+}
+
+function normalisePass(input: string): Normalised {
   let s = stripDelimiters(input.replace(/\r?\n/g, ' '));
   // Doubled escapes (`\\frac` from JSON written twice) outside matrices: \\left → \left.
   if (!s.includes('\\begin')) s = s.replace(/\\\\(?=[a-zA-Z])/g, '\\');
@@ -101,7 +115,7 @@ export function normalise(input: string): Normalised {
   s = unwrapCommands(s);
   s = s.replace(TRAILING_UNIT, '$1');
   s = s.replace(/^\s*(?:USD|dollars?)\s*/i, '');
-  s = s.trim().replace(/\.$/, '').trim();
+  s = s.trim().replace(/[\s.]+$/, '');
   // Lists written in words: "19, 46, and 82", "3 and 4".
   s = s.replace(/,\s*and\s+/g, ', ').replace(/([\d})])\s+and\s+(?=[-\w\\(])/g, '$1, ');
   s = fixSqrt(fixFracs(s));
@@ -117,7 +131,8 @@ export function normalise(input: string): Normalised {
   s = s.replace(/(\\[a-zA-Z]+)?\s+(?=([a-zA-Z])?)/g, (_m, cmd: string | undefined, next: string | undefined) =>
     cmd ? (next ? `${cmd} ` : cmd) : '',
   );
-  s = s.trim();
+  // List commas keep one space, so a list "32, 349" never later reads as the number 32,349.
+  s = s.replace(/,\s*/g, ', ').trim();
   // A bare `{…}` group around the whole answer is only grouping: {1,3} → 1,3.
   while (s.startsWith('{') && s.endsWith('}') && groupWrapsWhole(s)) s = s.slice(1, -1);
   return { text: s, percent };

@@ -22,3 +22,14 @@ export function numbersEqual(a: number, b: number, tol = DEFAULT_TOLERANCE): boo
   if (!Number.isFinite(a) || !Number.isFinite(b)) return a === b;
   return Math.abs(a - b) <= tol * Math.max(1, Math.abs(a), Math.abs(b));
 }
+
+const LATEX_FRACTION = /^([-+]?)\\frac\{\s*(-?\d+(?:\.\d+)?)\s*\}\{\s*(-?\d+(?:\.\d+)?)\s*\}$/;
+
+/** parsePlainNumber, plus `\\frac{a}{b}` / `-\\frac{a}{b}` with numeric a, b (no CAS needed for those). */
+export function parseSimpleNumber(s: string): number | undefined {
+  const plain = parsePlainNumber(s);
+  if (plain !== undefined) return plain;
+  const f = LATEX_FRACTION.exec(s.trim());
+  if (!f || Number(f[3]) === 0) return undefined;
+  return (f[1] === '-' ? -1 : 1) * (Number(f[2]) / Number(f[3]));
+}

@@ -66,7 +66,8 @@ function wrapsWhole(s: string, openLen: number, closeLen: number): boolean {
 
 const RELATION_OPS = ['\\le', '\\ge', '\\ne', '<', '>', '='];
 
-export function parseShape(s: string, depth = 0): Shape {
+export function parseShape(raw: string, depth = 0): Shape {
+  const s = raw.trim();
   if (depth > 6) return { kind: 'scalar', text: s };
   // Brackets around a matrix environment are decoration: [\begin{array}…\end{array}].
   const framed = /^[[(](\\begin\{([a-zA-Z]*matrix|array)\}[\s\S]*\\end\{\2\})[\])]$/.exec(s);

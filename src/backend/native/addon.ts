@@ -28,6 +28,7 @@ export interface NativeAddon {
   sumRows(x: F32, out: F32, outer: number, inner: number): void;
   addBroadcast(a: F32, b: F32, c: F32): void;
   transpose(x: F32, out: F32, shape: I32, perm: I32): void;
+  softmaxRows(x: F32, y: F32, rows: number, n: number): void;
 }
 
 export const BUILD_COMMAND = 'npm run build:native';

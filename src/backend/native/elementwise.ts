@@ -64,3 +64,18 @@ export function transposeKernel(addon: NativeAddon, cpu: KernelFn): KernelFn {
     return output(args.backend, perm.map((p) => x.shape[p]), out);
   };
 }
+
+/** Softmax over the last axis (tfjs's only form). */
+export function softmaxKernel(addon: NativeAddon, cpu: KernelFn): KernelFn {
+  return (args) => {
+    const { logits } = args.inputs;
+    const { dim } = args.attrs as { dim: number };
+    const xv = f32(args.backend, logits);
+    const rank = logits.shape.length;
+    if (!xv || rank === 0 || (dim !== -1 && dim !== rank - 1) || xv.length === 0) return cpu(args);
+    const n = logits.shape[rank - 1];
+    const out = new Float32Array(xv.length);
+    addon.softmaxRows(xv, out, xv.length / n, n);
+    return output(args.backend, logits.shape.slice(), out);
+  };
+}

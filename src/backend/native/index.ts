@@ -3,7 +3,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { type NativeAddon, loadAddon } from './addon.js';
-import { addKernel, sumKernel, transposeKernel } from './elementwise.js';
+import { concatKernel, gatherKernel, sliceKernel } from './copy.js';
+import { addKernel, softmaxKernel, sumKernel, transposeKernel } from './elementwise.js';
 import { registerFusedKernels } from './fused.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
 
@@ -35,6 +36,10 @@ function registerKernels(addon: NativeAddon): void {
     Add: addKernel(addon, cpuKernel('Add') as never) as unknown as KernelFn,
     Sum: sumKernel(addon, cpuKernel('Sum') as never) as unknown as KernelFn,
     Transpose: transposeKernel(addon, cpuKernel('Transpose') as never) as unknown as KernelFn,
+    Softmax: softmaxKernel(addon, cpuKernel('Softmax') as never) as unknown as KernelFn,
+    Slice: sliceKernel(cpuKernel('Slice') as never) as unknown as KernelFn,
+    Concat: concatKernel(cpuKernel('Concat') as never) as unknown as KernelFn,
+    GatherV2: gatherKernel(cpuKernel('GatherV2') as never) as unknown as KernelFn,
   };
   ours._FusedMatMul = fusedMatMulKernel(addon, cpuKernel('_FusedMatMul') as never, ours.Add as never) as unknown as KernelFn;
   for (const k of tf.getKernelsForBackend('cpu')) {

@@ -31,6 +31,8 @@ export async function registerWebgpuBackend(): Promise<void> {
   await tf.ready();
   instrumentBackend(webgpuBackend());
   captureDeviceErrors(webgpuBackend().device as unknown as ErrorTarget);
+  // IGRPO_WEBGPU_BASELINE=1: stock tfjs only (no fused kernels, tfjs-core's Sum/Mean gradients), for bench:gpu's "before"
+  if (process.env.IGRPO_WEBGPU_BASELINE === '1') return;
   registerReductionGradients();
   registerFusedKernels();
 }

@@ -1,0 +1,2 @@
+// wasm fallback speed-ups (placeholder: filled in below).
+export function registerWasmSpeedups(): void {}

@@ -1,0 +1,82 @@
+// `igrpo eval`: held-out pass@1 (averaged over k samples per problem) of a policy on the synthetic task.
+import { parseArgs } from 'node:util';
+import { describeBackend, selectBackend } from '../backend/select.js';
+import { loadPolicy } from '../model/load.js';
+import { ConfigError } from '../train/config.js';
+import { evaluate } from '../train/evaluate.js';
+import { resolvePolicyDir } from '../train/trainer.js';
+import { evalProblems, TaskConfig } from '../train/task.js';
+import { intFlag, UsageError } from './train.js';
+
+const HELP = `usage: igrpo eval [options]
+
+  --policy DIR           policy folder, or a run's checkpoint policy (default: the shipped data/policy)
+  --task arithmetic|countdown   (default arithmetic)
+  --difficulty D         the task's difficulty knob (default 2, as the shipped policy)
+  --n N                  held-out problems (default 128)
+  --k K                  samples per problem; pass@1 is averaged over them (default 8)
+  --temperature T        (default 0.6, the paper's)   --top-p P   (default 0.95)
+  --max-new-tokens M     (default 40)
+  --seed S               (default 0)
+  --backend B            (default $IGRPO_BACKEND or auto)
+  --json                 print one JSON object
+
+exit codes: 0 done, 2 bad usage, 1 other errors`;
+
+function numFlag(v: string | undefined, flag: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  const x = Number(v);
+  if (!Number.isFinite(x) || x < 0) throw new UsageError(`${flag} expects a non-negative number, got '${v}'`);
+  return x;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  let task: TaskConfig;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        policy: { type: 'string' }, task: { type: 'string' }, difficulty: { type: 'string' }, n: { type: 'string' }, k: { type: 'string' },
+        temperature: { type: 'string' }, 'top-p': { type: 'string' }, 'max-new-tokens': { type: 'string' }, seed: { type: 'string' },
+        backend: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      },
+    }));
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    const r = TaskConfig.safeParse({ task: values.task, difficulty: intFlag(values.difficulty as string | undefined, '--difficulty'), evalSize: intFlag(values.n as string | undefined, '--n') });
+    if (!r.success) throw new ConfigError(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    task = r.data;
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ConfigError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`igrpo eval: ${(e as Error).message}\n${HELP}`);
+      return 2;
+    }
+    throw e;
+  }
+  const backend = await selectBackend((values.backend as string | undefined) ?? process.env.IGRPO_BACKEND ?? 'auto');
+  if (!values.json) console.error(describeBackend(backend));
+  const dir = resolvePolicyDir((values.policy as string | undefined) ?? 'embedded');
+  const policy = loadPolicy(dir);
+  const problems = evalProblems(task);
+  const k = intFlag(values.k as string | undefined, '--k') ?? 8;
+  const t0 = performance.now();
+  const r = await evaluate(policy, problems, {
+    k,
+    temperature: numFlag(values.temperature as string | undefined, '--temperature', 0.6),
+    topP: numFlag(values['top-p'] as string | undefined, '--top-p', 0.95),
+    maxNewTokens: intFlag(values['max-new-tokens'] as string | undefined, '--max-new-tokens') ?? 40,
+    seed: intFlag(values.seed as string | undefined, '--seed') ?? 0,
+  });
+  policy.dispose();
+  const { perProblem, ...result } = r;
+  if (values.json) console.log(JSON.stringify({ policy: dir, task, ...result }));
+  else {
+    console.log(`${dir}: pass@1 ${(100 * r.passAt1).toFixed(1)}% ± ${(196 * (r.stderr ?? 0)).toFixed(1)} (95% normal CI over problems), ` +
+      `k=${r.k}, ${r.n} held-out ${task.task} problems (difficulty ${task.difficulty}), T=${r.temperature}, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(`  problems solved by at least one sample: ${perProblem.filter((x) => x > 0).length}/${r.n}; by all: ${perProblem.filter((x) => x === 1).length}/${r.n}`);
+  }
+  return 0;
+}

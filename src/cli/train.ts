@@ -1,0 +1,111 @@
+// `igrpo train`: GRPO or iGRPO on a policy (default: the shipped SFT policy on the synthetic task).
+// Exit codes: 0 done; 2 bad usage or invalid config (the message names the field); 3 training stopped
+// by the non-finite-loss guard (the last good checkpoint is kept and named); 1 anything else.
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ProgressBar } from '../analysis/progress.js';
+import { describeBackend, selectBackend } from '../backend/select.js';
+import { ConfigError, parseTrainConfig, readTrainConfig, type TrainConfig } from '../train/config.js';
+import { Trainer, TrainingStoppedError } from '../train/trainer.js';
+
+const HELP = `usage: igrpo train --out DIR [options]
+
+  --algo grpo|igrpo      algorithm (default: the config's, igrpo)
+  --steps N              optimizer updates (default: the config's, 30)
+  --seed S               run seed: data order and sampling (default 0)
+  --out DIR              run folder: metrics.jsonl, rollouts.jsonl, evals.jsonl, checkpoints/, summary.json
+  --config FILE          JSON config (src/train/config.ts; every field optional, defaults = embedded run)
+  --resume               continue the run in DIR from its last complete checkpoint
+  --policy DIR           starting policy folder (default: the shipped data/policy)
+  --backend B            auto, native, wasm, cpu, webgpu, … (default $IGRPO_BACKEND or the config's, auto)
+  --quiet                no progress bar
+
+exit codes: 0 done, 2 bad usage or config, 3 stopped on a non-finite loss, 1 other errors`;
+
+export class UsageError extends Error {}
+
+export function intFlag(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!Number.isInteger(x) || x < 0) throw new UsageError(`${flag} expects a non-negative integer, got '${v}'`);
+  return x;
+}
+
+/** The config a command line asks for: file (or defaults), then the flags on top. */
+export function configFromArgs(values: Record<string, string | boolean | undefined>): TrainConfig {
+  const overrides: Record<string, unknown> = {};
+  if (values.algo !== undefined) {
+    if (values.algo !== 'grpo' && values.algo !== 'igrpo') throw new UsageError(`--algo must be grpo or igrpo, got '${values.algo}'`);
+    overrides.algo = values.algo;
+  }
+  const steps = intFlag(values.steps as string | undefined, '--steps');
+  if (steps !== undefined) overrides.steps = steps;
+  const seed = intFlag(values.seed as string | undefined, '--seed');
+  if (seed !== undefined) overrides.seed = seed;
+  if (values.policy) overrides.policy = values.policy;
+  const backend = (values.backend as string | undefined) ?? process.env.IGRPO_BACKEND;
+  if (backend) overrides.backend = backend;
+  return values.config ? readTrainConfig(values.config as string, overrides) : parseTrainConfig(overrides, 'config (defaults + flags)');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let cfg: TrainConfig;
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        algo: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
+        config: { type: 'string' }, resume: { type: 'boolean' }, policy: { type: 'string' }, backend: { type: 'string' },
+        quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      },
+    }));
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    if (!values.out) throw new UsageError('--out DIR is required');
+    cfg = configFromArgs(values);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ConfigError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`igrpo train: ${(e as Error).message}\n${e instanceof ConfigError ? '' : HELP}`);
+      return 2;
+    }
+    throw e;
+  }
+  const backend = await selectBackend(cfg.backend);
+  console.error(describeBackend(backend));
+  const out = path.resolve(values.out as string);
+  const trainer = await Trainer.create(cfg, { out, resume: !!values.resume });
+  const from = trainer.stepIndex;
+  console.error(`${cfg.algo} seed ${cfg.seed}: ${from > 0 ? `resuming at step ${from}, ` : ''}${cfg.steps} steps, ${cfg.promptsPerStep} prompts × ${cfg.completionsPerPrompt} completions` +
+    (cfg.algo === 'igrpo' ? ` (${cfg.igrpo.drafts} drafts + ${cfg.igrpo.refinements} refinements)` : '') + ` → ${out}`);
+  const bar = values.quiet ? undefined : new ProgressBar({ total: cfg.steps, label: cfg.algo, intervalMs: 500 });
+  bar?.tick(from);
+  let summary;
+  try {
+    summary = await trainer.run({
+      onStep: (s) => bar?.tick(1, { reward: s.metrics!.reward, acc: s.metrics!.accuracy, ...(s.eval ? { eval: s.eval.passAt1 } : {}) }),
+      onEval: (r) => bar?.set({ eval: r.passAt1 }),
+    });
+  } catch (e) {
+    bar?.finish();
+    if (e instanceof TrainingStoppedError) {
+      console.error(`igrpo train: ${e.message}`);
+      return 3;
+    }
+    throw e;
+  } finally {
+    trainer.dispose();
+  }
+  bar?.finish();
+  const first = summary.evals[0];
+  const last = summary.finalEval;
+  const fmt = (x?: { passAt1: number; k: number; n: number; updates: number }) =>
+    x ? `${(100 * x.passAt1).toFixed(1)}% (pass@1 over k=${x.k}, ${x.n} held-out problems, after ${x.updates} updates)` : 'n/a';
+  console.log(`${cfg.algo} seed ${cfg.seed} done: ${summary.steps} steps, ${(summary.meanStepMs / 1000).toFixed(2)} s/step`);
+  if (first && first !== last) console.log(`  held-out before: ${fmt(first)}`);
+  console.log(`  held-out after:  ${fmt(last)}`);
+  console.log(`  logs: ${path.join(out, 'metrics.jsonl')}, rollouts.jsonl, evals.jsonl, checkpoints/, summary.json`);
+  return 0;
+}

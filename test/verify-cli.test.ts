@@ -1,0 +1,49 @@
+// `igrpo verify` end to end: one pair (exit codes, --explain) and the JSONL stream (order, errors).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { answerLine } from '../src/cli/verify.js';
+
+const BIN = path.resolve('bin/igrpo.js');
+const igrpo = (args: string[], input?: string) => spawnSync(process.execPath, [BIN, 'verify', ...args], { input, encoding: 'utf8' });
+
+test('single pair: prints the verdict, exit 0 when equivalent and 1 when not', () => {
+  const yes = igrpo(['--gold', '\\frac12', '--pred', '0.5']);
+  assert.equal(yes.status, 0, yes.stderr);
+  assert.equal(yes.stdout.trim(), 'true');
+  const no = igrpo(['--gold', '(1,2)', '--pred', '(2,1)', '--explain']);
+  assert.equal(no.status, 1);
+  assert.match(no.stdout, /^false\tcomponent 1: numbers differ/);
+  const ex = igrpo(['--gold', '3', '--pred', 'so the answer is \\boxed{3}.', '--extract']);
+  assert.equal(ex.stdout.trim(), 'true');
+  assert.equal(igrpo(['--gold', '3']).status, 2);
+  assert.equal(igrpo(['--bogus']).status, 2);
+});
+
+test('--jsonl answers every line in order; a malformed line gets an error naming it and exit 1', () => {
+  const input = [
+    JSON.stringify({ gold: '1/2', pred: '0.5' }),
+    'not json',
+    JSON.stringify({ gold: 'x<3', pred: '(-\\infty,3)' }),
+    JSON.stringify({ gold: 3 }),
+    JSON.stringify({ gold: 7, pred: 8 }),
+  ].join('\n') + '\n';
+  const r = igrpo(['--jsonl'], input);
+  assert.equal(r.status, 1);
+  const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(out.length, 5);
+  assert.equal(out[0].equivalent, true);
+  assert.match(out[1].error, /^line 2: invalid JSON/);
+  assert.equal(out[2].equivalent, true);
+  assert.match(out[3].error, /^line 4: field 'pred'/);
+  assert.deepEqual(Object.keys(out[4]), ['equivalent', 'reason']);
+  assert.equal(out[4].equivalent, false);
+  const clean = igrpo(['--jsonl'], JSON.stringify({ gold: '2', pred: '2.0' }) + '\n');
+  assert.equal(clean.status, 0);
+});
+
+test('answerLine is the same function the stream uses', () => {
+  assert.deepEqual(answerLine('[1]', 9, false, {}), { out: JSON.stringify({ error: 'line 9: expected a JSON object {"gold", "pred"}' }), ok: false });
+  assert.equal(JSON.parse(answerLine('{"gold":"5","pred":"<answer>5</answer>"}', 1, true, {}).out).equivalent, true);
+});
