@@ -131,13 +131,21 @@ test('fused matMul with bias (and its bias gradient through Sum) matches', () =>
     (a, b, bias) => tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias, activation: 'relu' }), [0, 1, 2]);
 });
 
-test('Add with trailing broadcast, Sum over leading axes, Transpose: match the cpu kernels', () => {
+test('Add, Sum, Transpose, Softmax, Slice, Concat, GatherV2 overrides match the cpu kernels', () => {
   compare('add', [{ shape: [4, 3, 5] }, { shape: [3, 5] }], (a, b) => tf.add(a, b), [0, 1]);
   compare('add general broadcast', [{ shape: [4, 1, 5] }, { shape: [3, 1] }], (a, b) => tf.add(a, b), [0, 1]);
   compare('sum', [{ shape: [4, 3, 5] }], (x) => tf.sum(x, [0, 1]), [0]);
   compare('sum keepDims', [{ shape: [4, 3, 5] }], (x) => tf.sum(x, 0, true), [0]);
   compare('sum inner', [{ shape: [4, 3, 5] }], (x) => tf.sum(x, [1]), [0]);
   compare('transpose 5D', [{ shape: [2, 3, 3, 2, 4] }], (x) => tf.transpose(x, [2, 0, 3, 1, 4]), [0]);
+  compare('softmax', [{ shape: [3, 4, 9] }], (x) => tf.softmax(x), [0]);
+  compare('slice inner', [{ shape: [2, 3, 4, 9] }], (x) => tf.slice(x, [0, 1, 0, 2], [2, 2, 4, 6]), [0]);
+  compare('slice last column', [{ shape: [2, 3, 9] }], (x) => tf.slice(x, [0, 0, 8], [2, 3, 1]), [0]);
+  compare('slice middle axis', [{ shape: [4, 5, 3] }], (x) => tf.slice(x, [1, 2, 0], [2, 2, 3]), [0]);
+  compare('concat axis 2', [{ shape: [2, 3, 4, 5] }, { shape: [2, 3, 1, 5] }], (a, b) => tf.concat([a, b], 2), [0, 1]);
+  compare('concat axis 0', [{ shape: [2, 3] }, { shape: [1, 3] }], (a, b) => tf.concat([a, b], 0), [0, 1]);
+  compare('gather axis 0', [{ shape: [5, 2, 3] }, { shape: [4], dtype: 'int32', values: [4, 0, 4, 2] }], (x, i) => tf.gather(x, i), []);
+  compare('gather axis 1', [{ shape: [2, 5, 3] }, { shape: [2, 2], dtype: 'int32', values: [1, 0, 4, 4] }], (x, i) => tf.gather(x, i, 1), []);
   compare('transpose last axis moved', [{ shape: [2, 3, 4] }], (x) => tf.transpose(x, [2, 0, 1]), [0]);
 });
 

@@ -131,6 +131,12 @@ Napi::Value Transpose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// (x, y, rows, n)
+Napi::Value SoftmaxRows(const Napi::CallbackInfo& info) {
+  igrpo::softmax_rows(F(info, 0), F(info, 1), L(info, 2), L(info, 3));
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
@@ -149,6 +155,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sumRows", Napi::Function::New(env, SumRows));
   exports.Set("addBroadcast", Napi::Function::New(env, AddBroadcast));
   exports.Set("transpose", Napi::Function::New(env, Transpose));
+  exports.Set("softmaxRows", Napi::Function::New(env, SoftmaxRows));
   return exports;
 }
 

@@ -1,5 +1,6 @@
 #include <cmath>
 #include <cstring>
+#include "fastmath.h"
 #include "kernels.h"
 
 namespace igrpo {
@@ -39,6 +40,28 @@ void add_broadcast(const float* a, int64_t na, const float* b, int64_t nb, float
   for (int64_t r = 0; r < n; r += ns) {
 #pragma omp simd
     for (int64_t i = 0; i < ns; i++) c[r + i] = big[r + i] + small[i];
+  }
+}
+
+}  // namespace igrpo
+
+namespace igrpo {
+
+void softmax_rows(const float* x, float* y, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * n;
+    float* yr = y + r * n;
+    float mx = -INFINITY;
+    for (int64_t i = 0; i < n; i++) mx = xr[i] > mx ? xr[i] : mx;
+    float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t i = 0; i < n; i++) {
+      yr[i] = fast_exp(xr[i] - mx);
+      sum += yr[i];
+    }
+    const float inv = 1.0f / sum;
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) yr[i] *= inv;
   }
 }
 

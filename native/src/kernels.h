@@ -41,6 +41,9 @@ void sum_rows(const float* x, float* out, int64_t outer, int64_t inner);
 // c[i] = a[i % na] + b[i % nb] with na, nb dividing n (same shape or a trailing-broadcast bias).
 void add_broadcast(const float* a, int64_t na, const float* b, int64_t nb, float* c, int64_t n);
 
+// Softmax of each row of [rows, n].
+void softmax_rows(const float* x, float* y, int64_t rows, int64_t n);
+
 // out = x.transpose(perm); shape and perm have `rank` entries.
 void transpose(const float* x, float* out, const int* shape, const int* perm, int rank);
 
