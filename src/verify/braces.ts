@@ -74,8 +74,10 @@ export function boxedSpans(text: string, max = 16): Array<{ start: number; end: 
 
 const MAX_GROUP = 6;
 
-/** Text that may sit between the boxes of one multi-part answer: "and", commas, spacing, `$`. */
-const CONNECTOR = /^(?:\s|,|;|\$|\\[()[\]]|\\q?quad|\\[,;: ]|\\text\s*\{[^{}]{0,40}\}|\band\b|\bor\b|&)*$/i;
+/** Text that may sit between the parts of one multi-part answer: "and", commas, spacing, `$`. */
+export const CONNECTOR = /^(?:\s|,|;|\$|\\[()[\]]|\\q?quad|\\[,;: ]|\\text\s*\{[^{}]{0,40}\}|\band\b|\bor\b|&)*$/i;
+/** Between boxes a few plain words may also sit, with an "and"/"or"/comma ("\\boxed{1} papers and \\boxed{2} bins"). */
+const BOX_GAP = /^(?:[\sa-zA-Z,;&$]|\\[()[\]]|\\q?quad|\\[,;: ]|\\text\s*\{[^{}]{0,40}\})*$/;
 
 /**
  * The final answer when it is split over adjacent boxes (`\\boxed{1} and \\boxed{2}`): their bodies,
@@ -91,7 +93,8 @@ export function lastBoxedGroup(text: string): string | undefined {
   const group = [last.body];
   for (let k = spans.length - 2; k >= 0; k--) {
     const gap = text.slice(spans[k].end, spans[k + 1].start);
-    if (gap.length > 60 || !CONNECTOR.test(gap)) break;
+    const wordy = gap.length <= 30 && BOX_GAP.test(gap) && /\band\b|\bor\b|,/.test(gap);
+    if (gap.length > 60 || !(CONNECTOR.test(gap) || wordy)) break;
     group.unshift(spans[k].body);
   }
   // A long run of boxes is degenerate output, not a multi-part answer: the last box stands.

@@ -1,7 +1,7 @@
 // Answer extraction: where, in a model's completion or a reference solution, the final answer is.
 // Sources are tried in a fixed priority; each is a linear scan, so pathological outputs (a thousand
 // boxes, a megabyte of text, unbalanced braces) return quickly with a defined result.
-import { lastBoxed, lastBoxedGroup, matchBrace } from './braces.js';
+import { CONNECTOR, lastBoxed, lastBoxedGroup, matchBrace } from './braces.js';
 
 export type AnswerSource = 'answer-tag' | 'boxed' | 'gsm8k' | 'answer-is' | 'inline-math' | 'whole' | 'last-number';
 
@@ -131,7 +131,15 @@ function firstInlineMath(text: string): MathSpan | undefined {
 /** The last inline math span's body. */
 export function lastInlineMath(text: string): string | undefined {
   const spans = mathSpans(text);
-  return spans.length > 0 ? spans[spans.length - 1].body : undefined;
+  if (spans.length === 0) return undefined;
+  // "$1$ and $2$ and $3$", "$21,16$ or $11$": spans joined only by connectors are one answer.
+  const group = [spans[spans.length - 1].body];
+  for (let k = spans.length - 2; k >= 0 && group.length < 6; k--) {
+    const gap = text.slice(spans[k].end, spans[k + 1].start);
+    if (gap.length > 20 || !/\S/.test(gap) || !CONNECTOR.test(gap)) break;
+    group.unshift(spans[k].body);
+  }
+  return group.join(', ');
 }
 
 /** The last standalone number in the text, with its end offset (separators removed, decimal comma → dot). */

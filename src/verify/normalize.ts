@@ -116,8 +116,8 @@ function normalisePass(input: string): Normalised {
   s = s.replace(TRAILING_UNIT, '$1');
   s = s.replace(/^\s*(?:USD|dollars?)\s*/i, '');
   s = s.trim().replace(/[\s.]+$/, '');
-  // Lists written in words: "19, 46, and 82", "3 and 4".
-  s = s.replace(/,\s*and\s+/g, ', ').replace(/([\d})])\s+and\s+(?=[-\w\\(])/g, '$1, ');
+  // Lists written in words: "19, 46, and 82", "3 and 4", "(11,7) or (7,11)".
+  s = s.replace(/,\s*and\s+/g, ', ').replace(/([\d})\]])\s*\b(?:and|or)\b\s*(?=[-\w\\([])/g, '$1, ');
   s = fixSqrt(fixFracs(s));
   // Relation spellings: >= <= != \gt \lt \geq \leqslant ≤ ≥ ≠.
   s = s.replace(/>=|\\geq?slant(?![a-zA-Z])|\\geq?(?![a-zA-Z])|≥/g, '\\ge ').replace(/<=|\\leq?slant(?![a-zA-Z])|\\leq?(?![a-zA-Z])|≤/g, '\\le ');
