@@ -16,9 +16,9 @@ import { lengthScore, tinyConfig, tinyPolicy } from '../src/train/tiny.js';
 
 await tf.setBackend('cpu');
 
-const draft = (text: string, reward: number, correct = false, len = text.length): Scored => ({
-  ids: Array.from({ length: len }, () => 5), logprobs: [], text, finishReason: 'stop',
-  score: { reward, rewards: { accuracy: reward }, correct, answer: text.slice(-1) },
+const draft = (text: string, reward: number, correct = false, answer: string | null = null): Scored => ({
+  ids: Array.from({ length: text.length }, () => 5), logprobs: [], text, finishReason: 'stop',
+  score: { reward, rewards: { accuracy: reward }, correct, answer },
 });
 
 test('argmax of rewards: first / shortest / seeded random among ties only', () => {
@@ -33,7 +33,7 @@ test('argmax of rewards: first / shortest / seeded random among ties only', () =
 
 test("templates: plain and paper q', answer-only drafts, fallback when no draft is correct, user templates", () => {
   const opts = IgrpoOptions.parse({ template: 'plain' });
-  const ds = [draft('<think>1+1=3</think><answer>3</answer>', 1, false)];
+  const ds = [draft('<think>1+1=3</think><answer>3</answer>', 1, false, '3')];
   assert.equal(refinementPrompt('Q:1+1\n', ds, 0, opts), 'Q:1+1\n\n<think>1+1=3</think><answer>3</answer>\n');
   const paper = refinementPrompt('What is 1+1?', ds, 0, IgrpoOptions.parse({}));
   assert.ok(paper.startsWith('What is 1+1?') && paper.includes('prior attempt') && paper.includes(ds[0].text));
