@@ -81,6 +81,17 @@ test('Sum and Mean gradients (on-device broadcast) equal hand values', opts, asy
   }
 });
 
+test('Sum over leading axes (one-dispatch column sums, small and large row counts) matches cpu', opts, async () => {
+  const body = () => {
+    const a = tf.tensor(seeded(6 * 5 * 7, 16), [6, 5, 7]);
+    const big = tf.tensor(seeded(300 * 9, 17), [300, 9]);
+    return [tf.sum(a, 0), tf.sum(a, [0, 1], true), tf.sum(big, 0), tf.sum(a, 2), tf.sum(a, [1, 0])];
+  };
+  const cpu = await runOn('cpu', body);
+  const gpu = await runOn('webgpu', body);
+  cpu.forEach((c, i) => assertClose(gpu[i], c, `sum case ${i}`, 1e-5, 1e-5));
+});
+
 test('counters: a fused op on device-resident inputs is one dispatch and no upload', opts, async () => {
   await tf.setBackend('webgpu');
   const x = tf.randomNormal([64, 32]);

@@ -1,4 +1,4 @@
-// The Adam/AdamW update for one parameter as ONE in-place WebGPU dispatch, replacing the portable
+// The Adam/AdamW update as ONE in-place WebGPU dispatch per two parameters, replacing the portable
 // tensor path's ~12 dispatches and ~8 scalar uploads per parameter (56–64% of a step's host time in
 // the issue's measurement). Same formula as src/optim (host.ts jsAdamUpdate):
 //   m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²;  p ← p·decay − (lr/bc1) m / (√v / bc2Sqrt + ε)
@@ -20,34 +20,48 @@ export interface AdamScalars {
 }
 
 const WG = 64;
-const SHADER = `
-struct U { stepSize : f32, beta1 : f32, beta2 : f32, eps : f32, decay : f32, bc2Sqrt : f32, n : u32, pad : u32 };
-@group(0) @binding(0) var<storage, read_write> p : array<f32>;
-@group(0) @binding(1) var<storage, read_write> m : array<f32>;
-@group(0) @binding(2) var<storage, read_write> v : array<f32>;
-@group(0) @binding(3) var<storage, read> g : array<f32>;
-@group(0) @binding(4) var<uniform> u : U;
+
+/**
+ * WGSL for `count` parameters per dispatch (1 or 2: four storage buffers each, and WebGPU's default
+ * limit is 8 storage buffers per stage). Invocation i updates element i of every parameter it covers.
+ */
+function shader(count: 1 | 2): string {
+  const binds = Array.from({ length: count }, (_, k) => `
+@group(0) @binding(${4 * k}) var<storage, read_write> p${k} : array<f32>;
+@group(0) @binding(${4 * k + 1}) var<storage, read_write> m${k} : array<f32>;
+@group(0) @binding(${4 * k + 2}) var<storage, read_write> v${k} : array<f32>;
+@group(0) @binding(${4 * k + 3}) var<storage, read> g${k} : array<f32>;`).join('');
+  const updates = Array.from({ length: count }, (_, k) => `
+  if (i < u.n${k}) {
+    let gi = g${k}[i];
+    let mi = u.beta1 * m${k}[i] + (1.0 - u.beta1) * gi;
+    let vi = u.beta2 * v${k}[i] + (1.0 - u.beta2) * gi * gi;
+    m${k}[i] = mi;
+    v${k}[i] = vi;
+    p${k}[i] = p${k}[i] * u.decay - u.stepSize * mi / (sqrt(vi) / u.bc2Sqrt + u.eps);
+  }`).join('');
+  return `
+struct U { stepSize : f32, beta1 : f32, beta2 : f32, eps : f32, decay : f32, bc2Sqrt : f32, n0 : u32, n1 : u32 };
+${binds}
+@group(0) @binding(${4 * count}) var<uniform> u : U;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) id : vec3<u32>, @builtin(num_workgroups) nw : vec3<u32>) {
   let i = id.x + id.y * nw.x * ${WG}u;
-  if (i >= u.n) { return; }
-  let gi = g[i];
-  let mi = u.beta1 * m[i] + (1.0 - u.beta1) * gi;
-  let vi = u.beta2 * v[i] + (1.0 - u.beta2) * gi * gi;
-  m[i] = mi;
-  v[i] = vi;
-  p[i] = p[i] * u.decay - u.stepSize * mi / (sqrt(vi) / u.bc2Sqrt + u.eps);
+  ${updates}
 }`;
+}
 
 type Pipeline = { getBindGroupLayout(i: number): unknown };
-const pipelines = new WeakMap<object, Pipeline>();
+const pipelines = new WeakMap<object, Map<number, Pipeline>>();
 
-function pipeline(b: WebGPUBackendLike): Pipeline {
-  let pl = pipelines.get(b.device);
+function pipeline(b: WebGPUBackendLike, count: 1 | 2): Pipeline {
+  let byCount = pipelines.get(b.device);
+  if (!byCount) pipelines.set(b.device, (byCount = new Map()));
+  let pl = byCount.get(count);
   if (!pl) {
-    const module = b.device.createShaderModule({ code: SHADER, label: 'igrpo_adam' });
-    pl = b.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: 'igrpo_adam' });
-    pipelines.set(b.device, pl);
+    const module = b.device.createShaderModule({ code: shader(count), label: `igrpo_adam${count}` });
+    pl = b.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: `igrpo_adam${count}` });
+    byCount.set(count, pl);
   }
   return pl;
 }
@@ -73,34 +87,39 @@ function gpuBuffer(b: BackendInternals, t: tf.Tensor): GPUBufferLike {
   return b.tensorMap.get(t.dataId).resource!;
 }
 
-/**
- * One Adam/AdamW step for parameter p (gradient g, moments m and v, all float32 of p's size), in place.
- * Call flushWebgpu() once before a step's first update and once after its last: without the first,
- * updates encoded into the same command buffer as the tail of the backward pass gave wrong second
- * steps on lavapipe (found by test/webgpu_model.test.ts; one extra submit per step avoids it).
- */
-export function webgpuAdamUpdate(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, s: AdamScalars): void {
+/** One parameter's update: the variable, its gradient and its two moment variables (all of p's size). */
+export interface AdamSlot {
+  p: tf.Variable;
+  g: tf.Tensor;
+  m: tf.Variable;
+  v: tf.Variable;
+}
+
+/** One dispatch updating one or two parameters in place. */
+function dispatchAdam(slots: AdamSlot[], s: AdamScalars): void {
   const b = webgpuBackend() as BackendInternals;
-  const n = p.size;
-  const pl = pipeline(b);
+  const count = slots.length as 1 | 2;
+  const pl = pipeline(b, count);
+  const ns = slots.map((x) => x.p.size);
+  // buffers first: making a private copy runs tfjs kernels, whose submit would hand a uniform buffer
+  // acquired before it back to the pool (and to the next kernel) before this dispatch runs
+  const buffers = slots.flatMap((x) => [ownBuffer(b, x.p), ownBuffer(b, x.m), ownBuffer(b, x.v), gpuBuffer(b, x.g)]);
   // one scalar per entry: tfjs aligns multi-value entries to 16 bytes, which would not match struct U
   const f32 = (x: number) => ({ type: 'float32', data: [x] });
   const uniforms = b.makeUniforms([
     ...[s.lr / s.bc1, s.beta1, s.beta2, s.eps, s.decay, s.bc2Sqrt].map(f32),
-    { type: 'uint32', data: [n] },
-    { type: 'uint32', data: [0] },
+    { type: 'uint32', data: [ns[0]] },
+    { type: 'uint32', data: [ns[1] ?? 0] },
   ]);
-  const buffers = [ownBuffer(b, p), ownBuffer(b, m), ownBuffer(b, v), gpuBuffer(b, g)];
   const bindGroup = b.device.createBindGroup({
     layout: pl.getBindGroupLayout(0),
-    entries: [...buffers.map((buffer, i) => ({ binding: i, resource: { buffer } })), { binding: 4, resource: uniforms }],
+    entries: [...buffers.map((buffer, i) => ({ binding: i, resource: { buffer } })), { binding: buffers.length, resource: uniforms }],
   });
-  for (const t of [p, m, v, g]) b.commandQueueOwnedIds.add(t.dataId);
+  for (const x of slots) for (const t of [x.p, x.m, x.v, x.g]) b.commandQueueOwnedIds.add(t.dataId);
   b.ensureCommandEncoderReady();
   if (!b.computePassEncoder) b.computePassEncoder = b.commandEncoder!.beginComputePass({});
-  const groups = Math.ceil(n / WG);
-  const maxX = b.device.limits.maxComputeWorkgroupsPerDimension;
-  const gx = Math.min(groups, maxX);
+  const groups = Math.ceil(Math.max(...ns) / WG);
+  const gx = Math.min(groups, b.device.limits.maxComputeWorkgroupsPerDimension);
   b.computePassEncoder.setPipeline(pl);
   b.computePassEncoder.setBindGroup(0, bindGroup);
   b.computePassEncoder.dispatchWorkgroups(gx, Math.ceil(groups / gx), 1);
@@ -108,7 +127,21 @@ export function webgpuAdamUpdate(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v
   countRawDispatch();
 }
 
-/** Ends the step: submits the encoded work, as tfjs does every WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE dispatches. */
+/**
+ * One Adam/AdamW step for parameter p (gradient g, moments m and v, all float32 of p's size), in place.
+ * Call flushWebgpu() after a step's last update (webgpuAdamStep does both).
+ */
+export function webgpuAdamUpdate(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, s: AdamScalars): void {
+  dispatchAdam([{ p, g, m, v }], s);
+}
+
+/** A whole step over many parameters, two per dispatch, submitted at the end. */
+export function webgpuAdamStep(slots: AdamSlot[], s: AdamScalars): void {
+  for (let i = 0; i < slots.length; i += 2) dispatchAdam(slots.slice(i, i + 2), s);
+  flushWebgpu();
+}
+
+/** Submits the encoded work, as tfjs does every WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE dispatches. */
 export function flushWebgpu(): void {
   const b = webgpuBackend();
   if (!b.commandEncoder) return;
@@ -127,7 +160,7 @@ export interface FusedAdamConfig {
 /**
  * Adam/AdamW over a fixed list of variables with webgpuAdamUpdate: one dispatch per parameter and
  * one submit per step. src/optim's Adam is the toolkit's optimizer (state, checkpoints); this class is
- * the webgpu fast path on its own, used by bench:gpu and until src/optim calls webgpuAdamUpdate.
+ * the webgpu fast path on its own, used by bench:gpu and until src/optim calls webgpuAdamStep.
  */
 export class FusedAdam {
   private readonly m: tf.Variable[];
@@ -152,9 +185,7 @@ export class FusedAdam {
       bc1: 1 - Math.pow(beta1, this.t),
       bc2Sqrt: Math.sqrt(1 - Math.pow(beta2, this.t)),
     };
-    flushWebgpu(); // see webgpuAdamUpdate: the step's pending work goes first
-    this.params.forEach((p, i) => webgpuAdamUpdate(p, grads[i], this.m[i], this.v[i], s));
-    flushWebgpu();
+    webgpuAdamStep(this.params.map((p, i) => ({ p, g: grads[i], m: this.m[i], v: this.v[i] })), s);
   }
 
   dispose(): void {

@@ -12,6 +12,7 @@ import { layerNormBackward, layerNormForward } from './kernels/layernorm.js';
 import { tokenLogProbsBackward, tokenLogProbsForward } from './kernels/logprobs.js';
 import { embeddingBackward, embeddingForward } from './kernels/embedding.js';
 import { attentionBackward, attentionForward } from './kernels/attention.js';
+import { leadingSum } from './kernels/colsum.js';
 
 type Inputs = Record<string, TensorInfo>;
 const BACKEND = 'webgpu';
@@ -149,6 +150,30 @@ function registerAttention(): void {
   });
 }
 
+/**
+ * Replaces webgpu's Sum kernel with one that handles sums over leading axes (bias and position-embedding
+ * gradients) in a single dispatch, deferring every other case to the stock kernel.
+ */
+function registerLeadingSum(): void {
+  const stock = tf.getKernel(tf.Sum, BACKEND);
+  if (!stock) return;
+  tf.unregisterKernel(tf.Sum, BACKEND);
+  tf.registerKernel({
+    kernelName: tf.Sum,
+    backendName: BACKEND,
+    kernelFunc: (args) => {
+      const x = (args.inputs as Inputs).x;
+      const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+      const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+      const leading = axes.every((a, i) => a === i) && axes.length < x.shape.length;
+      if (!leading || x.dtype !== 'float32' || axes.length === 0) return stock.kernelFunc(args);
+      const rows = axes.reduce((n, a) => n * x.shape[a], 1);
+      const rest = x.shape.slice(axes.length);
+      return leadingSum(x, rows, keepDims ? [...axes.map(() => 1), ...rest] : rest);
+    },
+  });
+}
+
 let registered = false;
 
 /** Registers every fused kernel for webgpu (idempotent). IGRPO_WEBGPU_FUSED=0 leaves the composites in charge. */
@@ -160,4 +185,5 @@ export function registerFusedKernels(): void {
   registerTokenLogProbs();
   registerEmbedding();
   registerAttention();
+  registerLeadingSum();
 }

@@ -11,7 +11,7 @@ import { disposeDeviceScalars, registerReductionGradients } from './gradients.js
 import { webgpuBackend } from './backend.js';
 
 export { webgpuCounters, type WebgpuCounters } from './instrument.js';
-export { webgpuAdamUpdate, flushWebgpu, FusedAdam, type AdamScalars, type FusedAdamConfig } from './adam.js';
+export { webgpuAdamUpdate, webgpuAdamStep, flushWebgpu, FusedAdam, type AdamScalars, type AdamSlot, type FusedAdamConfig } from './adam.js';
 export { deviceScalar } from './gradients.js';
 export { VULKAN_HELP, type AdapterDescription } from './init.js';
 
