@@ -1,12 +1,13 @@
 // Batched generation with a KV cache.
 //
-// Each distinct prompt is run once (prompts of equal length share one prefill batch) and its cache is
-// copied to its rows with cache.select: iGRPO's stage-2 prompt (question + best draft) is long and
-// shared by all G refinements, so this is where time goes. Prompts of different lengths then decode
-// together in ONE batch: their caches are left-padded and the padding masked (KVCache.concat), and
-// each row keeps its own position. We chose left padding over decoding each length bucket apart
-// because stage-2 prompts differ in length across groups, so buckets would often hold a single group
-// and the batch (the thing that keeps a matMul busy) would shrink to G rows.
+// Each distinct prompt is run once (prompts of equal length share one prefill batch); its G rows then
+// share that prompt's cache row (KVCache.select with repeated rows copies nothing), and decoding
+// attends to it once per group per step (model/decode-attention.ts): iGRPO's stage-2 prompt (question
+// + best draft) is long and shared by all G refinements, so this is where time goes. Prompts of
+// different lengths decode together in ONE batch: their caches are left-padded and the padding masked
+// (KVCache.concat), and each row keeps its own position. We chose left padding over decoding each
+// length bucket apart because stage-2 prompts differ in length across groups, so buckets would often
+// hold a single group and the batch (the thing that keeps a matMul busy) would shrink to G rows.
 //
 // Every row has its own RNG stream, seeded by the caller, and draws the same amount of noise per step
 // whatever batch it sits in, so a completion's tokens depend on its seed and prompt, not on which
