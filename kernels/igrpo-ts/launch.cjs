@@ -32,13 +32,40 @@ process.env.IGRPO_ROOT = root; // src/paths.ts finds the package from here, what
 // watch callback leaves a TypeScript rebuild timer pending and the next cell dies with "Unexpected pending
 // rebuildTimer". We switch the watchers off: after editing src/, restart the kernel (as with Python modules).
 // IGRPO_KERNEL_WATCH=1 keeps tslab's watching (live reload, with that failure mode).
+const tsPath = require.resolve('@tslab/typescript-for-tslab', { paths: [path.dirname(tslabMain)] });
+const ts = require(tsPath);
 if (process.env.IGRPO_KERNEL_WATCH !== '1') {
-  const tsPath = require.resolve('@tslab/typescript-for-tslab', { paths: [path.dirname(tslabMain)] });
-  const ts = require(tsPath);
   const noWatch = () => ({ close() {} });
   ts.sys.watchFile = noWatch;
   ts.sys.watchDirectory = noWatch;
 }
+
+// tslab type-checks a cell together with every local file it imports, with its own TypeScript 5.0, and refuses to
+// run the cell on any error. src/ is already type-checked by the project's TypeScript (npm run typecheck); 5.0
+// disagrees with it on a few library typings (e.g. tfjs customGrad's save callback), which would make a whole
+// module unusable from notebooks for no runtime reason. So imported files get only their *syntax* checked here
+// (what the emit depends on); the cell itself is fully checked. IGRPO_KERNEL_CHECK_SRC=1 checks src/ fully too.
+const checkSrc = process.env.IGRPO_KERNEL_CHECK_SRC === '1';
+const preEmitOfFiles = ts.getPreEmitDiagnosticsOfFiles;
+const cellChecked = function (program, files, ...rest) {
+  const [cell, ...deps] = files;
+  return [...preEmitOfFiles.call(ts, program, [cell], ...rest), ...deps.flatMap((f) => program.getSyntacticDiagnostics(f))];
+};
+
+// tslab compiles with TypeScript's defaults, i.e. not strict. src/ is written for `strict` (tsconfig.json), and
+// zod's inferred types need strictNullChecks: without it every defaulted field turns optional and src/ stops
+// type-checking in the kernel. So we compile cells and src/ strictly, like `npm run typecheck` does.
+// IGRPO_KERNEL_STRICT=0 restores tslab's loose mode (cells then may not import src/ modules that use zod types).
+const strict = process.env.IGRPO_KERNEL_STRICT !== '0';
+const createHost = ts.createWatchCompilerHost;
+const strictHost = function (rootFiles, options, ...rest) {
+  return createHost.call(ts, rootFiles, strict && Array.isArray(rootFiles) ? { ...options, strict: true } : options, ...rest);
+};
+// The module's exports are getters that cannot be reassigned, so tslab gets a proxy of it from the require cache.
+const overrides = { createWatchCompilerHost: strictHost, ...(checkSrc ? {} : { getPreEmitDiagnosticsOfFiles: cellChecked }) };
+require.cache[tsPath].exports = new Proxy(ts, {
+  get: (target, key, receiver) => (Object.prototype.hasOwnProperty.call(overrides, key) ? overrides[key] : Reflect.get(target, key, receiver)),
+});
 
 // tslab runs cells and src/ as CommonJS, so packages load through their "require" entry. Some packages are
 // "type": "module" yet point "require" at a UMD .js file, which Node then parses as ESM: the require() returns an

@@ -2,6 +2,7 @@
 // suite runs them in (IGRPO_NOTEBOOK_FAST=1), the policy to start from, the small run configs, and one-call helpers
 // that turn a trainer step's state into tables and rollout records.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { GPT } from '../model/gpt.js';
 import type { Policy } from '../model/policy.js';
@@ -9,6 +10,7 @@ import { loadPolicy } from '../model/load.js';
 import { dataPath } from '../paths.js';
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from '../train/config.js';
 import { syntheticTokenizer } from '../train/task.js';
+import type { MetricsRecord } from '../train/records.js';
 import type { StepState } from '../train/trainer.js';
 
 /** True when the notebooks run in the test suite's small, fast configuration. */
@@ -106,4 +108,24 @@ export function advantageTable(s: StepState): Record<string, string | number>[] 
       advantage: s.advantages ? s.advantages[i][j] : NaN,
     })),
   );
+}
+
+/** A fresh folder for a notebook's run logs (under the system temp folder, or IGRPO_NOTEBOOK_RUNS when set). */
+export function scratchDir(name: string): string {
+  const base = process.env.IGRPO_NOTEBOOK_RUNS ?? os.tmpdir();
+  fs.mkdirSync(base, { recursive: true });
+  return fs.mkdtempSync(path.join(base, `igrpo-${name}-`));
+}
+
+/** The metrics a reader looks at first, as one table row. */
+export function metricsSummary(m: MetricsRecord): Record<string, string | number> {
+  const row: Record<string, string | number> = {
+    step: m.step, algo: m.algo, reward: m.reward, accuracy: m.accuracy, entropy: m.entropy, loss: m.loss, gradNorm: m.gradNorm,
+    clipFraction: m.clipFraction, zeroStdFraction: m.zeroStdFraction, completions: m.sampledCompletions, tokens: m.completionTokens,
+    'ms/step': m.wallMs.total,
+  };
+  if (m.draftAccuracy !== undefined) row.draftAccuracy = m.draftAccuracy;
+  if (m.refinementAccuracy !== undefined) row.refinementAccuracy = m.refinementAccuracy;
+  if (m.eval) row['eval pass@1'] = m.eval.passAt1;
+  return row;
 }

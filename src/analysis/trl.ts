@@ -69,3 +69,17 @@ export function mapTrlRows(rows: RawRow[], seed = 0): RawRow[] {
     return { where, value };
   });
 }
+
+/**
+ * Our rollouts in TRL's completions-table layout (step, prompt, completion, one column per reward, advantage), to
+ * compare with TRL runs in the same tools or to check that the TRL mapping round-trips.
+ */
+export function toTrlRows(rollouts: readonly { step: number; prompt: string; text: string; rewards: Record<string, number>; advantage: number | null }[]): Record<string, unknown>[] {
+  return rollouts.map((r) => ({
+    step: r.step,
+    prompt: r.prompt,
+    completion: r.text,
+    ...Object.fromEntries(Object.entries(r.rewards).map(([k, v]) => [`${k}_reward`, v])),
+    advantage: r.advantage ?? 0,
+  }));
+}
