@@ -121,7 +121,18 @@ async function activate(tfName: string, notRegistered: string): Promise<string> 
   }
   if (!ok) throw new Error(`the ${tfName} backend failed to initialise`);
   await tf.ready();
+  silenceNodeAdvice();
   return tfName;
+}
+
+/**
+ * tfjs's cpu backend prints "install our node backend" on first use in Node (the native and wasm
+ * backends use it for some tensors too). Our report already says which backends exist and why, so
+ * that banner is noise on stderr; mark it as shown.
+ */
+function silenceNodeAdvice(): void {
+  const cpu = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
+  if (cpu && 'firstUse' in cpu) cpu.firstUse = false;
 }
 
 /** In Node the wasm backend looks for its .wasm files beside the running script; point it at its own dist folder. */

@@ -3,7 +3,6 @@
 // caller asks, is skipped and counted.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { packageRoot } from '../paths.js';
 import { getAdapter, type Adapter, type AdapterName, type Raw } from './adapters.js';
 import { parseCsv } from './csv.js';
@@ -107,7 +106,12 @@ function readCsv(file: string): Located[] {
 }
 
 async function readParquet(file: string): Promise<Located[]> {
-  const rows = await parquetReadObjects({ file: await asyncBufferFromFile(file) });
+  // Loaded on demand (text formats never pay for it); the whole file as an ArrayBuffer is what
+  // hyparquet's AsyncBuffer needs, and avoids its Node-only entry point (tslab resolves the browser one).
+  const { parquetReadObjects } = await import('hyparquet');
+  const bytes = fs.readFileSync(file);
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  const rows = await parquetReadObjects({ file: buffer });
   return rows.map((r, i) => ({ at: `row ${i + 1}`, record: r as Raw }));
 }
 

@@ -35,8 +35,10 @@ export type IgrpoOptions = z.infer<typeof IgrpoOptions>;
 /** Index of d̂ in a group of scored drafts. */
 export function selectBestDraft(drafts: readonly Scored[], tieBreak: IgrpoOptions['tieBreak'], seed: number): number {
   if (drafts.length === 0) throw new Error('selectBestDraft: no drafts');
-  const best = Math.max(...drafts.map((d) => d.score.reward));
-  const tied = drafts.map((d, i) => (d.score.reward === best ? i : -1)).filter((i) => i >= 0);
+  // a NaN reward never wins (and all-NaN picks the first): the NaN guard reports it at the loss
+  const reward = (d: Scored) => (Number.isNaN(d.score.reward) ? -Infinity : d.score.reward);
+  const best = Math.max(...drafts.map(reward));
+  const tied = drafts.map((d, i) => (reward(d) === best ? i : -1)).filter((i) => i >= 0);
   if (tieBreak === 'first' || tied.length === 1) return tied[0];
   if (tieBreak === 'shortest') return tied.reduce((a, i) => (drafts[i].ids.length < drafts[a].ids.length ? i : a));
   return tied[new Rng(seed).int(tied.length)];

@@ -17,7 +17,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { KVCache, Policy } from '../model/policy.js';
 import { Rng, mixSeed } from '../util/rng.js';
 import { type Completion, type SampleOptions } from './options.js';
-import { candidateCount, selectTokens } from './select.js';
+import { bannedBias, candidateCount, selectTokens } from './select.js';
+import type { Tokenizer } from '../tokenizer/types.js';
 
 export interface GenerationRow {
   prompt: readonly number[];
@@ -64,6 +65,7 @@ export async function generate(policy: Policy, rows: readonly GenerationRow[], o
   });
 
   let { cache, logits, block } = prefillShared(policy, rows, opts.sharePrefix);
+  const banned = bannedBias(logits.shape[1], bannedIds(tokenizer));
   /** batch row → index into rows/states */
   let members = rows.map((_, i) => i);
   let nextIds: tf.Tensor2D | null = null;
@@ -81,7 +83,7 @@ export async function generate(policy: Policy, rows: readonly GenerationRow[], o
         });
         noise = tf.tensor2d(buf, [b, k]);
       }
-      const chosen = selectTokens(logits, noise, opts);
+      const chosen = selectTokens(logits, noise, opts, banned);
       noise?.dispose();
       logits.dispose();
       const host = (await chosen.data()) as Float32Array; // the one readback per step: ids and log-probs
@@ -119,6 +121,7 @@ export async function generate(policy: Policy, rows: readonly GenerationRow[], o
     }
   } finally {
     cache.dispose();
+    banned?.dispose();
     nextIds?.dispose();
     if (!logits.isDisposed) logits.dispose();
   }
@@ -153,6 +156,13 @@ function rowsToKeep(done: boolean[], block: number, finished: number, must: bool
     return { rows: done.map((d, i) => (d ? -1 : i)).filter((i) => i >= 0), block: 1 };
   }
   return undefined;
+}
+
+/** Ids a completion never contains: padding, and bos where the tokenizer has one (unless either is eos). */
+export function bannedIds(t: Tokenizer): number[] {
+  const bos = (t as { bosId?: unknown }).bosId;
+  const ids = [t.padId, ...(typeof bos === 'number' ? [bos] : [])];
+  return ids.filter((id) => id !== t.eosId);
 }
 
 /** Append one sampled token to a row and decide whether the row is finished. */

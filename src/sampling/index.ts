@@ -3,9 +3,9 @@ import type { Policy } from '../model/policy.js';
 import { type GenerationRow, generate, rowSeed } from './generate.js';
 import { type Completion, type SampleOptionsInput, parseSampleOptions } from './options.js';
 
-export { generate, rowSeed, type GenerationRow } from './generate.js';
+export { bannedIds, generate, rowSeed, type GenerationRow } from './generate.js';
 export { SampleOptionsSchema, parseSampleOptions, type Completion, type SampleOptions, type SampleOptionsInput } from './options.js';
-export { selectTokens, candidateCount } from './select.js';
+export { bannedBias, candidateCount, selectTokens } from './select.js';
 
 /**
  * G = options.n completions for each prompt (text, encoded with the policy's tokenizer, or token ids).

@@ -41,7 +41,10 @@ export function parseSampleOptions(raw: unknown): SampleOptions {
 export interface Completion {
   /** Sampled token ids, including a final stop id when one ended the completion. */
   ids: number[];
-  /** Per token, its log-probability under the distribution it was sampled from (after temperature, top-k, top-p). */
+  /**
+   * Per token, its log-probability under the distribution it was sampled from: after temperature,
+   * top-k, top-p, and with padding (and bos) removed — never generated, see bannedIds.
+   */
   logprobs: number[];
   /** Decoded text of ids without a final stop id (a stop string, if one matched, is kept). */
   text: string;

@@ -8,6 +8,18 @@ export interface SelectOptions {
   topP: number;
 }
 
+/**
+ * An additive [V] bias that rules out ids never to be generated (padding; bos), or null if none.
+ * Padding must never appear inside a completion: the trainer masks padded positions by id.
+ */
+export function bannedBias(vocab: number, banned: readonly number[]): tf.Tensor1D | null {
+  const ids = banned.filter((id) => id >= 0 && id < vocab);
+  if (ids.length === 0) return null;
+  const bias = new Float32Array(vocab);
+  for (const id of ids) bias[id] = MASKED;
+  return tf.tensor1d(bias);
+}
+
 /** Masked logits sit far below any real one but stay finite, so no inf - inf = NaN anywhere. */
 const MASKED = -1e30;
 
@@ -20,11 +32,13 @@ export function candidateCount(vocab: number, o: SelectOptions): number {
 /**
  * logits [B, V] and Gumbel noise [B, K] (K = candidateCount) → [2, B] float32: row 0 the chosen ids
  * (exact in float32 below 2^24), row 1 their log-probs under the distribution sampled from.
- * Greedy (temperature 0) ignores the noise and reports the untempered log-prob.
+ * Greedy (temperature 0) ignores the noise and reports the untempered log-prob. `bias` (bannedBias)
+ * removes ids from the distribution before anything else.
  */
-export function selectTokens(logits: tf.Tensor2D, noise: tf.Tensor2D | null, o: SelectOptions): tf.Tensor2D {
+export function selectTokens(raw: tf.Tensor2D, noise: tf.Tensor2D | null, o: SelectOptions, bias: tf.Tensor1D | null = null): tf.Tensor2D {
   return tf.tidy(() => {
-    const v = logits.shape[1];
+    const v = raw.shape[1];
+    const logits = bias ? (tf.add(raw, bias) as tf.Tensor2D) : raw;
     if (o.temperature === 0) {
       const choice = tf.argMax(logits, 1);
       return tf.stack([tf.cast(choice, 'float32'), pick(tf.logSoftmax(logits, -1), choice, v)]) as tf.Tensor2D;

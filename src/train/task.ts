@@ -10,6 +10,9 @@ export const TaskConfig = z
     task: z.enum(['arithmetic', 'countdown']).default('arithmetic'),
     /** The data helper's difficulty knob (arithmetic: 1…5). */
     difficulty: z.number().int().min(1).max(5).default(2),
+    /** Arithmetic only: overrides of the difficulty preset (operations per problem, largest operand). */
+    numOps: z.number().int().positive().optional(),
+    maxOperand: z.number().int().positive().optional(),
     /** Training problems (a fixed pool, reshuffled each epoch). */
     trainSize: z.number().int().positive().default(4096),
     /** Held-out problems for evaluation. */
@@ -22,7 +25,9 @@ export const TaskConfig = z
 export type TaskConfig = z.infer<typeof TaskConfig>;
 
 function generate(cfg: TaskConfig, count: number, seed: number, prefix: string): Problem[] {
-  if (cfg.task === 'arithmetic') return generateArithmetic({ count, seed, difficulty: cfg.difficulty, idPrefix: prefix });
+  if (cfg.task === 'arithmetic') {
+    return generateArithmetic({ count, seed, difficulty: cfg.difficulty, numOps: cfg.numOps, maxOperand: cfg.maxOperand, idPrefix: prefix });
+  }
   return generateCountdown({ count, seed, difficulty: cfg.difficulty, idPrefix: prefix });
 }
 

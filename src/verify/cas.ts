@@ -1,16 +1,34 @@
 // Symbolic equivalence through @cortex-js/compute-engine, behind bounds: inputs over a length limit
 // are not sent, the engine's own time limit is set low, and any throw counts as "not shown equal".
-import { ComputeEngine } from '@cortex-js/compute-engine';
+import * as computeEngineModule from '@cortex-js/compute-engine';
+import type { ComputeEngine } from '@cortex-js/compute-engine';
 import { numbersEqual } from './numbers.js';
 
 /** Longest LaTeX string handed to the CAS; longer ones compare as strings only. */
 export const CAS_MAX_CHARS = 400;
 
 let engine: ComputeEngine | undefined;
+
+/**
+ * The engine's class. Under ESM (tsx, the CLI) the import has it. Under CommonJS (tslab compiles notebook
+ * imports that way) `require` resolves to the package's UMD build, which Node loads as an ES module (the
+ * package is "type": "module") that exports nothing; the ESM build beside it, required by path, works.
+ */
+function engineClass(): typeof ComputeEngine {
+  type Mod = { ComputeEngine?: typeof ComputeEngine };
+  const direct = (computeEngineModule as Mod).ComputeEngine;
+  if (typeof direct === 'function') return direct;
+  if (typeof require === 'function') {
+    const umd = require.resolve('@cortex-js/compute-engine');
+    const esm = (require(umd.replace(/compute-engine(\.min)?\.js$/, 'compute-engine$1.esm.js')) as Mod).ComputeEngine;
+    if (typeof esm === 'function') return esm;
+  }
+  throw new Error('@cortex-js/compute-engine did not load: symbolic verification is unavailable');
+}
 function ce(): ComputeEngine {
   // The engine's own evaluation time limit (2 s, read-only in 0.27) is the last resort; the length
   // bound and the guard against towers of powers / huge factorials keep real calls well under it.
-  engine ??= new ComputeEngine();
+  engine ??= new (engineClass())();
   return engine;
 }
 
@@ -38,8 +56,9 @@ export function casParse(latex: string): CasValue | undefined {
   const hit = cache.get(latex);
   if (hit !== undefined) return hit ?? undefined;
   let out: CasValue | null = null;
+  const engine = ce(); // a missing engine is an error, not a silent "not equal"
   try {
-    const expr = ce().parse(latex);
+    const expr = engine.parse(latex);
     if (expr.isValid) {
       out = { expr };
       if (expr.freeVariables.length === 0) {

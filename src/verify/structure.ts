@@ -17,6 +17,15 @@ export type Shape =
 const OPENERS = new Set(['(', '[', '{']);
 const CLOSERS = new Set([')', ']', '}']);
 
+/** How a bracket at i changes the nesting depth, and how many characters it spans (`\\{` counts as one bracket). */
+function bracketAt(s: string, i: number): { delta: number; width: number } {
+  const c = s[i];
+  if (c === '\\' && (s[i + 1] === '{' || s[i + 1] === '}')) return { delta: s[i + 1] === '{' ? 1 : -1, width: 2 };
+  if (OPENERS.has(c)) return { delta: 1, width: 1 };
+  if (CLOSERS.has(c)) return { delta: -1, width: 1 };
+  return { delta: 0, width: 1 };
+}
+
 /** Splits at top-level occurrences of any separator (outside (), [], {} of any pairing). */
 export function splitTop(s: string, separators: readonly string[]): { parts: string[]; seps: string[] } {
   const parts: string[] = [];
@@ -24,15 +33,11 @@ export function splitTop(s: string, separators: readonly string[]): { parts: str
   let depth = 0;
   let start = 0;
   for (let i = 0; i < s.length; i++) {
-    const c = s[i];
-    if (c === '\\' && (s[i + 1] === '{' || s[i + 1] === '}')) {
-      depth += s[i + 1] === '{' ? 1 : -1;
-      i++;
-      continue;
-    }
-    if (OPENERS.has(c)) depth++;
-    else if (CLOSERS.has(c)) depth--;
-    else if (depth === 0) {
+    const b = bracketAt(s, i);
+    if (b.delta !== 0) {
+      depth += b.delta;
+      i += b.width - 1;
+    } else if (depth === 0) {
       for (const sep of separators) {
         // A command separator must not continue as a longer command (\le vs \left).
         if (s.startsWith(sep, i) && !(sep.startsWith('\\') && /[a-zA-Z]/.test(s[i + sep.length] ?? ''))) {
@@ -53,12 +58,9 @@ export function splitTop(s: string, separators: readonly string[]): { parts: str
 function wrapsWhole(s: string, openLen: number, closeLen: number): boolean {
   let depth = 0;
   for (let i = 0; i < s.length; i++) {
-    const c = s[i];
-    if (c === '\\' && (s[i + 1] === '{' || s[i + 1] === '}')) {
-      depth += s[i + 1] === '{' ? 1 : -1;
-      i++;
-    } else if (OPENERS.has(c)) depth++;
-    else if (CLOSERS.has(c)) depth--;
+    const b = bracketAt(s, i);
+    depth += b.delta;
+    i += b.width - 1;
     if (depth === 0 && i < s.length - 1) return false;
   }
   return depth === 0 && s.length >= openLen + closeLen;

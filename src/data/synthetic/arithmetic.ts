@@ -5,7 +5,7 @@
 // worked solution is a short, fully determined string a tiny character model can learn to imitate.
 import type { Problem } from '../schema.js';
 import { formatSolution } from './format.js';
-import { makeRng, type Rng } from './rng.js';
+import { overridePreset, seededList, type Rng } from './rng.js';
 
 export type ArithmeticOp = '+' | '-' | '*';
 
@@ -100,19 +100,10 @@ export function arithmeticProblem(rng: Rng, p: Preset, allowNegative: boolean, i
 
 /** `count` arithmetic problems; the same options always give the same list. */
 export function generateArithmetic(opts: ArithmeticOptions): Problem[] {
-  const base = arithmeticPreset(opts.difficulty ?? 2);
-  const preset: Preset = {
-    numOps: opts.numOps ?? base.numOps,
-    maxOperand: opts.maxOperand ?? base.maxOperand,
-    maxFactor: opts.maxFactor ?? base.maxFactor,
-    ops: opts.ops ?? base.ops,
-  };
+  const preset = overridePreset(arithmeticPreset(opts.difficulty ?? 2), opts);
   if (preset.numOps < 1 || preset.maxOperand < 1 || preset.ops.length === 0) {
     throw new Error('generateArithmetic: numOps and maxOperand must be ≥ 1 and ops non-empty');
   }
-  const rng = makeRng(opts.seed);
   const prefix = opts.idPrefix ?? `arith-s${opts.seed}`;
-  return Array.from({ length: opts.count }, (_, i) =>
-    arithmeticProblem(rng, preset, opts.allowNegative ?? false, `${prefix}-${i}`),
-  );
+  return seededList(opts.count, opts.seed, (rng, i) => arithmeticProblem(rng, preset, opts.allowNegative ?? false, `${prefix}-${i}`));
 }

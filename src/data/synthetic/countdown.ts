@@ -6,7 +6,7 @@
 // (checkCountdown judges that, exactly, with rational arithmetic).
 import type { Problem } from '../schema.js';
 import { formatSolution } from './format.js';
-import { makeRng, type Rng } from './rng.js';
+import { overridePreset, seededList, type Rng } from './rng.js';
 
 export type CountdownOp = '+' | '-' | '*' | '/';
 
@@ -104,19 +104,12 @@ export function countdownProblem(rng: Rng, p: Preset, id: string): Problem {
 
 /** `count` Countdown problems; the same options always give the same list. */
 export function generateCountdown(opts: CountdownOptions): Problem[] {
-  const base = countdownPreset(opts.difficulty ?? 2);
-  const preset: Preset = {
-    numbers: opts.numbers ?? base.numbers,
-    maxNumber: opts.maxNumber ?? base.maxNumber,
-    maxTarget: opts.maxTarget ?? base.maxTarget,
-    ops: opts.ops ?? base.ops,
-  };
+  const preset = overridePreset(countdownPreset(opts.difficulty ?? 2), opts);
   if (preset.numbers < 2 || preset.maxNumber < 1 || preset.ops.length === 0) {
     throw new Error('generateCountdown: numbers must be ≥ 2, maxNumber ≥ 1 and ops non-empty');
   }
-  const rng = makeRng(opts.seed);
   const prefix = opts.idPrefix ?? `countdown-s${opts.seed}`;
-  return Array.from({ length: opts.count }, (_, i) => countdownProblem(rng, preset, `${prefix}-${i}`));
+  return seededList(opts.count, opts.seed, (rng, i) => countdownProblem(rng, preset, `${prefix}-${i}`));
 }
 
 export interface CountdownVerdict {

@@ -22,3 +22,18 @@ export function makeRng(seed: number): Rng {
     pick: (items) => items[Math.floor(next() * items.length)],
   };
 }
+
+/** `count` items drawn in order from one generator seeded with `seed`. */
+export function seededList<T>(count: number, seed: number, make: (rng: Rng, index: number) => T): T[] {
+  const rng = makeRng(seed);
+  return Array.from({ length: count }, (_, i) => make(rng, i));
+}
+
+/** A difficulty preset with the caller's explicit settings laid over it (undefined keeps the preset's). */
+export function overridePreset<P extends object>(base: P, opts: Partial<P>): P {
+  const out = { ...base };
+  for (const key of Object.keys(base) as Array<keyof P>) {
+    if (opts[key] !== undefined) out[key] = opts[key] as P[keyof P];
+  }
+  return out;
+}

@@ -1,0 +1,150 @@
+// The GRPO-vs-iGRPO experiment at a matched rollout budget: both methods from the same shipped policy,
+// the same seeds, the same completions per prompt; held-out pass@1 curves, the final accuracy with a
+// 95% t-interval over seeds, and the per-step wall-time ratio iGRPO / GRPO (each pair of runs is made
+// side by side, so both see the same machine load).
+//
+//   npx tsx src/train/experiment.ts [--name NAME] [--config FILE] [--seeds 0,1,2] [--parallel 2]
+//
+// Writes results/<name>/runs/<algo>-s<seed>/ (metrics, evals, config), results/<name>/summary.json.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { packageRoot } from '../paths.js';
+import { readTrainConfig, type TrainConfig } from './config.js';
+import { readEvals, readMetrics } from './records.js';
+import { Trainer } from './trainer.js';
+
+/** Two-sided 97.5% quantiles of Student's t for df = 1…30 (df > 30: 1.96 is within 4%). */
+const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+
+export function tInterval(xs: readonly number[]): { mean: number; ci95: [number, number]; halfWidth: number; sd: number } {
+  const n = xs.length;
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  const sd = n > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1)) : NaN;
+  const t = n > 1 ? (T975[n - 2] ?? 1.96) : NaN;
+  const half = (t * sd) / Math.sqrt(n);
+  return { mean, ci95: [mean - half, mean + half], halfWidth: half, sd };
+}
+
+export interface MethodSummary {
+  seeds: number[];
+  initialAccuracy: number[];
+  finalAccuracies: number[];
+  mean: number;
+  ci95: [number, number];
+  /** Mean wall time of a training step (sampling, scoring, update; evaluation and checkpoints excluded), per seed. */
+  stepMs: number[];
+  completionsPerStep: number;
+  completionTokensPerStep: number;
+  /** pass@1 by updates done, per seed: [[updates, passAt1], …]. */
+  curves: [number, number][][];
+}
+
+const runDir = (root: string, algo: string, seed: number) => path.join(root, 'runs', `${algo}-s${seed}`);
+
+async function runOne(cfg: TrainConfig, out: string): Promise<void> {
+  fs.rmSync(out, { recursive: true, force: true });
+  const t = await Trainer.create(cfg, { out });
+  await t.run({
+    onStep: (s) => process.stdout.write(`${cfg.algo} s${cfg.seed} step ${s.step} reward ${s.metrics!.reward.toFixed(3)} acc ${s.metrics!.accuracy.toFixed(3)}` +
+      `${s.eval ? ` eval ${s.eval.passAt1.toFixed(3)}` : ''} ${(s.metrics!.wallMs.total / 1000).toFixed(1)}s\n`),
+  });
+  t.dispose();
+  fs.rmSync(path.join(out, 'checkpoints'), { recursive: true, force: true }); // the results keep logs, not weights
+}
+
+/** One run in a child process (a core of its own), its output in the run folder's log.txt. */
+function spawnJob(root: string, configFile: string, algo: string, seed: number): Promise<void> {
+  const dir = runDir(root, algo, seed);
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  const log = fs.openSync(`${dir}.log.txt`, 'w');
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], '--name', path.basename(root), '--config', configFile, '--job', `${algo}:${seed}`], {
+    stdio: ['ignore', log, log],
+  });
+  return new Promise((resolve, reject) =>
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${algo} seed ${seed} failed (exit ${code}); see ${dir}.log.txt`)))),
+  );
+}
+
+export function summariseMethod(root: string, algo: string, seeds: readonly number[]): MethodSummary {
+  const evals = seeds.map((s) => readEvals(path.join(runDir(root, algo, s), 'evals.jsonl')));
+  const metrics = seeds.map((s) => readMetrics(path.join(runDir(root, algo, s), 'metrics.jsonl')));
+  const finals = evals.map((e) => e[e.length - 1].passAt1);
+  const ti = tInterval(finals);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return {
+    seeds: [...seeds],
+    initialAccuracy: evals.map((e) => e.find((x) => x.updates === 0)?.passAt1 ?? NaN),
+    finalAccuracies: finals,
+    mean: ti.mean,
+    ci95: ti.ci95,
+    stepMs: metrics.map((ms) => mean(ms.map((m) => m.wallMs.total))),
+    completionsPerStep: mean(metrics.flat().map((m) => m.sampledCompletions)),
+    completionTokensPerStep: mean(metrics.flat().map((m) => m.completionTokens)),
+    curves: evals.map((e) => e.map((x) => [x.updates, x.passAt1] as [number, number])),
+  };
+}
+
+export function summarise(root: string, seeds: readonly number[], meta: Record<string, unknown>) {
+  const grpo = summariseMethod(root, 'grpo', seeds);
+  const igrpo = summariseMethod(root, 'igrpo', seeds);
+  const ratios = seeds.map((_, i) => igrpo.stepMs[i] / grpo.stepMs[i]);
+  const diff = tInterval(seeds.map((_, i) => igrpo.finalAccuracies[i] - grpo.finalAccuracies[i]));
+  return {
+    ...meta,
+    methods: { grpo, igrpo },
+    /** iGRPO / GRPO mean step wall time, per seed pair (run side by side) and their mean. */
+    stepTimeRatio: { perSeed: ratios, mean: ratios.reduce((a, b) => a + b, 0) / ratios.length },
+    /** Paired difference of final held-out pass@1 (iGRPO − GRPO) over seeds, with its 95% t-interval. */
+    finalDifference: { mean: diff.mean, ci95: diff.ci95 },
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      name: { type: 'string' }, config: { type: 'string' }, seeds: { type: 'string' }, parallel: { type: 'string' },
+      'summary-only': { type: 'boolean' }, job: { type: 'string' },
+    },
+  });
+  const name = values.name ?? 'grpo-vs-igrpo';
+  const configFile = values.config ?? path.join(packageRoot(), 'data', 'configs', 'experiment.json');
+  const seeds = (values.seeds ?? '0,1,2').split(',').map(Number);
+  const root = path.join(packageRoot(), 'results', name);
+  fs.mkdirSync(root, { recursive: true });
+  if (values.job) {
+    const [algo, seed] = values.job.split(':');
+    const cfg = readTrainConfig(configFile, { algo, seed: Number(seed) });
+    const { selectBackend, describeBackend } = await import('../backend/select.js');
+    console.log(describeBackend(await selectBackend(cfg.backend)));
+    await runOne(cfg, runDir(root, cfg.algo, cfg.seed));
+    return;
+  }
+  const parallel = Number(values.parallel ?? 2);
+  const t0 = Date.now();
+  if (!values['summary-only']) {
+    // pairs (grpo, igrpo) of one seed run side by side, each in its own process: their step times see the same load
+    const jobs = seeds.flatMap((seed) => (['grpo', 'igrpo'] as const).map((algo) => ({ algo, seed })));
+    for (let i = 0; i < jobs.length; i += parallel) {
+      await Promise.all(jobs.slice(i, i + parallel).map((j) => spawnJob(root, configFile, j.algo, j.seed)));
+    }
+  }
+  const summary = summarise(root, seeds, {
+    name,
+    config: path.relative(packageRoot(), configFile),
+    command: `npx tsx src/train/experiment.ts --name ${name} --seeds ${seeds.join(',')} --parallel ${parallel}`,
+    wallSeconds: values['summary-only'] ? undefined : Math.round((Date.now() - t0) / 1000),
+    date: new Date().toISOString(),
+  });
+  fs.writeFileSync(path.join(root, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  console.log(JSON.stringify({ grpo: summary.methods.grpo.finalAccuracies, igrpo: summary.methods.igrpo.finalAccuracies, ratio: summary.stepTimeRatio.mean }));
+}
+
+if (process.argv[1] && /experiment\.ts$/.test(process.argv[1])) {
+  main().catch((e) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  });
+}
