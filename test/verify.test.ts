@@ -122,3 +122,23 @@ test('explain names the reason a comparison failed', () => {
   assert.match(explain('', '5').reason, /unusable gold/);
   assert.match(explain('5', '').reason, /empty/);
 });
+
+test('pathological answers get a defined verdict in bounded time', () => {
+  const cases: Array<[string, string, string, boolean]> = [
+    ['deep braces', '{'.repeat(900) + '1' + '}'.repeat(900), '1', true],
+    ['deep parentheses', '('.repeat(900) + '1' + ')'.repeat(900), '2', false],
+    ['unbalanced', '\\frac{1}{2', '\\frac{1}{3}', false],
+    ['over-long gold', '1+'.repeat(2000) + '1', '2001', false],
+    ['power tower', '2^{2^{2^{2^{2}}}}', '65536', false],
+    ['power tower, same text', '2^{2^{2^{2^{2}}}}', '2^{2^{2^{2^{2}}}}', true],
+    ['huge exponent', '10^{999999}', '1', false],
+    ['factorial', '170!', '1', false],
+    ['big sum', '\\sum_{k=0}^{n-1} F_k F_{n-k-1}', '0', false],
+    ['long list', Array.from({ length: 300 }, (_, i) => i).join(','), Array.from({ length: 300 }, (_, i) => 299 - i).join(','), true],
+  ];
+  for (const [name, gold, pred, expected] of cases) {
+    const t0 = Date.now();
+    assert.equal(verify(gold, pred), expected, name);
+    assert.ok(Date.now() - t0 < 5000, `${name}: ${Date.now() - t0} ms`);
+  }
+});
