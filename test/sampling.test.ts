@@ -1,20 +1,30 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { generate, parseSampleOptions, rowSeed, sample, selectTokens } from '../src/sampling/index.js';
+import { bannedBias, bannedIds, generate, parseSampleOptions, rowSeed, sample, selectTokens } from '../src/sampling/index.js';
 import type { GPT } from '../src/model/gpt.js';
 import { Rng } from '../src/util/rng.js';
 import { tinyGPT } from './core-fixtures.js';
 
 const PROMPTS = ['12+34=', '(5*6)-7=', '9'];
 
-/** Per position of the completion, the model's (temperature-scaled) log-probs over the vocabulary. */
+/**
+ * Per position of the completion, the sampling distribution's log-probs over the vocabulary: the
+ * model's logits, temperature-scaled, with the never-generated ids (pad, bos) removed. Computed
+ * independently of the sampler: a full forward, then plain JS.
+ */
 function stepLogProbs(m: GPT, prompt: number[], completion: number[], temperature: number): number[][] {
-  return tf.tidy(() => {
+  const banned = new Set(bannedIds(m.tokenizer));
+  const rows = tf.tidy(() => {
     const seq = [...prompt, ...completion];
     const logits = m.logits(tf.tensor2d([seq], undefined, 'int32')) as tf.Tensor3D;
-    const rows = logits.slice([0, prompt.length - 1, 0], [1, completion.length, -1]).squeeze([0]);
-    return tf.logSoftmax(tf.div(rows, temperature)).arraySync() as number[][];
+    return logits.slice([0, prompt.length - 1, 0], [1, completion.length, -1]).squeeze([0]).arraySync() as number[][];
+  });
+  return rows.map((row) => {
+    const x = row.map((l, i) => (banned.has(i) ? -Infinity : l / temperature));
+    const mx = Math.max(...x);
+    const lse = mx + Math.log(x.reduce((a, v) => a + Math.exp(v - mx), 0));
+    return x.map((v) => v - lse);
   });
 }
 
@@ -33,7 +43,7 @@ test('sampling is reproducible by seed and differs across seeds', async () => {
   m.dispose();
 });
 
-test('reported log-probs are those of the sampling distribution (temperature 1: the model’s own)', async () => {
+test('reported log-probs are those of the sampling distribution (temperature 1: the model’s own, less pad/bos)', async () => {
   const m = tinyGPT();
   const [group] = await sample(m, [PROMPTS[0]], { n: 3, maxNewTokens: 10, seed: 2 });
   const prompt = m.tokenizer.encode(PROMPTS[0]);
@@ -109,7 +119,28 @@ test('selectTokens on hand-made logits: support and log-probs of the filtered di
   const lse = Math.log([0, 0.5, 1, 1.5, 2].reduce((s, x) => s + Math.exp(x), 0));
   assert.equal(id0, 0);
   assert.ok(Math.abs(lp0 - (0 - lse)) < 1e-5);
-  [logits, noise, big].forEach((t) => t.dispose());
+  // banned ids (padding) are never chosen, even when they dominate, and leave the others renormalised
+  const padFirst = tf.tensor2d([[10, 0, 0]]);
+  const bias = bannedBias(3, [0])!;
+  for (let i = 0; i < 50; i++) {
+    const n3 = tf.tensor2d([[rng.gumbel() + 50, rng.gumbel(), rng.gumbel()]]);
+    const [[idb], [lpb]] = selectTokens(padFirst, n3, { temperature: 1, topK: 0, topP: 1 }, bias).arraySync();
+    n3.dispose();
+    assert.notEqual(idb, 0);
+    assert.ok(Math.abs(lpb - Math.log(0.5)) < 1e-6);
+  }
+  assert.equal(bannedBias(3, []), null);
+  [logits, noise, big, padFirst, bias].forEach((t) => t.dispose());
+});
+
+test('completions never contain padding or bos', async () => {
+  const m = tinyGPT({ initStd: 0.05 }); // near-uniform: pad and bos would come up often
+  assert.deepEqual(bannedIds(m.tokenizer), [m.tokenizer.padId, 1]);
+  const res = await sample(m, PROMPTS, { n: 8, maxNewTokens: 20, seed: 4, stopOnEos: false });
+  const all = res.flat().flatMap((c) => c.ids);
+  assert.equal(all.length, PROMPTS.length * 8 * 20);
+  assert.ok(!all.includes(0) && !all.includes(1));
+  m.dispose();
 });
 
 test('grouped sampling (shared prefix, padded batch) gives the same tokens as each completion alone', async () => {
