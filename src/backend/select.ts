@@ -131,8 +131,10 @@ async function activate(tfName: string, notRegistered: string): Promise<string> 
  * that banner is noise on stderr; mark it as shown.
  */
 function silenceNodeAdvice(): void {
-  const cpu = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
-  if (cpu && 'firstUse' in cpu) cpu.firstUse = false;
+  // the native backend is a cpu backend instance of its own, so mark the active one as well
+  for (const b of [tf.findBackend('cpu'), tf.backend()] as unknown as ({ firstUse?: boolean } | null)[]) {
+    if (b && 'firstUse' in b) b.firstUse = false;
+  }
 }
 
 /** In Node the wasm backend looks for its .wasm files beside the running script; point it at its own dist folder. */
