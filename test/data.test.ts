@@ -10,7 +10,7 @@ import {
   loadProblems, loadProblemsSync, loadBenchmark, benchmarksDir, BENCHMARKS, shuffleBySeed, splitBySeed, DatasetError,
   gsm8kAdapter, competitionAdapter, mathAdapter,
 } from '../src/data/index.js';
-import { extractAnswer, explain, verify } from '../src/verify/index.js';
+import { extractAnswer, explain, goldProblem, verify } from '../src/verify/index.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'igrpo-data-'));
 const write = (name: string, text: string | Uint8Array) => {
@@ -107,6 +107,9 @@ test('every public benchmark loads through its adapter with zero errors', { skip
     const r = loadBenchmark(name, { onError: 'skip' });
     assert.equal(r.skipped.length, 0, `${name}: ${r.skipped[0]?.message}`);
     assert.equal(r.problems.length, expected[name], name);
+    // Every gold is usable by the reward (no flagged zero waiting in a benchmark).
+    const unusable = r.problems.filter((p) => goldProblem(p.answer) !== undefined).map((p) => `${p.id}: ${goldProblem(p.answer)}`);
+    assert.deepEqual(unusable, [], name);
   }
 });
 

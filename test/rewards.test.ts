@@ -49,11 +49,11 @@ test('accuracy reward uses the equivalence checker and strict extraction by defa
 });
 
 test('an unusable gold is flagged and scores 0, never a free 1.0', () => {
-  for (const gold of ['\\text{ }', '$$', '\\boxed{}']) {
+  for (const gold of ['\\text{ }', '$$', '\\boxed{}', '\\frac{1}{2']) {
     const r = scoreCompletion('<think>x</think><answer></answer>', p(gold));
     assert.equal(r.breakdown.accuracy, 0, gold);
     assert.equal(r.correct, false);
-    assert.match(r.flagged ?? '', /unusable|empty/, gold);
+    assert.match(r.flagged ?? '', /empty|unbalanced/, gold);
     const r2 = scoreCompletion('<think>x</think><answer>5</answer>', p(gold));
     assert.equal(r2.breakdown.accuracy, 0);
     assert.ok(r2.flagged);

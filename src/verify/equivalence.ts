@@ -1,6 +1,7 @@
 // verify(gold, pred): are two final answers the same mathematical object? Gold first, as in Math-Verify.
 // Order of work: plain numbers (no allocation beyond a regex) → normalised strings → shapes
 // (tuples, sets, intervals, matrices, relations) → scalars by value or by the CAS, under bounds.
+import { bracesBalanced } from './braces.js';
 import { casEqual, casParse, sampledEqual } from './cas.js';
 import { normalise, type Normalised } from './normalize.js';
 import { DEFAULT_TOLERANCE, numbersEqual, parsePlainNumber, parseSimpleNumber } from './numbers.js';
@@ -36,6 +37,7 @@ export const MAX_ANSWER_CHARS = 2000;
 export function goldProblem(gold: string): string | undefined {
   if (typeof gold !== 'string') return 'gold is not a string';
   if (gold.length > MAX_ANSWER_CHARS) return `gold is longer than ${MAX_ANSWER_CHARS} characters`;
+  if (!bracesBalanced(gold)) return 'gold has unbalanced braces';
   const n = normalise(gold).text;
   if (n.length === 0) return 'gold is empty after normalisation';
   return undefined;
