@@ -1,5 +1,6 @@
 // The GPT policy's configuration: schema first, the type inferred from it.
 import { z } from 'zod';
+import { parseWith } from '../util/validate.js';
 
 export const GPTConfigSchema = z
   .object({
@@ -32,10 +33,5 @@ export type GPTConfigInput = z.input<typeof GPTConfigSchema>;
 
 /** Parse and validate a config, with an error naming the source and every bad field. */
 export function parseGPTConfig(raw: unknown, source = 'model config'): GPTConfig {
-  const r = GPTConfigSchema.safeParse(raw);
-  if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new Error(`invalid ${source}: ${issues}`);
-  }
-  return r.data;
+  return parseWith(GPTConfigSchema, raw, source);
 }

@@ -2,6 +2,7 @@
 // length N, N bytes of JSON { name: { dtype, shape, data_offsets: [begin, end] }, __metadata__? },
 // then the raw little-endian tensor bytes, offsets relative to the end of the header.
 import { z } from 'zod';
+import { formatIssues } from '../util/validate.js';
 
 export interface NamedTensor {
   data: Float32Array;
@@ -61,7 +62,7 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Map<string
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') continue;
     const r = EntrySchema.safeParse(raw);
-    if (!r.success) fail(`tensor '${name}': ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!r.success) fail(`tensor '${name}': ${formatIssues(r.error)}`);
     const e = r.data!;
     const [begin, end] = e.data_offsets;
     const count = e.shape.reduce((a, b) => a * b, 1);

@@ -1,5 +1,6 @@
 // Sampling options: schema first, type inferred.
 import { z } from 'zod';
+import { parseWith } from '../util/validate.js';
 
 export const SampleOptionsSchema = z
   .object({
@@ -31,11 +32,7 @@ export type SampleOptions = z.infer<typeof SampleOptionsSchema>;
 export type SampleOptionsInput = z.input<typeof SampleOptionsSchema>;
 
 export function parseSampleOptions(raw: unknown): SampleOptions {
-  const r = SampleOptionsSchema.safeParse(raw ?? {});
-  if (!r.success) {
-    throw new Error(`invalid sampling options: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-  }
-  return r.data;
+  return parseWith(SampleOptionsSchema, raw ?? {}, 'sampling options');
 }
 
 export interface Completion {

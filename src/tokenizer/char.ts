@@ -2,6 +2,7 @@
 // multi-character special tokens ("<think>", "</answer>", …) that encode greedily as single ids.
 // Ids: the special tokens first (pad = 0, bos = 1, eos = 2, then the rest), then the alphabet.
 import { z } from 'zod';
+import { parseWith } from '../util/validate.js';
 import type { Tokenizer } from './types.js';
 
 export const CharTokenizerJSONSchema = z
@@ -97,10 +98,6 @@ export class CharTokenizer implements Tokenizer {
   }
 
   static fromJSON(json: unknown, source = 'tokenizer JSON'): CharTokenizer {
-    const r = CharTokenizerJSONSchema.safeParse(json);
-    if (!r.success) {
-      throw new Error(`invalid ${source}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-    }
-    return new CharTokenizer(r.data);
+    return new CharTokenizer(parseWith(CharTokenizerJSONSchema, json, source));
   }
 }
