@@ -26,6 +26,9 @@ test('last \\boxed / \\fbox / \\boxed N with nesting', () => {
   assert.equal(group('\\boxed{(3, 3)} \\text{ for part (a) and } \\boxed{(1, 1)}'), '(3, 3), (1, 1)');
   assert.equal(group('\\boxed{1}. Much later, after a long discussion of something else entirely, \\boxed{2}'), '2');
   assert.equal(group('\\boxed{1} '.repeat(50) + '\\boxed{9}'), '9', 'a long run of boxes is not one answer');
+  assert.equal(group('\\boxed{1} papers and \\boxed{2} bins'), '1, 2');
+  assert.equal(group('\\boxed{1} no no no or no no \\boxed{2}'), '2', 'prose between boxes separates them');
+  assert.equal(group('$$\\boxed{20}$$ \\boxed{143}'), '143', 'display math closes an answer');
 });
 
 test('<answer> tag comes first and is unwrapped', () => {

@@ -93,8 +93,10 @@ export function lastBoxedGroup(text: string): string | undefined {
   const group = [last.body];
   for (let k = spans.length - 2; k >= 0; k--) {
     const gap = text.slice(spans[k].end, spans[k + 1].start);
-    const wordy = gap.length <= 30 && BOX_GAP.test(gap) && /\band\b|\bor\b|,/.test(gap);
-    if (gap.length > 60 || !(CONNECTOR.test(gap) || wordy)) break;
+    // Display math ($$ … $$) closes an answer; a few words with an and/or/comma may join two boxes.
+    const words = gap.replace(/\\text\s*\{[^{}]*\}/g, ' ').match(/[a-zA-Z]+/g) ?? [];
+    const wordy = words.length <= 2 && BOX_GAP.test(gap) && /\band\b|\bor\b|,/.test(gap);
+    if (gap.length > 60 || gap.includes('$$') || !(CONNECTOR.test(gap) || wordy)) break;
     group.unshift(spans[k].body);
   }
   // A long run of boxes is degenerate output, not a multi-part answer: the last box stands.
