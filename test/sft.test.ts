@@ -35,7 +35,7 @@ test('SFT examples: targets are the reference; refinement drafts are right or co
 });
 
 test('a short SFT run lowers the loss', async () => {
-  const cfg = SftConfig.parse({ steps: 30, batchSize: 8, evalEvery: 0, lr: 1e-2, model: { dModel: 16, nLayers: 1, nHeads: 2, maxSeqLen: 80 }, task: { trainSize: 64, evalSize: 4 }, schedule: { warmupSteps: 0 } });
+  const cfg = SftConfig.parse({ steps: 30, batchSize: 8, evalEvery: 0, evalSize: 0, lr: 1e-2, model: { dModel: 16, nLayers: 1, nHeads: 2, maxSeqLen: 80 }, task: { trainSize: 64, evalSize: 4 }, schedule: { warmupSteps: 0 } });
   const losses: number[] = [];
   const { policy } = await runSft(cfg, { onProgress: (p) => losses.push(p.loss) });
   const head = losses.slice(0, 5).reduce((a, b) => a + b) / 5;

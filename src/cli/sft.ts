@@ -66,7 +66,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   bar?.finish();
   console.log(`sft done in ${((performance.now() - t0) / 1000).toFixed(0)} s: ${policy.numParameters()} parameters, held-out pass@1 ` +
-    `${(100 * finalEval).toFixed(1)}% (T=${cfg.evalTemperature}, 64 problems) → ${out}`);
+    `${(100 * finalEval).toFixed(1)}% (T=${cfg.evalTemperature}, ${cfg.evalSize} held-out problems) → ${out}`);
   policy.dispose();
   return 0;
 }

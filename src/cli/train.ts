@@ -1,6 +1,7 @@
 // `igrpo train`: GRPO or iGRPO on a policy (default: the shipped SFT policy on the synthetic task).
 // Exit codes: 0 done; 2 bad usage or invalid config (the message names the field); 3 training stopped
 // by the non-finite-loss guard (the last good checkpoint is kept and named); 1 anything else.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProgressBar } from '../analysis/progress.js';
@@ -16,6 +17,7 @@ const HELP = `usage: igrpo train --out DIR [options]
   --out DIR              run folder: metrics.jsonl, rollouts.jsonl, evals.jsonl, checkpoints/, summary.json
   --config FILE          JSON config (src/train/config.ts; every field optional, defaults = embedded run)
   --resume               continue the run in DIR from its last complete checkpoint
+  --overwrite            delete DIR first if it holds an earlier run
   --policy DIR           starting policy folder (default: the shipped data/policy)
   --backend B            auto, native, wasm, cpu, webgpu, … (default $IGRPO_BACKEND or the config's, auto)
   --quiet                no progress bar
@@ -56,7 +58,7 @@ export async function run(argv: string[]): Promise<number> {
       args: argv,
       options: {
         algo: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
-        config: { type: 'string' }, resume: { type: 'boolean' }, policy: { type: 'string' }, backend: { type: 'string' },
+        config: { type: 'string' }, resume: { type: 'boolean' }, overwrite: { type: 'boolean' }, policy: { type: 'string' }, backend: { type: 'string' },
         quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -65,6 +67,7 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     if (!values.out) throw new UsageError('--out DIR is required');
+    if (values.resume && values.overwrite) throw new UsageError('--resume and --overwrite contradict each other');
     cfg = configFromArgs(values);
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
@@ -76,6 +79,7 @@ export async function run(argv: string[]): Promise<number> {
   const backend = await selectBackend(cfg.backend);
   console.error(describeBackend(backend));
   const out = path.resolve(values.out as string);
+  if (values.overwrite) fs.rmSync(out, { recursive: true, force: true });
   const trainer = await Trainer.create(cfg, { out, resume: !!values.resume });
   const from = trainer.stepIndex;
   console.error(`${cfg.algo} seed ${cfg.seed}: ${from > 0 ? `resuming at step ${from}, ` : ''}${cfg.steps} steps, ${cfg.promptsPerStep} prompts × ${cfg.completionsPerPrompt} completions` +

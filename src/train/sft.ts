@@ -47,6 +47,8 @@ export const SftConfig = z
     seed: z.number().int().nonnegative().default(0),
     evalEvery: z.number().int().nonnegative().default(250),
     evalTemperature: z.number().min(0).default(0.7),
+    /** Held-out problems for the progress evaluations (and the final one); 0 = none. */
+    evalSize: z.number().int().nonnegative().default(64),
   })
   .strict();
 export type SftConfig = z.infer<typeof SftConfig>;
@@ -91,7 +93,7 @@ export async function runSft(cfg: SftConfig, opts: { out?: string; onProgress?: 
   const policy = new GPT({ ...cfg.model, vocabSize: tokenizer.vocabSize, seed: cfg.seed }, tokenizer);
   const optimizer = new Adam(policy.parameters(), { lr: cfg.lr, weightDecay: cfg.weightDecay });
   const pool = trainProblems(cfg.task);
-  const heldOut = evalProblems(cfg.task).slice(0, 64);
+  const heldOut = evalProblems(cfg.task).slice(0, cfg.evalSize);
   const rng = new Rng(mixSeed(cfg.seed, 17));
   let finalEval = NaN;
   for (let step = 0; step < cfg.steps; step++) {
@@ -111,7 +113,7 @@ export async function runSft(cfg: SftConfig, opts: { out?: string; onProgress?: 
     if (!Number.isFinite(loss)) throw new Error(`SFT loss became ${loss} at step ${step}`);
     const last = step === cfg.steps - 1;
     const progress: SftProgress = { step, loss, lr };
-    if ((cfg.evalEvery > 0 && (step + 1) % cfg.evalEvery === 0) || last) {
+    if (heldOut.length > 0 && ((cfg.evalEvery > 0 && (step + 1) % cfg.evalEvery === 0) || last)) {
       const r = await evaluate(policy, heldOut, { k: 1, temperature: cfg.evalTemperature, topP: 1, maxNewTokens: 48, seed: mixSeed(cfg.seed, step) });
       progress.eval = { passAt1: r.passAt1, n: r.n };
       finalEval = r.passAt1;
