@@ -6,7 +6,10 @@
 // slower than native or wasm; ask for it by name (IGRPO_BACKEND=webgpu) on a machine with a GPU.
 // An unknown name, or a backend asked for by name that cannot start, is an error that says what to
 // install — never a silent fallback to something slower.
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { packageRoot } from '../paths.js';
 
 export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'native', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -141,9 +144,9 @@ function silenceNodeAdvice(): void {
 function setWasmPathsForNode(wasm: { setWasmPaths?: (p: string) => void }): void {
   if (typeof process === 'undefined' || !process.versions?.node || !wasm.setWasmPaths) return;
   try {
-    // require.resolve exists both under CommonJS (tslab) and in tsx's ESM loader
-    const main = require.resolve('@tensorflow/tfjs-backend-wasm');
-    const dist = main.slice(0, main.lastIndexOf('dist') + 'dist'.length) + '/';
+    // a require anchored at our package root works under ESM (tsx) and CommonJS (tslab) alike
+    const main = createRequire(path.join(packageRoot(), 'package.json')).resolve('@tensorflow/tfjs-backend-wasm');
+    const dist = main.slice(0, main.lastIndexOf('dist') + 'dist'.length) + path.sep;
     wasm.setWasmPaths(dist);
   } catch {
     /* leave the backend's default lookup */
