@@ -131,9 +131,13 @@ test('fused matMul with bias (and its bias gradient through Sum) matches', () =>
     (a, b, bias) => tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias, activation: 'relu' }), [0, 1, 2]);
 });
 
-test('Add, Sum, Transpose, Softmax, Slice, Concat, GatherV2 overrides match the cpu kernels', () => {
+test('Add/Sub/Mul/Div broadcasting, Sum, Transpose, Softmax, Slice, Concat, GatherV2 overrides match the cpu kernels', () => {
   compare('add', [{ shape: [4, 3, 5] }, { shape: [3, 5] }], (a, b) => tf.add(a, b), [0, 1]);
   compare('add general broadcast', [{ shape: [4, 1, 5] }, { shape: [3, 1] }], (a, b) => tf.add(a, b), [0, 1]);
+  compare('sub column broadcast', [{ shape: [6, 5] }, { shape: [6, 1] }], (a, b) => tf.sub(a, b), [0, 1]);
+  compare('mul scalar', [{ shape: [2, 3, 1, 4] }, { shape: [] }], (a, b) => tf.mul(a, b), [0, 1]);
+  compare('mul middle broadcast', [{ shape: [2, 1, 4] }, { shape: [2, 3, 1] }], (a, b) => tf.mul(a, b), [0, 1]);
+  compare('div', [{ shape: [3, 4] }, { shape: [4], values: [1.5, -2, 3, 0.5] }], (a, b) => tf.div(a, b), [0, 1]);
   compare('sum', [{ shape: [4, 3, 5] }], (x) => tf.sum(x, [0, 1]), [0]);
   compare('sum keepDims', [{ shape: [4, 3, 5] }], (x) => tf.sum(x, 0, true), [0]);
   compare('sum inner', [{ shape: [4, 3, 5] }], (x) => tf.sum(x, [1]), [0]);

@@ -1,38 +1,9 @@
-// Native Add (same shape, or one side a trailing-dims broadcast such as a bias) and Sum over leading
-// axes (the bias gradient); the cpu kernels transpose or index element by element in JS for these.
-import * as tf from '@tensorflow/tfjs';
+// Sum over leading axes (the bias gradient), Transpose and Softmax on the addon; the cpu kernels
+// transpose first or index element by element in JS for these.
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon.js';
 import { type Info, type KernelFn, f32, output, size } from './host.js';
 
-
-/** True when small's shape (leading 1s dropped) is the trailing part of big's. */
-function trailingBroadcast(big: number[], small: number[]): boolean {
-  let i = 0;
-  while (i < small.length && small[i] === 1) i++;
-  const s = small.slice(i);
-  if (s.length > big.length) return false;
-  const tail = big.slice(big.length - s.length);
-  return tail.every((x, j) => x === s[j]);
-}
-
-export function addKernel(addon: NativeAddon, cpu: KernelFn): KernelFn {
-  return (args) => {
-    const { a, b } = args.inputs;
-    const av = f32(args.backend, a);
-    const bv = f32(args.backend, b);
-    if (av && bv && av.length > 0 && bv.length > 0) {
-      const big = av.length >= bv.length ? a : b;
-      const small = big === a ? b : a;
-      if (big.shape.length >= small.shape.length && trailingBroadcast(big.shape, small.shape)) {
-        const c = new Float32Array(size(big.shape));
-        addon.addBroadcast(av, bv, c);
-        return output(args.backend, big.shape.slice(), c);
-      }
-    }
-    return cpu(args);
-  };
-}
 
 export function sumKernel(addon: NativeAddon, cpu: KernelFn): KernelFn {
   return (args) => {

@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { type NativeAddon, loadAddon } from './addon.js';
 import { concatKernel, gatherKernel, sliceKernel } from './copy.js';
-import { addKernel, softmaxKernel, sumKernel, transposeKernel } from './elementwise.js';
+import { binaryKernel } from './binary.js';
+import { softmaxKernel, sumKernel, transposeKernel } from './elementwise.js';
 import { registerFusedKernels } from './fused.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
 
@@ -33,7 +34,10 @@ function cpuKernel(name: string): KernelFn {
 function registerKernels(addon: NativeAddon): void {
   const ours: Record<string, KernelFn> = {
     BatchMatMul: batchMatMulKernel(addon, cpuKernel('BatchMatMul') as never) as unknown as KernelFn,
-    Add: addKernel(addon, cpuKernel('Add') as never) as unknown as KernelFn,
+    Add: binaryKernel('add', cpuKernel('Add') as never, addon) as unknown as KernelFn,
+    Sub: binaryKernel('sub', cpuKernel('Sub') as never) as unknown as KernelFn,
+    Multiply: binaryKernel('mul', cpuKernel('Multiply') as never) as unknown as KernelFn,
+    RealDiv: binaryKernel('div', cpuKernel('RealDiv') as never) as unknown as KernelFn,
     Sum: sumKernel(addon, cpuKernel('Sum') as never) as unknown as KernelFn,
     Transpose: transposeKernel(addon, cpuKernel('Transpose') as never) as unknown as KernelFn,
     Softmax: softmaxKernel(addon, cpuKernel('Softmax') as never) as unknown as KernelFn,

@@ -1,6 +1,5 @@
 // BatchMatMul and _FusedMatMul on OpenBLAS sgemm, in every transpose form and for batched operands
 // where one side's batch is 1 (broadcast) or both match; anything else goes to the cpu kernel.
-import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon.js';
 import { type Info, type KernelFn, f32, output, size } from './host.js';

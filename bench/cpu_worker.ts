@@ -1,0 +1,93 @@
+// One project measurement in this process: train step, KV-cache sampling and grouped shared-prefix
+// sampling of the bench GPT on one backend (called by bench/cpu.ts in a child process).
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../src/backend/index.js';
+import { GPT } from '../src/model/gpt.js';
+import { Adam } from '../src/optim/adam.js';
+import { sample } from '../src/sampling/index.js';
+import { CharTokenizer } from '../src/tokenizer/index.js';
+import { registerWasmSpeedups } from '../src/backend/wasm/index.js';
+
+export interface WorkerArgs {
+  backend: string;
+  dModel: number;
+  seq: number;
+  sample: boolean;
+  steps: number;
+  warmup: number;
+}
+
+export interface WorkerResult {
+  backend: string;
+  threads: number;
+  train_step_ms: number;
+  /** process CPU time per step (user + system, all threads): steadier than wall time on shared cores */
+  train_step_cpu_ms: number;
+  sample_tokens_per_s?: number;
+  group_sample_tokens_per_s?: number;
+  peak_rss_mb: number;
+  num_tensors_stable: boolean;
+}
+
+/** 29 characters + pad/bos/eos = vocab 32, the bench model's. */
+const TOKENIZER = new CharTokenizer({ alphabet: 'abcdefghijklmnopqrstuvwxyz .,' });
+
+function randomIds(rows: number, cols: number, seed: number): number[][] {
+  let s = seed >>> 0;
+  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) % TOKENIZER.vocabSize);
+  return Array.from({ length: rows }, () => Array.from({ length: cols }, next));
+}
+
+const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
+
+export async function measure(a: WorkerArgs): Promise<WorkerResult> {
+  // 'wasm-stock' is wasm without our BatchMatMul re-registration, for the before/after figure
+  await selectBackend(a.backend === 'wasm-stock' ? 'wasm' : a.backend);
+  if (a.backend === 'wasm') registerWasmSpeedups();
+  const model = new GPT({ vocabSize: 32, dModel: a.dModel, nLayers: 4, nHeads: 4, maxSeqLen: Math.max(256, a.seq + 1), seed: 0 }, TOKENIZER);
+  const params = model.parameters();
+  const opt = new Adam(params, { lr: 1e-3 });
+  const ids = tf.tensor2d(randomIds(32, a.seq + 1, 1), undefined, 'int32');
+  let peak = 0;
+  const notePeak = () => (peak = Math.max(peak, process.memoryUsage().rss));
+
+  const step = () => {
+    const { value, grads } = tf.variableGrads(() => tf.neg(tf.mean(model.tokenLogProbs(ids))) as tf.Scalar, params);
+    value.dispose();
+    const list = params.map((p) => grads[p.name]);
+    opt.step(list);
+    list.forEach((g) => g.dispose());
+  };
+  for (let i = 0; i < a.warmup; i++) step();
+  const before = tf.memory().numTensors;
+  const times: number[] = [];
+  const cpuTimes: number[] = [];
+  for (let i = 0; i < a.steps; i++) {
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    step();
+    times.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpuTimes.push((c.user + c.system) / 1000);
+    notePeak();
+  }
+  const stable = tf.memory().numTensors === before;
+
+  const result: WorkerResult = { backend: a.backend, threads: Number(process.env.IGRPO_THREADS ?? 2), train_step_ms: median(times), train_step_cpu_ms: median(cpuTimes), peak_rss_mb: 0, num_tensors_stable: stable };
+  if (a.sample) {
+    const opts = { maxNewTokens: 64, temperature: 1, stopOnEos: false, seed: 3 };
+    await sample(model, randomIds(8, 16, 5), { ...opts, maxNewTokens: 4 }); // warm-up
+    let t0 = performance.now();
+    await sample(model, randomIds(64, 16, 7), { ...opts, n: 1 });
+    result.sample_tokens_per_s = (64 * 64) / ((performance.now() - t0) / 1000);
+    notePeak();
+    t0 = performance.now();
+    await sample(model, randomIds(8, 192, 9), { ...opts, n: 8, sharePrefix: true });
+    result.group_sample_tokens_per_s = (64 * 64) / ((performance.now() - t0) / 1000);
+    notePeak();
+  }
+  result.peak_rss_mb = Math.max(peak, process.resourceUsage().maxRSS * 1024) / 2 ** 20;
+  ids.dispose();
+  model.dispose();
+  return result;
+}
