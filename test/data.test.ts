@@ -159,4 +159,14 @@ test('gold answers verify against themselves when dressed, and rarely against ot
   }
   console.log(`# math500 neighbouring golds accepted as equal: ${accepted}/${problems.length}`);
   assert.ok(accepted < 10);
+  // Near misses: the gold with its last digit changed must be rejected. The only exceptions allowed are
+  // exponents of units, which normalisation drops by design (864 inches^2 vs 864 inches^3).
+  const nearMisses: string[] = [];
+  for (const p of problems) {
+    const i = p.answer.search(/\d(?!.*\d)/s);
+    if (i < 0) continue;
+    const q = p.answer.slice(0, i) + String((Number(p.answer[i]) + 1) % 10) + p.answer.slice(i + 1);
+    if (verify(p.answer, q) && !/\\(?:mbox|text)\{[^}]*\}\^\d$/.test(q)) nearMisses.push(`${p.answer} vs ${q}`);
+  }
+  assert.deepEqual(nearMisses, []);
 });

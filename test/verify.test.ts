@@ -88,6 +88,13 @@ const TABLE: Record<string, Case[]> = {
     ['\\text{Evelyn}', 'Evelyn', true], ['(B)', 'B', true], ['\\text{(C)}', 'C', true], ['odd', '\\text{odd}', true],
     ['\\text{Evelyn}', 'Emily', false], ['(B)', 'C', false], ['odd', 'even', false],
   ],
+  'exact arithmetic (no float rounding)': [
+    ['2^{100}-2', '1267650600228229401496703205374', true], ['\\frac{1}{2^{98}}', '\\frac{2}{2^{99}}', true],
+    ['3\\cdot 5^2', '75', true], ['2^{10}', '1024', true], ['\\frac{1}{8}', '0.125', true], ['1000000', '10^6', true],
+    ['2^{100}-2', '2^{100}-3', false], ['\\frac{1}{2^{98}}', '\\frac{1}{2^{99}}', false], ['1000000', '1000001', false],
+    ['\\frac{1}{2187}', '\\frac{1}{2188}', false], ['306956.63', '306956.64', false], ['0.0000672', '0.0000673', false],
+    ['\\frac{1}{8}', '0.1250001', false], ['11,111,111,100', '11,111,111,101', false], ['2^{10}', '1000', false],
+  ],
   'never a free pass': [
     ['5', '', false], ['5', '   ', false], ['', '', false], ['\\text{}', '5', false], ['\\boxed{}', '', false],
   ],

@@ -2,9 +2,10 @@
 // Order of work: plain numbers (no allocation beyond a regex) → normalised strings → shapes
 // (tuples, sets, intervals, matrices, relations) → scalars by value or by the CAS, under bounds.
 import { bracesBalanced } from './braces.js';
+import { evaluateExact } from './exact.js';
 import { casEqual, casParse, sampledEqual } from './cas.js';
 import { normalise, type Normalised } from './normalize.js';
-import { DEFAULT_TOLERANCE, numbersEqual, parsePlainNumber, parseSimpleNumber } from './numbers.js';
+import { DEFAULT_TOLERANCE, literalsEqual, parseLiteral, parsePlainNumber, percentOf } from './numbers.js';
 import { describeShape, parseShape, splitTop, type Shape } from './structure.js';
 
 export interface VerifyOptions {
@@ -61,10 +62,10 @@ export function explain(gold: string, pred: string, opts: VerifyOptions = {}): V
   if (typeof pred !== 'string' || pred.trim().length === 0) return done(false, 'prediction is empty');
   if (pred.length > MAX_ANSWER_CHARS) return done(false, `prediction is longer than ${MAX_ANSWER_CHARS} characters`);
   // Fast path: two plain numbers never touch the normaliser or the CAS.
-  const gn = parsePlainNumber(gold);
-  const pn = parsePlainNumber(pred);
-  if (gn !== undefined && pn !== undefined) {
-    return numbersEqual(gn, pn, ctx.tol) ? done(true, 'equal numbers') : done(false, `numbers differ: ${gn} vs ${pn}`);
+  const gn = parseLiteral(gold);
+  const pn = parseLiteral(pred);
+  if (gn && pn) {
+    return literalsEqual(gn, pn, ctx.tol) ? done(true, 'equal numbers') : done(false, `numbers differ: ${gn.value} vs ${pn.value}`);
   }
   const g = normalise(gold);
   const p = normalise(pred);
@@ -85,12 +86,12 @@ function compareNormalised(g: Normalised, p: Normalised, ctx: Ctx): Verdict {
   if (g.text.toLowerCase() === p.text.toLowerCase() && /^[a-z\s]{2,}$/i.test(g.text)) return yes('same words');
   // Percentages: 50\% matches 50, and (by default) 0.5.
   if (g.percent !== p.percent) {
-    const gv = parseSimpleNumber(g.text);
-    const pv = parseSimpleNumber(p.text);
-    if (gv !== undefined && pv !== undefined) {
-      if (numbersEqual(gv, pv, ctx.tol)) return yes('equal numbers (one written as a percentage)');
+    const gv = parseLiteral(g.text);
+    const pv = parseLiteral(p.text);
+    if (gv && pv) {
+      if (literalsEqual(gv, pv, ctx.tol)) return yes('equal numbers (one written as a percentage)');
       if (ctx.percentAsFraction) {
-        const scaled = g.percent ? numbersEqual(gv / 100, pv, ctx.tol) : numbersEqual(gv, pv / 100, ctx.tol);
+        const scaled = g.percent ? literalsEqual(percentOf(gv), pv, ctx.tol) : literalsEqual(gv, percentOf(pv), ctx.tol);
         if (scaled) return yes('percentage equals its fraction');
       }
       return no(`numbers differ: ${g.text}${g.percent ? '%' : ''} vs ${p.text}${p.percent ? '%' : ''}`);
@@ -261,11 +262,13 @@ const CHOICE = /^\(?([A-Ea-e])\)?$/;
 
 function compareScalars(g: string, p: string, ctx: Ctx): Verdict {
   if (g === p) return yes('identical');
-  const gn = parseSimpleNumber(g);
-  const pn = parseSimpleNumber(p);
-  if (gn !== undefined && pn !== undefined) {
-    return numbersEqual(gn, pn, ctx.tol) ? yes('equal numbers') : no(`numbers differ: ${g} vs ${p}`);
-  }
+  const gn = parseLiteral(g);
+  const pn = parseLiteral(p);
+  if (gn && pn) return literalsEqual(gn, pn, ctx.tol) ? yes('equal numbers') : no(`numbers differ: ${g} vs ${p}`);
+  // Arithmetic on numbers only (2^{100}-2, \frac{3}{2^{4}}): exact, no CAS.
+  const ge = gn ?? evaluateExact(g);
+  const pe = pn ?? evaluateExact(p);
+  if (ge && pe) return literalsEqual(ge, pe, ctx.tol) ? yes('equal exact values') : no(`exact values differ: ${g} vs ${p}`);
   // Multiple-choice letters: (B) vs B.
   const gc = CHOICE.exec(g);
   const pc = CHOICE.exec(p);

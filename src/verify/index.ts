@@ -5,5 +5,6 @@ export { verify, explain, goldProblem, MAX_ANSWER_CHARS } from './equivalence.js
 export type { VerifyOptions, VerifyResult } from './equivalence.js';
 export { normalise } from './normalize.js';
 export { lastBoxed, matchBrace, bracesBalanced } from './braces.js';
-export { parsePlainNumber, numbersEqual, DEFAULT_TOLERANCE } from './numbers.js';
+export { parsePlainNumber, parseLiteral, literalsEqual, numbersEqual, DEFAULT_TOLERANCE } from './numbers.js';
+export type { Literal } from './numbers.js';
 export * from './rewards.js';
