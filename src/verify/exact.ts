@@ -1,18 +1,13 @@
 // Exact rational arithmetic for answers built only from numbers, + - × ÷, powers with integer exponents,
 // \frac and brackets (2^{100}-2, \frac{1}{2^{98}}, 3\cdot 5^2). The CAS works in floating point for these
 // and calls 2^{100}-2 and 2^{100}-3 equal; here they differ, exactly, and without the CAS's cost.
-import { parseLiteral, type Literal } from './numbers.js';
+import { gcd, parseLiteral, type Literal } from './numbers.js';
 
 type Q = { num: bigint; den: bigint; decimal: boolean };
 
 const MAX_EXPONENT = 4096n;
 const MAX_BITS = 1 << 16;
 
-const gcd = (a: bigint, b: bigint): bigint => {
-  a = a < 0n ? -a : a;
-  while (b) [a, b] = [b, a % b];
-  return a;
-};
 const bits = (x: bigint) => (x < 0n ? -x : x).toString(16).length * 4;
 
 function q(num: bigint, den: bigint, decimal: boolean): Q {

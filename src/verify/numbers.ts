@@ -19,7 +19,7 @@ const THOUSANDS = /^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/;
 const SIMPLE_FRACTION = /^([-+]?[\d.]+)\s*\/\s*([\d.]+)$/;
 const LATEX_FRACTION = /^([-+]?)\\frac\{\s*(-?[\d.]+)\s*\}\{\s*(-?[\d.]+)\s*\}$/;
 
-const gcd = (a: bigint, b: bigint): bigint => {
+export const gcd = (a: bigint, b: bigint): bigint => {
   a = a < 0n ? -a : a;
   while (b) [a, b] = [b, a % b];
   return a;
