@@ -4,7 +4,7 @@
 //   npm run bench:gpu                          # d_model 128, T 64: before/after + PyTorch CUDA when present
 //   npm run bench:gpu -- --sizes 128x64,512x256,1024x256 --steps 10
 //   npm run bench:gpu -- --modes fused --no-torch --no-sample
-// Options: --sizes DxT,...  --batch B (32)  --layers L (4)  --steps N (5)  --warmup W (2)
+// Options: --sizes DxT,...  --batch B (32)  --layers L (4)  --steps N (5)  --warmup W (2)  --sample-tokens K (64)
 //          --modes baseline,fused (both)  --no-sample  --no-torch  --python PATH (IGRPO_PYTHON or python3)
 // "baseline" is stock tfjs-backend-webgpu (composite ops, tfjs-core's Sum/Mean gradients, src/optim Adam's
 // tensor path); "fused" is this project's webgpu path (fused kernels, on-device reductions, in-place Adam).
@@ -16,8 +16,11 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..');
+const self = fileURLToPath(import.meta.url);
+const here = path.dirname(self);
+// run from the repository (tsx) or as scripts/package-device.sh's bundle (plain node, IGRPO_ROOT set)
+const bundled = !self.endsWith('.ts');
+const root = bundled ? process.env.IGRPO_ROOT ?? here : path.resolve(here, '..');
 
 interface Size {
   dModel: number;
@@ -33,6 +36,7 @@ interface Args {
   warmup: number;
   modes: ('baseline' | 'fused')[];
   sample: boolean;
+  sampleTokens: number;
   torch: boolean;
   python: string;
   worker?: { mode: 'baseline' | 'fused'; size: Size };
@@ -61,6 +65,7 @@ function parseArgs(argv: string[]): Args {
     warmup: Number(get('warmup') ?? 2),
     modes,
     sample: !argv.includes('--no-sample'),
+    sampleTokens: Number(get('sample-tokens') ?? 64),
     torch: !argv.includes('--no-torch'),
     python: get('python') ?? process.env.IGRPO_PYTHON ?? 'python3',
   };
@@ -80,7 +85,7 @@ interface WorkerResult {
   uploadsPerStep: number;
   uploadMBPerStep: number;
   sampleTokensPerS?: number;
-  sampleDispatchesPerToken?: number;
+  sampleDispatchesPerDecodeStep?: number;
 }
 
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -145,9 +150,9 @@ async function worker(a: Args): Promise<WorkerResult> {
     opt.dispose();
     ids.dispose();
     if (a.sample) {
-      // 8 prompts of 16 tokens × 8 completions each (prefix shared), 64 new tokens: 4,096 tokens
+      // 8 prompts of 16 tokens × 8 completions each (prefix shared), 64 new tokens each: 4,096 tokens
       const prompts = Array.from({ length: 8 }, (_, p) => Array.from({ length: 16 }, (_, i) => 3 + ((p * 31 + i * 17) % 29)));
-      const opts = { n: 8, maxNewTokens: 64, seed: 1, stopOnEos: false };
+      const opts = { n: 8, maxNewTokens: a.sampleTokens, seed: 1, stopOnEos: false };
       await sample(model, [prompts[0]], { ...opts, n: 2, maxNewTokens: 4 }); // compiles the decode kernels
       const s0 = wg.webgpuCounters();
       const t0 = performance.now();
@@ -155,7 +160,7 @@ async function worker(a: Args): Promise<WorkerResult> {
       const secs = (performance.now() - t0) / 1000;
       const tokens = out.flat().reduce((n, c) => n + c.ids.length, 0);
       r.sampleTokensPerS = tokens / secs;
-      r.sampleDispatchesPerToken = (wg.webgpuCounters().dispatches - s0.dispatches) / (tokens / 64);
+      r.sampleDispatchesPerDecodeStep = (wg.webgpuCounters().dispatches - s0.dispatches) / a.sampleTokens; // the 64-row batch, prefill included
     }
     model.dispose();
     return r;
@@ -178,9 +183,10 @@ function lastJson(stdout: string): unknown {
 }
 
 function runWorker(a: Args, mode: string, s: Size): WorkerResult {
-  const argv = ['--import', 'tsx', path.join(here, 'gpu.ts'), '--worker', '--mode', mode, '--sizes', `${s.dModel}x${s.seq}`,
+  const argv = [...(bundled ? [self] : ['--import', 'tsx', self]), '--worker', '--mode', mode, '--sizes', `${s.dModel}x${s.seq}`,
     '--batch', String(a.batch), '--layers', String(a.layers), '--steps', String(a.steps), '--warmup', String(a.warmup)];
   if (!a.sample) argv.push('--no-sample');
+  argv.push('--sample-tokens', String(a.sampleTokens));
   const r = spawnSync(process.execPath, argv, { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 });
   const out = lastJson(r.stdout ?? '') as WorkerResult | { error: string } | undefined;
   if (r.status !== 0 || !out || 'error' in out) {
@@ -194,6 +200,7 @@ function runTorch(a: Args, s: Size): TorchResult {
   const argv = [path.join(here, 'torch_gpt_cuda.py'), '--d-model', String(s.dModel), '--seq', String(s.seq), '--heads', String(s.heads),
     '--layers', String(a.layers), '--batch', String(a.batch), '--steps', String(Math.max(a.steps, 10))];
   if (!a.sample) argv.push('--no-sample');
+  argv.push('--sample-tokens', String(a.sampleTokens));
   const r = spawnSync(a.python, argv, { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 });
   const out = lastJson(r.stdout ?? '') as TorchResult | undefined;
   if (out) return out;
