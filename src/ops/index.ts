@@ -95,9 +95,10 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
   if (hasFused(FUSED.embedding)) {
     return tf.engine().runKernel(FUSED.embedding, { table, ids }) as tf.Tensor2D;
   }
-  const f = tf.customGrad((t, i, save) => {
-    save([i as tf.Tensor]);
-    const value = tf.gather(t as tf.Tensor2D, i as tf.Tensor1D);
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [t, i, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    save([i]);
+    const value = tf.gather(t, i);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const oneHot = tf.cast(tf.oneHot(tf.cast(saved[0], 'int32'), table.shape[0]), 'float32'); // [N, V]
       return [tf.matMul(oneHot, dy as tf.Tensor2D, true, false), tf.zerosLike(saved[0])];
