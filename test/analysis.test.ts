@@ -181,7 +181,8 @@ test('danfo frames flatten nested fields into columns', () => {
   const run = syntheticRun({ algo: 'igrpo', seed: 1, steps: 2 });
   const rf = rolloutsFrame(run.rollouts);
   assert.equal(rf.shape[0], run.rollouts.length);
-  assert.ok(rf.columns.includes('rewards.accuracy'));
+  assert.ok(rf.columns.includes('rewards.accuracy') && rf.columns.includes('completion') && !rf.columns.includes('index'));
+  assert.equal(rf.loc({ columns: ['algo', 'step'] }).shape[1], 2); // loc works (a column named "index" broke it)
   const mf = metricsFrame(run.metrics);
   assert.ok(mf.columns.includes('wallMs.total') && mf.columns.includes('eval.passAt1'));
   const grouped = rf.groupby(['stage']).col(['correct']).mean();

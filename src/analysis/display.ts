@@ -209,3 +209,10 @@ export function showFrame(df: FrameLike, opts: { digits?: number; caption?: stri
   const more = df.shape[0] > maxRows ? ` (first ${maxRows} of ${df.shape[0]} rows)` : '';
   showTable(frameRows(df, maxRows), { digits: opts.digits, caption: (opts.caption ?? '') + more || undefined });
 }
+
+/** Shows a PNG or SVG file inline (e.g. an exported figure). */
+export function showImage(file: string): void {
+  const svg = file.toLowerCase().endsWith('.svg');
+  const data = svg ? fs.readFileSync(file, 'utf8') : fs.readFileSync(file).toString('base64');
+  if (!displayBundle({ [svg ? 'image/svg+xml' : 'image/png']: data, 'text/plain': `<image ${file}>` })) console.log(`<image ${file}>`);
+}

@@ -12,9 +12,13 @@ function frame(records: Record<string, unknown>[]): dfd.DataFrame {
   return new dfd.DataFrame(uniformRows(records));
 }
 
+/**
+ * One row per completion. The record's `index` (completion index in its group) becomes the column `completion`:
+ * danfo treats a column named "index" as its row index and then breaks on loc/drop. `correct` is 0/1 so it
+ * averages to an accuracy.
+ */
 export function rolloutsFrame(rollouts: RolloutRecord[]): dfd.DataFrame {
-  // Long texts make the frame heavy to print; keep them, callers drop columns they do not want to show.
-  return frame(rollouts.map((r) => ({ ...r, correct: r.correct ? 1 : 0 })));
+  return frame(rollouts.map(({ index, ...r }) => ({ ...r, completion: index, correct: r.correct ? 1 : 0 })));
 }
 
 export function metricsFrame(metrics: MetricsRecord[]): dfd.DataFrame {

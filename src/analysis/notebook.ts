@@ -11,7 +11,8 @@ import { dataPath } from '../paths.js';
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from '../train/config.js';
 import { syntheticTokenizer } from '../train/task.js';
 import type { MetricsRecord } from '../train/records.js';
-import type { StepState } from '../train/trainer.js';
+import { Trainer, type StepState } from '../train/trainer.js';
+import { ProgressBar } from './progress.js';
 
 /** True when the notebooks run in the test suite's small, fast configuration. */
 export function notebookFast(): boolean {
@@ -128,4 +129,36 @@ export function metricsSummary(m: MetricsRecord): Record<string, string | number
   if (m.refinementAccuracy !== undefined) row.refinementAccuracy = m.refinementAccuracy;
   if (m.eval) row['eval pass@1'] = m.eval.passAt1;
   return row;
+}
+
+export interface TrainRunsOptions {
+  algos: ('grpo' | 'igrpo')[];
+  seeds: number[];
+  steps: number;
+  overrides?: TrainConfigInput;
+}
+
+/**
+ * Trains one run per algorithm and seed from the notebook policy, each logging to its own folder
+ * (ALGO-sSEED under one scratch folder), with a progress bar over all steps. Returns the run folders.
+ */
+export async function trainRuns(opts: TrainRunsOptions): Promise<{ root: string; dirs: string[] }> {
+  const root = scratchDir('runs');
+  const bar = new ProgressBar({ total: opts.algos.length * opts.seeds.length * opts.steps, label: 'training' });
+  const dirs: string[] = [];
+  for (const algo of opts.algos) {
+    for (const seed of opts.seeds) {
+      const dir = path.join(root, `${algo}-s${seed}`);
+      const config = notebookConfig({ ...opts.overrides, algo, seed, steps: opts.steps });
+      const trainer = await Trainer.create(config, { policy: notebookPolicy().policy, out: dir });
+      try {
+        await trainer.run({ onStep: (s) => bar.tick(1, { run: `${algo} seed ${seed}`, accuracy: s.metrics?.accuracy ?? NaN }) });
+      } finally {
+        trainer.dispose();
+      }
+      dirs.push(dir);
+    }
+  }
+  bar.finish();
+  return { root, dirs };
 }

@@ -124,9 +124,8 @@ export function rolloutViewerText(p: PromptRollouts): string {
   ].join('\n');
 }
 
-/** Shows the viewer for one prompt (HTML in the notebook, text elsewhere). */
-export function showRollout(rollouts: RolloutRecord[], sel: RolloutSelector): PromptRollouts {
+/** Shows the viewer for one prompt (HTML in the notebook, text elsewhere); selectPrompt gives the data. */
+export function showRollout(rollouts: RolloutRecord[], sel: RolloutSelector): void {
   const p = selectPrompt(rollouts, sel);
   if (!displayBundle({ 'text/html': rolloutViewerHtml(p), 'text/plain': rolloutViewerText(p) })) console.log(rolloutViewerText(p));
-  return p;
 }
