@@ -64,7 +64,9 @@ export function evaluateExact(latex: string): Literal | undefined {
     const base = atom();
     if (peek() !== '^') return base;
     i++;
-    const e = peek() === '{' || peek() === '(' ? atom() : atom();
+    // `2^10` is ambiguous in LaTeX (an unbraced exponent is one character): leave it to the CAS.
+    if (/^\d{2,}/.test(peek() ?? '')) throw new Error('unbraced multi-digit exponent');
+    const e = atom();
     if (e.den !== 1n || e.decimal || (e.num < 0n ? -e.num : e.num) > MAX_EXPONENT) throw new Error('exponent');
     if (bits(base.num) * Number(e.num < 0n ? -e.num : e.num) > MAX_BITS) throw new Error('too large');
     const k = e.num < 0n ? -e.num : e.num;
