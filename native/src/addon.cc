@@ -38,6 +38,13 @@ Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// (a, b, bias, c, m, n, k, transA, transB)
+Napi::Value MatMulBias(const Napi::CallbackInfo& info) {
+  igrpo::matmul_bias(F(info, 0), F(info, 1), F(info, 2), F(info, 3), N(info, 4), N(info, 5), N(info, 6), B(info, 7),
+                     B(info, 8));
+  return info.Env().Undefined();
+}
+
 // (x, gamma, beta, y, rows, d, eps)
 Napi::Value LayerNormForward(const Napi::CallbackInfo& info) {
   igrpo::layernorm_forward(F(info, 0), F(info, 1), F(info, 2), F(info, 3), N(info, 4), N(info, 5), R(info, 6));
@@ -141,6 +148,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
   exports.Set("batchMatMul", Napi::Function::New(env, BatchMatMul));
+  exports.Set("matMulBias", Napi::Function::New(env, MatMulBias));
   exports.Set("layerNormForward", Napi::Function::New(env, LayerNormForward));
   exports.Set("layerNormBackward", Napi::Function::New(env, LayerNormBackward));
   exports.Set("geluForward", Napi::Function::New(env, GeluForward));

@@ -12,6 +12,9 @@ int get_threads();
 void batch_matmul(const float* a, const float* b, float* c, int batch, int m, int n, int k,
                   bool transA, bool transB, int64_t aStride, int64_t bStride);
 
+// C = op(A)·op(B) + bias, bias [n] broadcast over the m rows.
+void matmul_bias(const float* a, const float* b, const float* bias, float* c, int m, int n, int k, bool transA, bool transB);
+
 void layernorm_forward(const float* x, const float* gamma, const float* beta, float* y, int rows, int d, float eps);
 void layernorm_backward(const float* dy, const float* x, const float* gamma, float* dx, float* dgamma, float* dbeta,
                         int rows, int d, float eps);

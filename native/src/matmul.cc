@@ -1,4 +1,5 @@
 #include <cblas.h>
+#include <cstring>
 #include "kernels.h"
 
 namespace igrpo {
@@ -18,6 +19,14 @@ void batch_matmul(const float* a, const float* b, float* c, int batch, int m, in
     cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a + i * aStride, lda, b + i * bStride, ldb, 0.0f,
                 c + (int64_t)i * m * n, n);
   }
+}
+
+// C = op(A)·op(B) + bias (bias [n] broadcast over rows): C starts as the bias and sgemm adds with beta = 1,
+// which saves the separate bias pass and its temporary.
+void matmul_bias(const float* a, const float* b, const float* bias, float* c, int m, int n, int k, bool transA, bool transB) {
+  for (int i = 0; i < m; i++) std::memcpy(c + (int64_t)i * n, bias, sizeof(float) * n);
+  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a,
+              transA ? m : k, b, transB ? k : n, 1.0f, c, n);
 }
 
 }  // namespace igrpo

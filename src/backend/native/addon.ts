@@ -13,6 +13,7 @@ export interface NativeAddon {
   getThreads(): number;
   batchMatMul(a: F32, b: F32, c: F32, batch: number, m: number, n: number, k: number,
     transA: boolean, transB: boolean, aStride: number, bStride: number): void;
+  matMulBias(a: F32, b: F32, bias: F32, c: F32, m: number, n: number, k: number, transA: boolean, transB: boolean): void;
   layerNormForward(x: F32, gamma: F32, beta: F32, y: F32, rows: number, d: number, eps: number): void;
   layerNormBackward(dy: F32, x: F32, gamma: F32, dx: F32, dgamma: F32, dbeta: F32, rows: number, d: number, eps: number): void;
   geluForward(x: F32, y: F32, n: number): void;

@@ -2,7 +2,7 @@
 // where one side's batch is 1 (broadcast) or both match; anything else goes to the cpu kernel.
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon.js';
-import { type Info, type KernelFn, f32, output, size } from './host.js';
+import { type Info, type KernelArgs, type KernelFn, f32, output, size } from './host.js';
 
 
 /** The sgemm product of a and b, or null when the shapes need the cpu kernel's general broadcasting. */
@@ -63,6 +63,8 @@ export function fusedMatMulKernel(addon: NativeAddon, cpu: KernelFn, add: Kernel
     const { a, b, bias, preluActivationWeights } = args.inputs;
     const { transposeA, transposeB, activation } = args.attrs as { transposeA: boolean; transposeB: boolean; activation?: string };
     if ((activation && activation !== 'linear') || preluActivationWeights) return cpu(args);
+    const direct = bias ? matMulBias(addon, args.backend, a, b, bias, transposeA, transposeB) : null;
+    if (direct) return direct;
     const prod = nativeMatMul(addon, args.backend, a, b, transposeA, transposeB);
     if (!prod) return cpu(args);
     if (!bias) return prod;
@@ -70,4 +72,23 @@ export function fusedMatMulKernel(addon: NativeAddon, cpu: KernelFn, add: Kernel
     args.backend.disposeIntermediateTensorInfo(prod);
     return out;
   };
+}
+
+/** One product with a [N] bias when neither operand is batched (how tf.fused.matMul calls a dense layer). */
+function matMulBias(addon: NativeAddon, backend: KernelArgs['backend'], a: Info, b: Info, bias: Info, transA: boolean, transB: boolean): Info | null {
+  const av = f32(backend, a);
+  const bv = f32(backend, b);
+  const biasv = f32(backend, bias);
+  if (!av || !bv || !biasv || a.shape.length < 2 || b.shape.length < 2) return null;
+  if (size(a.shape.slice(0, -2)) !== 1 || size(b.shape.slice(0, -2)) !== 1) return null;
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const m = transA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const k = transA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const n = transB ? b.shape[rb - 2] : b.shape[rb - 1];
+  if (k !== (transB ? b.shape[rb - 1] : b.shape[rb - 2]) || k === 0 || biasv.length !== n || size(bias.shape) !== n || m === 0 || n === 0) return null;
+  const c = new Float32Array(m * n);
+  addon.matMulBias(av, bv, biasv, c, m, n, k, transA, transB);
+  const outBatch = a.shape.length >= b.shape.length ? a.shape.slice(0, -2) : b.shape.slice(0, -2);
+  return output(backend, [...outBatch, m, n], c);
 }
