@@ -10,6 +10,8 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import type { Problem } from '../data/schema.js';
 import { GPT } from '../model/gpt.js';
+import { loadPolicy } from '../model/load.js';
+import { packageRoot } from '../paths.js';
 import type { Policy } from '../model/policy.js';
 import { Adam } from '../optim/adam.js';
 import { clipByGlobalNorm } from '../optim/clip.js';
@@ -25,15 +27,17 @@ export const SftConfig = z
     task: TaskConfig.default({}),
     model: z
       .object({
-        dModel: z.number().int().positive().default(96),
-        nLayers: z.number().int().positive().default(3),
+        dModel: z.number().int().positive().default(64),
+        nLayers: z.number().int().positive().default(2),
         nHeads: z.number().int().positive().default(4),
         maxSeqLen: z.number().int().positive().default(96),
         mlpRatio: z.number().int().positive().default(4),
       })
       .strict()
       .default({}),
-    steps: z.number().int().positive().default(1500),
+    /** Continue from this policy folder instead of a fresh init (its model settings then win over `model`). */
+    init: z.string().optional(),
+    steps: z.number().int().positive().default(800),
     batchSize: z.number().int().positive().default(32),
     lr: z.number().positive().default(3e-3),
     weightDecay: z.number().min(0).default(0.01),
@@ -45,7 +49,7 @@ export const SftConfig = z
     correctDraftFraction: z.number().min(0).max(1).default(0.5),
     template: z.string().default('plain'),
     seed: z.number().int().nonnegative().default(0),
-    evalEvery: z.number().int().nonnegative().default(250),
+    evalEvery: z.number().int().nonnegative().default(200),
     evalTemperature: z.number().min(0).default(0.7),
     /** Held-out problems for the progress evaluations (and the final one); 0 = none. */
     evalSize: z.number().int().nonnegative().default(64),
@@ -73,6 +77,11 @@ export function sftExample(p: Problem, cfg: SftConfig, rng: Rng): { prompt: stri
   return { prompt: getTemplate(cfg.template)({ question: promptOf(p), draft }), target };
 }
 
+function freshPolicy(cfg: SftConfig): GPT {
+  const tokenizer = syntheticTokenizer();
+  return new GPT({ ...cfg.model, vocabSize: tokenizer.vocabSize, seed: cfg.seed }, tokenizer);
+}
+
 /** Mean next-token NLL over target tokens (the EOS included) of a batch. */
 function nllLoss(policy: Policy, ids: tf.Tensor2D, mask: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
@@ -89,8 +98,8 @@ export interface SftProgress {
 }
 
 export async function runSft(cfg: SftConfig, opts: { out?: string; onProgress?: (p: SftProgress) => void } = {}): Promise<{ policy: GPT; finalEval: number }> {
-  const tokenizer = syntheticTokenizer();
-  const policy = new GPT({ ...cfg.model, vocabSize: tokenizer.vocabSize, seed: cfg.seed }, tokenizer);
+  const policy = cfg.init ? loadPolicy(path.resolve(packageRoot(), cfg.init)) : freshPolicy(cfg);
+  const tokenizer = policy.tokenizer;
   const optimizer = new Adam(policy.parameters(), { lr: cfg.lr, weightDecay: cfg.weightDecay });
   const pool = trainProblems(cfg.task);
   const heldOut = evalProblems(cfg.task).slice(0, cfg.evalSize);
