@@ -41,6 +41,10 @@ test('fused layerNorm matches the composite (forward, dx, dgamma, dbeta)', opts,
   await compare('layerNorm', [{ shape: [6, 5, 24], seed: 1 }, { shape: [24], seed: 2 }, { shape: [24], seed: 3 }], (x, g, b) =>
     layerNorm(x, g as tf.Tensor1D, b as tf.Tensor1D),
   );
+  // rows wider than a workgroup: each lane strides the row
+  await compare('layerNorm D=150', [{ shape: [5, 150], seed: 21 }, { shape: [150], seed: 22 }, { shape: [150], seed: 23 }], (x, g, b) =>
+    layerNorm(tf.mul(x, 4), g as tf.Tensor1D, b as tf.Tensor1D),
+  );
 });
 
 test('fused gelu matches the composite, including large |x|', opts, async () => {

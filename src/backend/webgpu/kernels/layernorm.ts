@@ -1,6 +1,6 @@
 // Fused LayerNorm over the last axis: forward 1 dispatch; backward 4 (row stats, dx, dgamma, dbeta)
-// instead of the composite's ~25. Rows are independent: one invocation per row for forward, stats and
-// dx; dgamma/dbeta reduce over rows with one 64-wide workgroup per column.
+// instead of the composite's ~25. Forward, stats and dx run one 64-wide workgroup per row; dgamma and
+// dbeta reduce over rows with one 64-wide workgroup per column.
 import type { TensorInfo } from '../backend.js';
 import { runFlat } from '../program.js';
 
@@ -9,15 +9,36 @@ function rowsCols(x: TensorInfo): [number, number] {
   return [x.shape.reduce((a, b) => a * b, 1) / d, d];
 }
 
-const STATS = `
-fn rowStats(row : i32, d : i32, eps : f32) -> vec2<f32> {
-  var mean = 0.0;
-  for (var j = 0; j < d; j++) { mean += X[row * d + j]; }
-  mean /= f32(d);
-  var v = 0.0;
-  for (var j = 0; j < d; j++) { let c = X[row * d + j] - mean; v += c * c; }
-  return vec2<f32>(mean, inverseSqrt(v / f32(d) + eps));
+const WG = 64;
+
+// One 64-wide workgroup per row: lanes stride the row (coalesced loads) and meet in a tree reduction.
+// No early return: workgroupBarrier needs uniform control flow, so out-of-range rows only skip memory.
+const WG_SUM = `
+var<workgroup> red : array<f32, ${WG}>;
+fn wgSum(lane : i32, v : f32) -> f32 {
+  red[lane] = v;
+  workgroupBarrier();
+  for (var s = ${WG / 2}; s > 0; s >>= 1u) {
+    if (lane < s) { red[lane] += red[lane + s]; }
+    workgroupBarrier();
+  }
+  let total = red[0];
+  workgroupBarrier();
+  return total;
 }`;
+const ROW = `${WG_SUM}
+fn rowStats(row : i32, lane : i32, valid : bool, d : i32, eps : f32) -> vec2<f32> {
+  var s = 0.0;
+  if (valid) { for (var j = lane; j < d; j += ${WG}) { s += X[row * d + j]; } }
+  let mean = wgSum(lane, s) / f32(d);
+  var q = 0.0;
+  if (valid) { for (var j = lane; j < d; j += ${WG}) { let c = X[row * d + j] - mean; q += c * c; } }
+  return vec2<f32>(mean, inverseSqrt(wgSum(lane, q) / f32(d) + eps));
+}`;
+const ROW_HEAD = `let row = index / ${WG};
+  let lane = index % ${WG};
+  let valid = row < uniforms.rows;
+  let d = uniforms.d;`;
 
 export function layerNormForward(x: TensorInfo, gamma: TensorInfo, beta: TensorInfo, eps: number): TensorInfo {
   const [rows, d] = rowsCols(x);
@@ -26,14 +47,16 @@ export function layerNormForward(x: TensorInfo, gamma: TensorInfo, beta: TensorI
       key: 'ln_fwd',
       inputs: ['X', 'Gamma', 'Beta'],
       outputShape: x.shape,
-      threads: rows,
+      threads: rows * WG,
+      workgroupSize: WG,
       uniforms: 'rows : i32, d : i32, eps : f32,',
-      helpers: STATS,
-      body: `if (index >= uniforms.rows) { return; }
-  let d = uniforms.d;
-  let s = rowStats(index, d, uniforms.eps);
-  for (var j = 0; j < d; j++) {
-    result[index * d + j] = (X[index * d + j] - s.x) * s.y * Gamma[j] + Beta[j];
+      helpers: ROW,
+      body: `${ROW_HEAD}
+  let s = rowStats(row, lane, valid, d, uniforms.eps);
+  if (valid) {
+    for (var j = lane; j < d; j += ${WG}) {
+      result[row * d + j] = (X[row * d + j] - s.x) * s.y * Gamma[j] + Beta[j];
+    }
   }`,
     },
     [x, gamma, beta],
@@ -49,13 +72,16 @@ function layerNormStats(x: TensorInfo, eps: number): TensorInfo {
       key: 'ln_stats',
       inputs: ['X'],
       outputShape: [rows, 2],
-      threads: rows,
+      threads: rows * WG,
+      workgroupSize: WG,
       uniforms: 'rows : i32, d : i32, eps : f32,',
-      helpers: STATS,
-      body: `if (index >= uniforms.rows) { return; }
-  let s = rowStats(index, uniforms.d, uniforms.eps);
-  result[index * 2] = s.x;
-  result[index * 2 + 1] = s.y;`,
+      helpers: ROW,
+      body: `${ROW_HEAD}
+  let s = rowStats(row, lane, valid, d, uniforms.eps);
+  if (valid && lane == 0) {
+    result[row * 2] = s.x;
+    result[row * 2 + 1] = s.y;
+  }`,
     },
     [x],
     [{ type: 'int32', data: [rows] }, { type: 'int32', data: [d] }, { type: 'float32', data: [eps] }],
@@ -70,32 +96,37 @@ function layerNormDx(dy: TensorInfo, x: TensorInfo, gamma: TensorInfo, stats: Te
       key: 'ln_dx',
       inputs: ['Dy', 'X', 'Gamma', 'Stats'],
       outputShape: x.shape,
-      threads: rows,
+      threads: rows * WG,
+      workgroupSize: WG,
       uniforms: 'rows : i32, d : i32,',
-      body: `if (index >= uniforms.rows) { return; }
-  let d = uniforms.d;
-  let mean = Stats[index * 2];
-  let rstd = Stats[index * 2 + 1];
-  var mg = 0.0;
-  var mgx = 0.0;
-  for (var j = 0; j < d; j++) {
-    let g = Dy[index * d + j] * Gamma[j];
-    mg += g;
-    mgx += g * (X[index * d + j] - mean) * rstd;
+      helpers: WG_SUM,
+      body: `${ROW_HEAD}
+  var mean = 0.0;
+  var rstd = 0.0;
+  var sg = 0.0;
+  var sgx = 0.0;
+  if (valid) {
+    mean = Stats[row * 2];
+    rstd = Stats[row * 2 + 1];
+    for (var j = lane; j < d; j += ${WG}) {
+      let g = Dy[row * d + j] * Gamma[j];
+      sg += g;
+      sgx += g * (X[row * d + j] - mean) * rstd;
+    }
   }
-  mg /= f32(d);
-  mgx /= f32(d);
-  for (var j = 0; j < d; j++) {
-    let xhat = (X[index * d + j] - mean) * rstd;
-    result[index * d + j] = rstd * (Dy[index * d + j] * Gamma[j] - mg - xhat * mgx);
+  let mg = wgSum(lane, sg) / f32(d);
+  let mgx = wgSum(lane, sgx) / f32(d);
+  if (valid) {
+    for (var j = lane; j < d; j += ${WG}) {
+      let xhat = (X[row * d + j] - mean) * rstd;
+      result[row * d + j] = rstd * (Dy[row * d + j] * Gamma[j] - mg - xhat * mgx);
+    }
   }`,
     },
     [dy, x, gamma, stats],
     [{ type: 'int32', data: [rows] }, { type: 'int32', data: [d] }],
   );
 }
-
-const WG = 64;
 
 /** Column sums over rows of dy·x̂ (withXhat = 1: dgamma) or dy (withXhat = 0: dbeta); one workgroup per column. */
 function layerNormParamGrad(dy: TensorInfo, x: TensorInfo, stats: TensorInfo, withXhat: number): TensorInfo {
