@@ -87,3 +87,21 @@ test('cosine schedule with warm-up and minimum ratio', () => {
   assert.ok(Math.abs(learningRate(1, 7, 12, s) - 0.55) < 1e-12); // halfway: 0.1 + 0.9 · 0.5
   assert.ok(Math.abs(learningRate(1, 12, 12, s) - 0.1) < 1e-12);
 });
+
+test('the refinement wrapper runs over every objective: iGRPO+DAPO, iGRPO+GSPO, KL to a reference, several iterations', async () => {
+  const variants = [
+    { lossType: 'dapo' as const, epsilonLow: 0.2, epsilonHigh: 0.28, maskTruncated: true },
+    { lossType: 'grpo' as const, importanceSampling: 'sequence' as const, epsilonLow: 3e-4, epsilonHigh: 4e-4 },
+    { lossType: 'dr_grpo' as const, beta: 0.05, scaleRewards: 'none' as const },
+    { lossType: 'bnpo' as const, scaleRewards: 'batch' as const },
+  ];
+  for (const objective of variants) {
+    const t = await Trainer.create(tinyConfig({ algo: 'igrpo', objective, optimizer: { numIterations: 2, lr: 5e-2 } }), { policy: tinyPolicy(6), score: lengthScore });
+    const s = await t.step();
+    const m = s.metrics!;
+    assert.ok(Number.isFinite(m.loss) && m.gradNorm > 0, JSON.stringify(objective));
+    if (objective.importanceSampling === 'sequence') assert.ok(m.clipFraction > 0, 'GSPO’s tight clip engages on the second iteration');
+    if (objective.beta) assert.ok(m.kl > 0, 'the policy moved away from the reference');
+    t.dispose();
+  }
+});

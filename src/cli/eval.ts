@@ -6,7 +6,7 @@ import { ConfigError } from '../train/config.js';
 import { evaluate } from '../train/evaluate.js';
 import { resolvePolicyDir } from '../train/trainer.js';
 import { evalProblems, TaskConfig } from '../train/task.js';
-import { intFlag, UsageError } from './train.js';
+import { intFlag, UsageError, usageFailure } from './train.js';
 
 const HELP = `usage: igrpo eval [options]
 
@@ -50,11 +50,9 @@ export async function run(argv: string[]): Promise<number> {
     if (!r.success) throw new ConfigError(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
     task = r.data;
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ConfigError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`igrpo eval: ${(e as Error).message}\n${HELP}`);
-      return 2;
-    }
-    throw e;
+    const code = usageFailure('eval', e, HELP);
+    if (code === undefined) throw e;
+    return code;
   }
   const backend = await selectBackend((values.backend as string | undefined) ?? process.env.IGRPO_BACKEND ?? 'auto');
   if (!values.json) console.error(describeBackend(backend));

@@ -6,7 +6,7 @@ import { describeBackend, selectBackend } from '../backend/select.js';
 import { dataPath } from '../paths.js';
 import { ConfigError } from '../train/config.js';
 import { runSft, SftConfig } from '../train/sft.js';
-import { intFlag, UsageError } from './train.js';
+import { intFlag, UsageError, usageFailure } from './train.js';
 import * as fs from 'node:fs';
 
 const HELP = `usage: igrpo sft [options]
@@ -50,11 +50,9 @@ export async function run(argv: string[]): Promise<number> {
     if (!r.success) throw new ConfigError(`invalid ${file}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
     cfg = r.data;
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ConfigError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`igrpo sft: ${(e as Error).message}${e instanceof ConfigError ? '' : '\n' + HELP}`);
-      return 2;
-    }
-    throw e;
+    const code = usageFailure('sft', e, HELP);
+    if (code === undefined) throw e;
+    return code;
   }
   console.error(describeBackend(await selectBackend((values.backend as string | undefined) ?? process.env.IGRPO_BACKEND ?? 'auto')));
   const out = path.resolve((values.out as string | undefined) ?? dataPath('policy'));

@@ -26,6 +26,14 @@ exit codes: 0 done, 2 bad usage or config, 3 stopped on a non-finite loss, 1 oth
 
 export class UsageError extends Error {}
 
+/** For a bad command line or config: print it (with the help for usage errors) and give exit code 2; else undefined. */
+export function usageFailure(command: string, e: unknown, help: string): number | undefined {
+  const isParse = (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+  if (!(e instanceof UsageError || e instanceof ConfigError || isParse)) return undefined;
+  console.error(`igrpo ${command}: ${(e as Error).message}${e instanceof ConfigError ? '' : '\n' + help}`);
+  return 2;
+}
+
 export function intFlag(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
   const x = Number(v);
@@ -70,11 +78,9 @@ export async function run(argv: string[]): Promise<number> {
     if (values.resume && values.overwrite) throw new UsageError('--resume and --overwrite contradict each other');
     cfg = configFromArgs(values);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ConfigError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`igrpo train: ${(e as Error).message}\n${e instanceof ConfigError ? '' : HELP}`);
-      return 2;
-    }
-    throw e;
+    const code = usageFailure('train', e, HELP);
+    if (code === undefined) throw e;
+    return code;
   }
   const backend = await selectBackend(cfg.backend);
   console.error(describeBackend(backend));
