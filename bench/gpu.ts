@@ -5,6 +5,7 @@
 //   npm run bench:gpu -- --sizes 128x64,512x256,1024x256 --steps 10
 //   npm run bench:gpu -- --modes fused --no-torch --no-sample
 // Options: --sizes DxT,...  --batch B (32)  --layers L (4)  --steps N (5)  --warmup W (2)  --sample-tokens K (64)
+//          --kernel-times (one more step under tf.time: GPU time per kernel, by timestamp queries)
 //          --modes baseline,fused (both)  --no-sample  --no-torch  --python PATH (IGRPO_PYTHON or python3)
 // "baseline" is stock tfjs-backend-webgpu (composite ops, tfjs-core's Sum/Mean gradients, src/optim Adam's
 // tensor path); "fused" is this project's webgpu path (fused kernels, on-device reductions, in-place Adam).
@@ -37,6 +38,7 @@ interface Args {
   modes: ('baseline' | 'fused')[];
   sample: boolean;
   sampleTokens: number;
+  kernelTimes: boolean;
   torch: boolean;
   python: string;
   worker?: { mode: 'baseline' | 'fused'; size: Size };
@@ -66,6 +68,7 @@ function parseArgs(argv: string[]): Args {
     modes,
     sample: !argv.includes('--no-sample'),
     sampleTokens: Number(get('sample-tokens') ?? 64),
+    kernelTimes: argv.includes('--kernel-times'),
     torch: !argv.includes('--no-torch'),
     python: get('python') ?? process.env.IGRPO_PYTHON ?? 'python3',
   };
@@ -86,6 +89,21 @@ interface WorkerResult {
   uploadMBPerStep: number;
   sampleTokensPerS?: number;
   sampleDispatchesPerDecodeStep?: number;
+  /** One extra step under tf.time (timestamp queries, one submit per kernel): GPU ms per kernel name. */
+  kernelMs?: number;
+  topKernels?: [string, number][];
+}
+
+/** tf.time's "Name: ms, Name: ms" profile → per-name totals, largest first. */
+function kernelTotals(info: string): [string, number][] {
+  const totals = new Map<string, number>();
+  for (const part of info.split(', ')) {
+    const i = part.lastIndexOf(': ');
+    if (i < 0) continue;
+    const name = part.slice(0, i);
+    totals.set(name, (totals.get(name) ?? 0) + Number(part.slice(i + 2)));
+  }
+  return [...totals.entries()].sort((x, y) => y[1] - x[1]);
 }
 
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -147,6 +165,11 @@ async function worker(a: Args): Promise<WorkerResult> {
       uploadsPerStep: (c1.uploads - c0.uploads) / a.steps,
       uploadMBPerStep: (c1.uploadBytes - c0.uploadBytes) / a.steps / 1e6,
     };
+    if (a.kernelTimes) {
+      const info = (await tf.time(() => tf.dispose(step()))) as tf.TimingInfo & { getExtraProfileInfo?: () => string };
+      r.kernelMs = info.kernelMs as number;
+      r.topKernels = kernelTotals(info.getExtraProfileInfo?.() ?? '').slice(0, 12);
+    }
     opt.dispose();
     ids.dispose();
     if (a.sample) {
@@ -186,6 +209,7 @@ function runWorker(a: Args, mode: string, s: Size): WorkerResult {
   const argv = [...(bundled ? [self] : ['--import', 'tsx', self]), '--worker', '--mode', mode, '--sizes', `${s.dModel}x${s.seq}`,
     '--batch', String(a.batch), '--layers', String(a.layers), '--steps', String(a.steps), '--warmup', String(a.warmup)];
   if (!a.sample) argv.push('--no-sample');
+  if (a.kernelTimes) argv.push('--kernel-times');
   argv.push('--sample-tokens', String(a.sampleTokens));
   const r = spawnSync(process.execPath, argv, { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 });
   const out = lastJson(r.stdout ?? '') as WorkerResult | { error: string } | undefined;
@@ -252,6 +276,13 @@ async function main(): Promise<void> {
           `${(tStep === undefined ? '—' : `${fmt(tStep, 2)}, ${fmt(tTok, 0)}`).padEnd(28)} ${(tStep ? `${fmt(w.trainStepMs / tStep)}×` : '—').padStart(10)} ` +
           `${(tTok && w.sampleTokensPerS ? `${fmt(w.sampleTokensPerS / tTok, 2)}×` : '—').padStart(12)}`,
       );
+    }
+  }
+  for (const r of rows) {
+    for (const w of r.results) {
+      if (w.kernelMs === undefined) continue;
+      const top = (w.topKernels ?? []).map(([n, ms]) => `${n.replace(/Program$/, '')} ${ms.toFixed(1)}`).join(', ');
+      console.log(`\nGPU kernel ms, d${r.size.dModel} T${r.size.seq} ${w.mode}: ${w.kernelMs.toFixed(1)} in all (Adam's raw dispatches not timed); ${top}`);
     }
   }
   const torchNote = rows.find((r) => r.torch?.error)?.torch?.error;

@@ -29,6 +29,9 @@ export async function registerWebgpuBackend(): Promise<void> {
   }
   if (!ok) throw new Error(`webgpu backend: the tfjs webgpu backend failed to start; ${VULKAN_HELP}`);
   await tf.ready();
+  // tfjs submits every WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE dispatches (15): larger batches help small models
+  const batch = Number(process.env.IGRPO_WEBGPU_SUBMIT_BATCH);
+  if (batch > 0) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', batch);
   instrumentBackend(webgpuBackend());
   captureDeviceErrors(webgpuBackend().device as unknown as ErrorTarget);
   // IGRPO_WEBGPU_BASELINE=1: stock tfjs only (no fused kernels, tfjs-core's Sum/Mean gradients), for bench:gpu's "before"

@@ -25,9 +25,22 @@ export interface FlatProgramSpec {
 
 const WORKGROUP = 64;
 
+// tfjs names a program by its constructor in shader labels and in tf.time()'s per-kernel profile,
+// so each kernel's program object gets a prototype whose constructor carries the kernel's key.
+const prototypes = new Map<string, object>();
+function namedPrototype(key: string): object {
+  let proto = prototypes.get(key);
+  if (!proto) {
+    const name = `Igrpo_${key}`;
+    proto = ({ [name]: function () {} } as Record<string, () => void>)[name].prototype as object;
+    prototypes.set(key, proto);
+  }
+  return proto;
+}
+
 function flatProgram(spec: FlatProgramSpec): WebGPUProgram {
   const wg = spec.workgroupSize ?? WORKGROUP;
-  return {
+  const program: WebGPUProgram = {
     outputShape: spec.outputShape,
     shaderKey: `igrpo_${spec.key}`,
     dispatchLayout: { x: spec.outputShape.map((_, i) => i) },
@@ -37,6 +50,7 @@ function flatProgram(spec: FlatProgramSpec): WebGPUProgram {
     uniforms: spec.uniforms,
     getUserCode: () => `${spec.helpers ?? ''}\nfn main(index : i32) {\n${spec.body}\n}\n`,
   };
+  return Object.setPrototypeOf(program, namedPrototype(spec.key)) as WebGPUProgram;
 }
 
 /** Runs one flat program on the active webgpu backend; returns a tfjs tensor info of outputShape. */
