@@ -12,16 +12,17 @@ import { readMetrics, type MetricsRecord } from '../src/train/records.js';
 import { Trainer, TrainingStoppedError } from '../src/train/trainer.js';
 import { lengthScore, tinyConfig, tinyPolicy } from '../src/train/tiny.js';
 
-const backend = process.env.IGRPO_RESUME_BACKEND ?? 'cpu';
-await tf.setBackend(backend);
+import { selectBackend } from '../src/backend/select.js';
+
+await tf.setBackend('cpu');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'igrpo-resume-'));
-const cfg = tinyConfig({ algo: 'igrpo', steps: 4, backend, checkpoint: { every: 2, keep: 3 } });
+const cfgFor = (backend: string) => tinyConfig({ algo: 'igrpo', steps: 4, backend, checkpoint: { every: 2, keep: 3 } });
 
 /** Metrics without the wall-clock fields (those differ run to run by nature). */
 const stable = (ms: MetricsRecord[]) => ms.map(({ wallMs, tokensPerSecond, eval: ev, ...rest }) => ({ ...rest, eval: ev && { ...ev } }));
 const weights = (t: Trainer) => t.policy.parameters().map((p) => Array.from(p.dataSync()));
 
-async function straightRun(): Promise<{ out: string; w: number[][]; rollouts: string }> {
+async function straightRun(cfg: ReturnType<typeof cfgFor>): Promise<{ out: string; w: number[][]; rollouts: string }> {
   const out = tmp();
   const t = await Trainer.create(cfg, { policy: tinyPolicy(9), score: lengthScore, out });
   await t.run();
@@ -30,8 +31,10 @@ async function straightRun(): Promise<{ out: string; w: number[][]; rollouts: st
   return { out, w, rollouts: fs.readFileSync(path.join(out, 'rollouts.jsonl'), 'utf8') };
 }
 
-test(`resume is bit-identical (${backend}), also after a kill mid-checkpoint`, async () => {
-  const ref = await straightRun();
+for (const backend of ['cpu', 'wasm']) test(`resume is bit-identical (${backend}), also after a kill mid-checkpoint`, async () => {
+  await selectBackend(backend);
+  const cfg = cfgFor(backend);
+  const ref = await straightRun(cfg);
   assert.deepEqual(listCheckpoints(ref.out).map((c) => c.step), [2, 4]);
 
   // run 3 steps (a checkpoint at 2), then simulate a kill in the middle of writing checkpoint 4:
@@ -52,6 +55,7 @@ test(`resume is bit-identical (${backend}), also after a kill mid-checkpoint`, a
   b.dispose();
   assert.deepEqual(stable(readMetrics(path.join(out, 'metrics.jsonl'))), stable(readMetrics(path.join(ref.out, 'metrics.jsonl'))));
   assert.equal(fs.readFileSync(path.join(out, 'rollouts.jsonl'), 'utf8'), ref.rollouts);
+  await tf.setBackend('cpu');
 });
 
 test('a fresh run refuses a folder that holds one; resume refuses a changed config', async () => {

@@ -16,7 +16,7 @@ const HELP = `usage: igrpo eval [options]
   --n N                  held-out problems (default 128)
   --k K                  samples per problem; pass@1 is averaged over them (default 8)
   --temperature T        (default 0.6, the paper's)   --top-p P   (default 0.95)
-  --max-new-tokens M     (default 40)
+  --max-new-tokens M     (default 32)
   --seed S               (default 0)
   --backend B            (default $IGRPO_BACKEND or auto)
   --json                 print one JSON object
@@ -65,7 +65,7 @@ export async function run(argv: string[]): Promise<number> {
     k,
     temperature: numFlag(values.temperature as string | undefined, '--temperature', 0.6),
     topP: numFlag(values['top-p'] as string | undefined, '--top-p', 0.95),
-    maxNewTokens: intFlag(values['max-new-tokens'] as string | undefined, '--max-new-tokens') ?? 40,
+    maxNewTokens: intFlag(values['max-new-tokens'] as string | undefined, '--max-new-tokens') ?? 32,
     seed: intFlag(values.seed as string | undefined, '--seed') ?? 0,
   });
   policy.dispose();

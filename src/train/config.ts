@@ -25,7 +25,7 @@ export const TrainConfig = z
         temperature: z.number().positive().default(0.7),
         topK: z.number().int().nonnegative().default(0),
         topP: z.number().gt(0).lte(1).default(1),
-        maxNewTokens: z.number().int().positive().default(40),
+        maxNewTokens: z.number().int().positive().default(32),
       })
       .strict()
       .default({}),
