@@ -224,3 +224,34 @@ test('tf.memory().numTensors is stable over train steps and sampling on native',
   opt.dispose();
   model.dispose();
 });
+
+test('recycled output arrays never clobber data a caller read or a view still uses', () => {
+  tf.setBackend('native');
+  const x = tf.tensor2d([[1, 2], [3, 4]]);
+  // read, dispose, then run more kernels of the same size: the read array must not be reused
+  const y = tf.add(x, x);
+  const read = y.dataSync();
+  y.dispose();
+  for (let i = 0; i < 5; i++) tf.tidy(() => tf.mul(tf.add(x, x), tf.add(x, x)).dataSync());
+  assert.deepEqual(Array.from(read), [2, 4, 6, 8]);
+  // unstack returns views of its input: they must survive the input's disposal and later kernels
+  const t = tf.transpose(tf.tensor3d([[[1, 2], [3, 4]], [[5, 6], [7, 8]]]), [1, 0, 2]); // our array
+  const [a, b] = tf.unstack(t);
+  t.dispose();
+  for (let i = 0; i < 5; i++) tf.tidy(() => tf.transpose(tf.tensor3d([[[9, 9], [9, 9]], [[9, 9], [9, 9]]]), [1, 0, 2]).dataSync());
+  assert.deepEqual(Array.from(a.dataSync()), [1, 2, 5, 6]);
+  assert.deepEqual(Array.from(b.dataSync()), [3, 4, 7, 8]);
+  tf.dispose([x, a, b]);
+});
+
+test('an output array nobody read is recycled once its tensor is disposed', async () => {
+  tf.setBackend('native');
+  const { pool } = await import('../src/backend/native/pool.js');
+  const x = tf.ones([3, 7]);
+  const y = tf.add(x, x);
+  const backend = tf.backend() as unknown as { data: { get(id: object): { values: Float32Array } } };
+  const arr = backend.data.get(y.dataId).values;
+  y.dispose();
+  assert.equal(pool.alloc(21), arr);
+  x.dispose();
+});

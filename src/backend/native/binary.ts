@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NativeAddon } from './addon.js';
 import { type KernelFn, f32, output, size } from './host.js';
+import { pool } from './pool.js';
 
 type Op = 'add' | 'sub' | 'mul' | 'div';
 
@@ -29,7 +30,7 @@ function broadcastStrides(shape: number[], outShape: number[]): number[] {
 }
 
 export function broadcastBinary(op: Op, av: Float32Array, aShape: number[], bv: Float32Array, bShape: number[], outShape: number[]): Float32Array {
-  const out = new Float32Array(size(outShape));
+  const out = pool.alloc(size(outShape));
   if (out.length === 0) return out;
   const r = outShape.length;
   if (r === 0) {
@@ -67,7 +68,7 @@ export function binaryKernel(op: Op, cpu: KernelFn, addon?: NativeAddon): Kernel
     if (addon && op === 'add' && av.length > 0 && bv.length > 0) {
       const n = size(outShape);
       if ((av.length === n && bv.length === n) || (av.length === n && trailing(outShape, b.shape)) || (bv.length === n && trailing(outShape, a.shape))) {
-        const c = new Float32Array(n);
+        const c = pool.alloc(n);
         addon.addBroadcast(av, bv, c);
         return output(args.backend, outShape, c);
       }

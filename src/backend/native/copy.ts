@@ -2,6 +2,7 @@
 // per-element index arithmetic in JS, which dominated KV-cache decoding (the caches are large).
 import * as tf from '@tensorflow/tfjs';
 import { type KernelFn, f32, output, size } from './host.js';
+import { pool } from './pool.js';
 
 /** Row-major strides of a shape. */
 function strides(shape: number[]): number[] {
@@ -24,7 +25,7 @@ export function sliceKernel(cpu: KernelFn): KernelFn {
     while (k > 0 && s[k] === x.shape[k] && b[k] === 0) k--;
     const st = strides(x.shape);
     const run = s[k] * st[k];
-    const out = new Float32Array(size(s));
+    const out = pool.alloc(size(s));
     const idx = new Array<number>(k).fill(0);
     let o = 0;
     for (;;) {
@@ -53,7 +54,7 @@ export function concatKernel(cpu: KernelFn): KernelFn {
     const outer = size(inputs[0].shape.slice(0, ax));
     const inner = inputs.map((t) => size(t.shape.slice(ax)));
     const row = inner.reduce((a, c) => a + c, 0);
-    const out = new Float32Array(outer * row);
+    const out = pool.alloc(outer * row);
     let o = 0;
     for (let r = 0; r < outer; r++) {
       values.forEach((v, i) => {
@@ -79,7 +80,7 @@ export function gatherKernel(cpu: KernelFn): KernelFn {
     for (let j = 0; j < ids.length; j++) if (!(ids[j] >= 0 && ids[j] < n)) return cpu(args); // its error message
     const outer = size(x.shape.slice(0, ax));
     const inner = size(x.shape.slice(ax + 1));
-    const out = new Float32Array(outer * ids.length * inner);
+    const out = pool.alloc(outer * ids.length * inner);
     let o = 0;
     for (let r = 0; r < outer; r++) {
       for (let j = 0; j < ids.length; j++) {

@@ -3,6 +3,7 @@
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon.js';
 import { type Info, type KernelFn, f32, output, size } from './host.js';
+import { pool } from './pool.js';
 
 
 export function sumKernel(addon: NativeAddon, cpu: KernelFn): KernelFn {
@@ -17,7 +18,7 @@ export function sumKernel(addon: NativeAddon, cpu: KernelFn): KernelFn {
     if (!xv || !leading) return cpu(args);
     const inner = size(x.shape.slice(axes.length));
     const outer = size(x.shape.slice(0, axes.length));
-    const out = new Float32Array(inner);
+    const out = pool.alloc(inner);
     addon.sumRows(xv, out, outer, inner);
     const shape = keepDims ? [...axes.map(() => 1), ...x.shape.slice(axes.length)] : x.shape.slice(axes.length);
     return output(args.backend, shape, out);
@@ -30,7 +31,7 @@ export function transposeKernel(addon: NativeAddon, cpu: KernelFn): KernelFn {
     const { perm } = args.attrs as { perm: number[] };
     const xv = f32(args.backend, x);
     if (!xv || x.shape.length < 2) return cpu(args);
-    const out = new Float32Array(xv.length);
+    const out = pool.alloc(xv.length);
     addon.transpose(xv, out, Int32Array.from(x.shape), Int32Array.from(perm));
     return output(args.backend, perm.map((p) => x.shape[p]), out);
   };
@@ -45,7 +46,7 @@ export function softmaxKernel(addon: NativeAddon, cpu: KernelFn): KernelFn {
     const rank = logits.shape.length;
     if (!xv || rank === 0 || (dim !== -1 && dim !== rank - 1) || xv.length === 0) return cpu(args);
     const n = logits.shape[rank - 1];
-    const out = new Float32Array(xv.length);
+    const out = pool.alloc(xv.length);
     addon.softmaxRows(xv, out, xv.length / n, n);
     return output(args.backend, logits.shape.slice(), out);
   };

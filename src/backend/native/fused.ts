@@ -6,6 +6,7 @@ import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { FUSED } from '../../ops/index.js';
 import type { NativeAddon } from './addon.js';
 import { type Info, type KernelFn, f32, i32, output, size } from './host.js';
+import { pool } from './pool.js';
 
 
 function need(backend: MathBackendCPU, t: Info, what: string): Float32Array {
@@ -19,56 +20,56 @@ function kernels(addon: NativeAddon): Record<string, KernelFn> {
     [FUSED.layerNorm]: ({ inputs, backend, attrs }) => {
       const { x, gamma, beta } = inputs;
       const d = x.shape[x.shape.length - 1];
-      const y = new Float32Array(size(x.shape));
+      const y = pool.alloc(size(x.shape));
       addon.layerNormForward(need(backend, x, 'layerNorm'), need(backend, gamma, 'layerNorm'), need(backend, beta, 'layerNorm'), y, size(x.shape) / d, d, attrs!.eps as number);
       return output(backend, x.shape, y);
     },
     [`${FUSED.layerNorm}Grad`]: ({ inputs, backend, attrs }) => {
       const { dy, x, gamma } = inputs;
       const d = x.shape[x.shape.length - 1];
-      const dx = new Float32Array(size(x.shape));
-      const dg = new Float32Array(d);
-      const db = new Float32Array(d);
+      const dx = pool.alloc(size(x.shape));
+      const dg = pool.alloc(d);
+      const db = pool.alloc(d);
       addon.layerNormBackward(need(backend, dy, 'layerNorm'), need(backend, x, 'layerNorm'), need(backend, gamma, 'layerNorm'), dx, dg, db, size(x.shape) / d, d, attrs!.eps as number);
       return [output(backend, x.shape, dx), output(backend, [d], dg), output(backend, [d], db)];
     },
     [FUSED.gelu]: ({ inputs, backend }) => {
-      const y = new Float32Array(size(inputs.x.shape));
+      const y = pool.alloc(size(inputs.x.shape));
       addon.geluForward(need(backend, inputs.x, 'gelu'), y, y.length);
       return output(backend, inputs.x.shape, y);
     },
     [`${FUSED.gelu}Grad`]: ({ inputs, backend }) => {
-      const dx = new Float32Array(size(inputs.x.shape));
+      const dx = pool.alloc(size(inputs.x.shape));
       addon.geluBackward(need(backend, inputs.dy, 'gelu'), need(backend, inputs.x, 'gelu'), dx, dx.length);
       return output(backend, inputs.x.shape, dx);
     },
     [FUSED.attention]: ({ inputs, backend }) => {
       const { q, k, v } = inputs;
       const [b, h, tq, dh] = q.shape;
-      const out = new Float32Array(size(q.shape));
+      const out = pool.alloc(size(q.shape));
       addon.attentionForward(need(backend, q, 'attention'), need(backend, k, 'attention'), need(backend, v, 'attention'), out, b * h, tq, k.shape[2], dh);
       return output(backend, q.shape, out);
     },
     [`${FUSED.attention}Grad`]: ({ inputs, backend }) => {
       const { dy, q, k, v } = inputs;
       const [b, h, tq, dh] = q.shape;
-      const dq = new Float32Array(size(q.shape));
-      const dk = new Float32Array(size(k.shape));
-      const dv = new Float32Array(size(v.shape));
+      const dq = pool.alloc(size(q.shape));
+      const dk = pool.alloc(size(k.shape));
+      const dv = pool.alloc(size(v.shape));
       addon.attentionBackward(need(backend, dy, 'attention'), need(backend, q, 'attention'), need(backend, k, 'attention'), need(backend, v, 'attention'), dq, dk, dv, b * h, tq, k.shape[2], dh);
       return [output(backend, q.shape, dq), output(backend, k.shape, dk), output(backend, v.shape, dv)];
     },
     [FUSED.tokenLogProbs]: ({ inputs, backend }) => {
       const { logits, targets } = inputs;
       const [n, vocab] = logits.shape;
-      const out = new Float32Array(n);
+      const out = pool.alloc(n);
       addon.tokenLogProbsForward(need(backend, logits, 'tokenLogProbs'), i32(backend, targets), out, n, vocab);
       return output(backend, [n], out);
     },
     [`${FUSED.tokenLogProbs}Grad`]: ({ inputs, backend }) => {
       const { dy, logits, targets } = inputs;
       const [n, vocab] = logits.shape;
-      const dl = new Float32Array(n * vocab);
+      const dl = pool.alloc(n * vocab);
       addon.tokenLogProbsBackward(need(backend, dy, 'tokenLogProbs'), need(backend, logits, 'tokenLogProbs'), i32(backend, targets), dl, n, vocab);
       return output(backend, logits.shape, dl);
     },
@@ -78,7 +79,7 @@ function kernels(addon: NativeAddon): Record<string, KernelFn> {
       const idv = i32(backend, ids);
       const bad = idv.find((i) => i < 0 || i >= vocab);
       if (bad !== undefined) throw new Error(`embedding: id ${bad} is not in [0, ${vocab})`);
-      const out = new Float32Array(idv.length * d);
+      const out = pool.alloc(idv.length * d);
       addon.embeddingForward(need(backend, table, 'embedding'), idv, out, idv.length, vocab, d);
       return output(backend, [idv.length, d], out);
     },
@@ -86,7 +87,7 @@ function kernels(addon: NativeAddon): Record<string, KernelFn> {
       const { dy, table, ids } = inputs;
       const [vocab, d] = table.shape;
       const idv = i32(backend, ids);
-      const dt = new Float32Array(vocab * d);
+      const dt = pool.alloc(vocab * d);
       addon.embeddingBackward(need(backend, dy, 'embedding'), idv, dt, idv.length, vocab, d);
       return output(backend, [vocab, d], dt);
     },

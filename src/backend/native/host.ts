@@ -2,6 +2,7 @@
 // in typed arrays in host memory: kernels hand those arrays straight to the addon.
 import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { pool } from './pool.js';
 
 export type Info = tf.TensorInfo;
 /** A kernel as tfjs calls it; inputs a kernel reads are always present (optional ones are checked). */
@@ -21,8 +22,11 @@ export function i32(backend: MathBackendCPU, t: Info): Int32Array {
   return v instanceof Int32Array ? v : Int32Array.from(v as ArrayLike<number>);
 }
 
+/** A kernel's output tensor over values from pool.alloc (recycled once the tensor is disposed unseen). */
 export function output(backend: MathBackendCPU, shape: number[], values: Float32Array): Info {
-  return backend.makeTensorInfo(shape, 'float32', values);
+  const info = backend.makeTensorInfo(shape, 'float32', values);
+  pool.adopt(values, info.dataId);
+  return info;
 }
 
 export function size(shape: number[]): number {

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { type NativeAddon, loadAddon } from './addon.js';
+import { pool } from './pool.js';
 import { concatKernel, gatherKernel, sliceKernel } from './copy.js';
 import { binaryKernel } from './binary.js';
 import { softmaxKernel, sumKernel, transposeKernel } from './elementwise.js';
@@ -19,8 +20,42 @@ export function nativeThreads(): number {
   return n;
 }
 
-/** The cpu backend under another name, so tfjs keeps its tensors apart from a plain 'cpu' backend's. */
-class NativeBackend extends MathBackendCPU {}
+/**
+ * The cpu backend under another name (tfjs keeps its tensors apart from a plain 'cpu' backend's), with
+ * our kernels' output arrays recycled through the pool (see pool.ts for when that is safe).
+ */
+class NativeBackend extends MathBackendCPU {
+  override disposeData(dataId: object, force = false): boolean {
+    const values = this.data.get(dataId)?.values;
+    const deleted = super.disposeData(dataId, force);
+    if (deleted && !this.data.has(dataId)) pool.release(values, dataId);
+    return deleted;
+  }
+
+  override readSync(dataId: object): tf.backend_util.BackendValues {
+    const values = super.readSync(dataId);
+    pool.noteRead(values);
+    return values;
+  }
+
+  override async read(dataId: object): Promise<tf.backend_util.BackendValues> {
+    return this.readSync(dataId);
+  }
+
+  override dispose(): void {
+    pool.clear();
+    super.dispose();
+  }
+}
+
+/** Every kernel's outputs are checked for views into pooled arrays (they make those arrays unrecyclable). */
+function watchViews(f: KernelFn): KernelFn {
+  return ((args: { backend: MathBackendCPU }) => {
+    const out = (f as (a: unknown) => tf.TensorInfo | tf.TensorInfo[])(args);
+    for (const info of Array.isArray(out) ? out : [out]) pool.noteOutput(args.backend.data.get(info.dataId)?.values, info.dataId);
+    return out;
+  }) as unknown as KernelFn;
+}
 
 type KernelFn = Parameters<typeof tf.registerKernel>[0]['kernelFunc'];
 
@@ -48,7 +83,7 @@ function registerKernels(addon: NativeAddon): void {
   ours._FusedMatMul = fusedMatMulKernel(addon, cpuKernel('_FusedMatMul') as never, ours.Add as never) as unknown as KernelFn;
   for (const k of tf.getKernelsForBackend('cpu')) {
     if (tf.getKernel(k.kernelName, NATIVE_BACKEND)) continue;
-    tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc: ours[k.kernelName] ?? k.kernelFunc });
+    tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc: watchViews(ours[k.kernelName] ?? k.kernelFunc) });
   }
   registerFusedKernels(addon, NATIVE_BACKEND);
 }

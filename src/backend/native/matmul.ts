@@ -3,6 +3,7 @@
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon.js';
 import { type Info, type KernelArgs, type KernelFn, f32, output, size } from './host.js';
+import { pool } from './pool.js';
 
 
 /** The sgemm product of a and b, or null when the shapes need the cpu kernel's general broadcasting. */
@@ -32,8 +33,9 @@ export function nativeMatMul(addon: NativeAddon, backend: MathBackendCPU, a: Inf
     return null;
   }
   const batch = Math.max(batchA, batchB);
-  const c = new Float32Array(batch * m * n);
-  if (c.length > 0 && k > 0) {
+  const c = pool.alloc(batch * m * n);
+  if (k === 0) c.fill(0); // an empty sum (pooled arrays hold old values)
+  else if (c.length > 0) {
     addon.batchMatMul(av, bv, c, batch, m, n, k, transA, transB, batchA === 1 ? 0 : m * k, batchB === 1 ? 0 : k * n);
   }
   return output(backend, [...outBatch, m, n], c);
@@ -87,7 +89,7 @@ function matMulBias(addon: NativeAddon, backend: KernelArgs['backend'], a: Info,
   const k = transA ? a.shape[ra - 2] : a.shape[ra - 1];
   const n = transB ? b.shape[rb - 2] : b.shape[rb - 1];
   if (k !== (transB ? b.shape[rb - 1] : b.shape[rb - 2]) || k === 0 || biasv.length !== n || size(bias.shape) !== n || m === 0 || n === 0) return null;
-  const c = new Float32Array(m * n);
+  const c = pool.alloc(m * n);
   addon.matMulBias(av, bv, biasv, c, m, n, k, transA, transB);
   const outBatch = a.shape.length >= b.shape.length ? a.shape.slice(0, -2) : b.shape.slice(0, -2);
   return output(backend, [...outBatch, m, n], c);
