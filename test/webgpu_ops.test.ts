@@ -5,7 +5,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { causalAttention, embedding, gelu, layerNorm, tokenLogProbs } from '../src/ops/index.js';
-import { webgpuCounters, webgpuErrors } from '../src/backend/webgpu/index.js';
+import { DECODE_ATTENTION, webgpuCounters, webgpuErrors } from '../src/backend/webgpu/index.js';
+import { decodeAttention } from '../src/model/decode-attention.js';
 import { SKIP_WEBGPU, assertClose, runOn, seeded, startWebgpu, stopWebgpu } from './webgpu_helpers.js';
 
 const opts = { skip: SKIP_WEBGPU ? 'IGRPO_SKIP_WEBGPU=1' : false };
@@ -68,6 +69,25 @@ test('fused tokenLogProbs matches the composite', opts, async () => {
 
 test('fused embedding matches the composite (gather forward, scatter-sum backward with repeated ids)', opts, async () => {
   await compare('embedding', [{ shape: [11, 6], seed: 13 }, { shape: [40], seed: 14, int: 11 }], (t, i) => embedding(t as tf.Tensor2D, i as tf.Tensor1D));
+});
+
+test('fused decode attention (shared prefix per group, own suffix) matches src/model decodeAttention on cpu', opts, async () => {
+  const [u, g, h, tp, ts, dh] = [2, 3, 2, 5, 3, 16];
+  const t = (shape: number[], seed: number) => tf.tensor(seeded(shape.reduce((a, b) => a * b, 1), seed), shape);
+  const mask = tf.tensor2d([1, 1, 1, 1, 1, 0, 0, 1, 1, 1], [u, tp]); // the second prompt is left-padded
+  for (const withMask of [false, true]) {
+    const inputs = () => [t([u * g, h, 1, dh], 31), t([u, h, tp, dh], 32), t([u, h, tp, dh], 33), t([u * g, h, ts, dh], 34), t([u * g, h, ts, dh], 35)] as tf.Tensor4D[];
+    const cpu = await runOn('cpu', () => {
+      const [q, kp, vp, ks, vs] = inputs();
+      return decodeAttention(q, kp, vp, withMask ? mask : null, g, ks, vs);
+    });
+    const gpu = await runOn('webgpu', () => {
+      const [q, kp, vp, ks, vs] = inputs();
+      const named: tf.NamedTensorMap = withMask ? { q, kp, vp, ks, vs, prefixMask: mask } : { q, kp, vp, ks, vs };
+      return tf.engine().runKernel(DECODE_ATTENTION, named, { group: g }) as tf.Tensor;
+    });
+    assertClose(gpu[0], cpu[0], `decode attention, mask ${withMask}`, 1e-5, 1e-4);
+  }
 });
 
 test('Sum and Mean gradients (on-device broadcast) equal hand values', opts, async () => {

@@ -13,6 +13,7 @@ import { tokenLogProbsBackward, tokenLogProbsForward } from './kernels/logprobs.
 import { embeddingBackward, embeddingForward } from './kernels/embedding.js';
 import { attentionBackward, attentionForward } from './kernels/attention.js';
 import { leadingSum } from './kernels/colsum.js';
+import { DECODE_ATTENTION, decodeAttentionForward } from './kernels/decode_attention.js';
 
 type Inputs = Record<string, TensorInfo>;
 const BACKEND = 'webgpu';
@@ -174,6 +175,18 @@ function registerLeadingSum(): void {
   });
 }
 
+/** Inference only (sampling): no gradient is registered. Inputs q, kp, vp, ks, vs and optionally prefixMask; attr group. */
+function registerDecodeAttention(): void {
+  tf.registerKernel({
+    kernelName: DECODE_ATTENTION,
+    backendName: BACKEND,
+    kernelFunc: ({ inputs, attrs }) => {
+      const { q, kp, vp, ks, vs, prefixMask } = inputs as Inputs;
+      return decodeAttentionForward(q, kp, vp, ks, vs, prefixMask ?? null, (attrs as { group: number }).group);
+    },
+  });
+}
+
 let registered = false;
 
 /** Registers every fused kernel for webgpu (idempotent). IGRPO_WEBGPU_FUSED=0 leaves the composites in charge. */
@@ -186,4 +199,5 @@ export function registerFusedKernels(): void {
   registerEmbedding();
   registerAttention();
   registerLeadingSum();
+  registerDecodeAttention();
 }

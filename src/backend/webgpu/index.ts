@@ -13,6 +13,7 @@ import { webgpuBackend } from './backend.js';
 export { webgpuCounters, type WebgpuCounters } from './instrument.js';
 export { webgpuAdamUpdate, webgpuAdamStep, flushWebgpu, FusedAdam, type AdamScalars, type AdamSlot, type FusedAdamConfig } from './adam.js';
 export { deviceScalar } from './gradients.js';
+export { DECODE_ATTENTION } from './kernels/decode_attention.js';
 export { VULKAN_HELP, type AdapterDescription } from './init.js';
 
 /**

@@ -1,0 +1,79 @@
+// Fused decode attention over the two-part KV cache of src/model (kvcache.ts, decode-attention.ts):
+// one new query per row against its group's shared prompt prefix (masked where padded) and the row's
+// own suffix, in one online softmax. One dispatch per layer and decode step instead of the composite's
+// ~14 (scale, transposes, two matmuls, mask arithmetic, concat, softmax, slices, two more matmuls, add).
+// One invocation per (row, head): decode batches are small, keys are read through the cache.
+import type { TensorInfo } from '../backend.js';
+import { runFlat } from '../program.js';
+
+/** The kernel name this registers on webgpu (src/model/decode-attention.ts can dispatch to it by name). */
+export const DECODE_ATTENTION = 'IgrpoDecodeAttention';
+
+export function decodeAttentionForward(
+  q: TensorInfo,
+  kp: TensorInfo,
+  vp: TensorInfo,
+  ks: TensorInfo,
+  vs: TensorInfo,
+  prefixMask: TensorInfo | null,
+  group: number,
+): TensorInfo {
+  const [b, h, , dh] = q.shape;
+  const tp = kp.shape[2];
+  const ts = ks.shape[2];
+  const masked = prefixMask !== null;
+  const inputs = masked ? [q, kp, vp, ks, vs, prefixMask] : [q, kp, vp, ks, vs];
+  return runFlat(
+    {
+      key: `dec_attn_${dh}_${masked ? 'm' : 'n'}`,
+      inputs: masked ? ['Q', 'KP', 'VP', 'KS', 'VS', 'PM'] : ['Q', 'KP', 'VP', 'KS', 'VS'],
+      outputShape: q.shape,
+      threads: b * h,
+      uniforms: 'bh : i32, heads : i32, grp : i32, tp : i32, ts : i32, scale : f32,',
+      helpers: `const DH : i32 = ${dh};`,
+      body: `if (index >= uniforms.bh) { return; }
+  let row = index / uniforms.heads;
+  let head = index - row * uniforms.heads;
+  let u = row / uniforms.grp;
+  let qBase = index * DH;
+  let pBase = (u * uniforms.heads + head) * uniforms.tp * DH;
+  let sBase = index * uniforms.ts * DH;
+  var acc : array<f32, ${dh}>;
+  for (var c = 0; c < DH; c++) { acc[c] = 0.0; }
+  var m = -3.0e38;
+  var l = 0.0;
+  for (var j = 0; j < uniforms.tp + uniforms.ts; j++) {
+    var kBase = pBase + j * DH;
+    if (j >= uniforms.tp) { kBase = sBase + (j - uniforms.tp) * DH; }
+    var s = 0.0;
+    if (j < uniforms.tp) {
+      for (var c = 0; c < DH; c++) { s += Q[qBase + c] * KP[kBase + c]; }
+    } else {
+      for (var c = 0; c < DH; c++) { s += Q[qBase + c] * KS[kBase + c]; }
+    }
+    s *= uniforms.scale;
+    ${masked ? 'if (j < uniforms.tp) { s += (1.0 - PM[u * uniforms.tp + j]) * -1.0e9; }' : ''}
+    let mNew = max(m, s);
+    let corr = exp(m - mNew);
+    let p = exp(s - mNew);
+    l = l * corr + p;
+    if (j < uniforms.tp) {
+      for (var c = 0; c < DH; c++) { acc[c] = acc[c] * corr + p * VP[kBase + c]; }
+    } else {
+      for (var c = 0; c < DH; c++) { acc[c] = acc[c] * corr + p * VS[kBase + c]; }
+    }
+    m = mNew;
+  }
+  for (var c = 0; c < DH; c++) { result[qBase + c] = acc[c] / l; }`,
+    },
+    inputs,
+    [
+      { type: 'int32', data: [b * h] },
+      { type: 'int32', data: [h] },
+      { type: 'int32', data: [group] },
+      { type: 'int32', data: [tp] },
+      { type: 'int32', data: [ts] },
+      { type: 'float32', data: [1 / Math.sqrt(dh)] },
+    ],
+  );
+}
