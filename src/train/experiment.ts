@@ -101,6 +101,35 @@ export function summarise(root: string, seeds: readonly number[], meta: Record<s
   };
 }
 
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+/** The tables of results/<name>/README.md (the reading is written by a person under them). */
+export function renderTables(summary: ReturnType<typeof summarise>): string {
+  const { grpo, igrpo } = summary.methods;
+  const lines: string[] = [];
+  lines.push('| method | seeds | held-out pass@1 before | after, per seed | mean | 95% CI (t, over seeds) | mean step time |');
+  lines.push('|---|---|---|---|---|---|---|');
+  for (const [name, m] of [['GRPO', grpo], ['iGRPO', igrpo]] as const) {
+    const ms = m.stepMs.reduce((a, b) => a + b, 0) / m.stepMs.length;
+    lines.push(`| ${name} | ${m.seeds.join(', ')} | ${m.initialAccuracy.map(pct).join(', ')} | ${m.finalAccuracies.map(pct).join(', ')} | ${pct(m.mean)} | [${pct(m.ci95[0])}, ${pct(m.ci95[1])}] | ${(ms / 1000).toFixed(2)} s |`);
+  }
+  lines.push('');
+  lines.push(`Paired difference iGRPO − GRPO (final pass@1): ${pct(summary.finalDifference.mean)}, 95% CI [${pct(summary.finalDifference.ci95[0])}, ${pct(summary.finalDifference.ci95[1])}].`);
+  lines.push(`Step wall-time ratio iGRPO / GRPO: ${summary.stepTimeRatio.mean.toFixed(2)} (per seed: ${summary.stepTimeRatio.perSeed.map((r) => r.toFixed(2)).join(', ')}).`);
+  lines.push(`Completions sampled per step: GRPO ${grpo.completionsPerStep}, iGRPO ${igrpo.completionsPerStep}; completion tokens per step: GRPO ${grpo.completionTokensPerStep.toFixed(0)}, iGRPO ${igrpo.completionTokensPerStep.toFixed(0)}.`);
+  lines.push('');
+  lines.push('Held-out pass@1 by updates (mean over seeds):');
+  lines.push('');
+  const updates = grpo.curves[0].map(([u]) => u);
+  lines.push(`| updates | ${updates.join(' | ')} |`);
+  lines.push(`|---|${updates.map(() => '---').join('|')}|`);
+  for (const [name, m] of [['GRPO', grpo], ['iGRPO', igrpo]] as const) {
+    const means = updates.map((_, i) => m.curves.reduce((a, c) => a + (c[i]?.[1] ?? NaN), 0) / m.curves.length);
+    lines.push(`| ${name} | ${means.map(pct).join(' | ')} |`);
+  }
+  return lines.join('\n') + '\n';
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
@@ -139,6 +168,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
   });
   fs.writeFileSync(path.join(root, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  fs.writeFileSync(path.join(root, 'tables.md'), renderTables(summary));
   console.log(JSON.stringify({ grpo: summary.methods.grpo.finalAccuracies, igrpo: summary.methods.igrpo.finalAccuracies, ratio: summary.stepTimeRatio.mean }));
 }
 
