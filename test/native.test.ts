@@ -109,6 +109,7 @@ const MATMUL_CASES: [string, number[], number[]][] = [
   ['shared right operand', [3, 5, 7], [7, 4]],
   ['shared left operand', [5, 7], [3, 7, 4]],
   ['broadcast batch of 1', [1, 5, 7], [3, 7, 4]],
+  ['one row per batch (decoding)', [2, 3, 1, 7], [2, 3, 7, 9]],
 ];
 for (const [name, sa, sb] of MATMUL_CASES) {
   for (const ta of [false, true]) {

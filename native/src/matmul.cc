@@ -15,6 +15,15 @@ void batch_matmul(const float* a, const float* b, float* c, int batch, int m, in
     cblas_sgemm(CblasRowMajor, ta, tb, batch * m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
     return;
   }
+  if (m == 1) {
+    // one query row per batch (KV-cache decoding's attention): sgemv has far less per-call overhead
+    for (int i = 0; i < batch; i++) {
+      const float* bi = b + i * bStride;
+      if (transB) cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f, bi, k, a + i * aStride, 1, 0.0f, c + (int64_t)i * n, 1);
+      else cblas_sgemv(CblasRowMajor, CblasTrans, k, n, 1.0f, bi, n, a + i * aStride, 1, 0.0f, c + (int64_t)i * n, 1);
+    }
+    return;
+  }
   for (int i = 0; i < batch; i++) {
     cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a + i * aStride, lda, b + i * bStride, ldb, 0.0f,
                 c + (int64_t)i * m * n, n);
