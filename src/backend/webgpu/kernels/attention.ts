@@ -37,6 +37,17 @@ fn qDotK(qBase : i32, kBase : i32) -> f32 {
   return s;
 }`;
 
+/** Prologue of the per-query-row kernels: row g·Tq + i of batch·head g sees keys 0..last. */
+const QUERY_ROW = `if (index >= uniforms.bh * uniforms.tq) { return; }
+  let g = index / uniforms.tq;
+  let i = index - g * uniforms.tq;
+  let last = uniforms.tk - uniforms.tq + i;
+  let qBase = index * DH;
+  let kv0 = g * uniforms.tk * DH;`;
+
+const zeroAcc = (dh: number) => `var acc : array<f32, ${dh}>;
+  for (var c = 0; c < DH; c++) { acc[c] = 0.0; }`;
+
 export function attentionForward(q: TensorInfo, k: TensorInfo, v: TensorInfo): TensorInfo {
   const d = dims(q, k);
   return runFlat(
@@ -47,14 +58,8 @@ export function attentionForward(q: TensorInfo, k: TensorInfo, v: TensorInfo): T
       threads: d.bh * d.tq,
       uniforms: UNIFORMS,
       helpers: helpers(d.dh),
-      body: `if (index >= uniforms.bh * uniforms.tq) { return; }
-  let g = index / uniforms.tq;
-  let i = index - g * uniforms.tq;
-  let last = uniforms.tk - uniforms.tq + i;
-  let qBase = index * DH;
-  let kv0 = g * uniforms.tk * DH;
-  var acc : array<f32, ${d.dh}>;
-  for (var c = 0; c < DH; c++) { acc[c] = 0.0; }
+      body: `${QUERY_ROW}
+  ${zeroAcc(d.dh)}
   var m = -3.0e38;
   var l = 0.0;
   for (var j = 0; j <= last; j++) {
@@ -84,12 +89,7 @@ function attentionStats(q: TensorInfo, k: TensorInfo, o: TensorInfo, dO: TensorI
       threads: d.bh * d.tq,
       uniforms: UNIFORMS,
       helpers: helpers(d.dh),
-      body: `if (index >= uniforms.bh * uniforms.tq) { return; }
-  let g = index / uniforms.tq;
-  let i = index - g * uniforms.tq;
-  let last = uniforms.tk - uniforms.tq + i;
-  let qBase = index * DH;
-  let kv0 = g * uniforms.tk * DH;
+      body: `${QUERY_ROW}
   var m = -3.0e38;
   var l = 0.0;
   for (var j = 0; j <= last; j++) {
@@ -119,16 +119,10 @@ function attentionDq(q: TensorInfo, k: TensorInfo, v: TensorInfo, dO: TensorInfo
       threads: d.bh * d.tq,
       uniforms: UNIFORMS,
       helpers: helpers(d.dh),
-      body: `if (index >= uniforms.bh * uniforms.tq) { return; }
-  let g = index / uniforms.tq;
-  let i = index - g * uniforms.tq;
-  let last = uniforms.tk - uniforms.tq + i;
-  let qBase = index * DH;
-  let kv0 = g * uniforms.tk * DH;
+      body: `${QUERY_ROW}
   let L = Stats[index * 2];
   let D = Stats[index * 2 + 1];
-  var acc : array<f32, ${d.dh}>;
-  for (var c = 0; c < DH; c++) { acc[c] = 0.0; }
+  ${zeroAcc(d.dh)}
   for (var j = 0; j <= last; j++) {
     let kBase = kv0 + j * DH;
     let p = exp(qDotK(qBase, kBase) * uniforms.scale - L);
@@ -160,8 +154,7 @@ function attentionDkv(q: TensorInfo, k: TensorInfo, v: TensorInfo, dO: TensorInf
   let j = index - g * uniforms.tk;
   let kBase = index * DH;
   let off = uniforms.tk - uniforms.tq;
-  var acc : array<f32, ${d.dh}>;
-  for (var c = 0; c < DH; c++) { acc[c] = 0.0; }
+  ${zeroAcc(d.dh)}
   for (var i = max(j - off, 0); i < uniforms.tq; i++) {
     let row = g * uniforms.tq + i;
     let qBase = row * DH;

@@ -4,8 +4,7 @@
 // 64-wide workgroup per column with a tree reduction.
 import type { TensorInfo } from '../backend.js';
 import { runFlat } from '../program.js';
-
-const WG = 64;
+import { WG, WG_SUM, columnSumBody } from './wgsl.js';
 
 export function leadingSum(x: TensorInfo, rows: number, outShape: number[]): TensorInfo {
   const cols = x.shape.reduce((a, b) => a * b, 1) / rows;
@@ -38,20 +37,8 @@ export function leadingSum(x: TensorInfo, rows: number, outShape: number[]): Ten
       threads: cols * WG,
       workgroupSize: WG,
       uniforms: 'rows : i32, cols : i32,',
-      helpers: `var<workgroup> partial : array<f32, ${WG}>;`,
-      body: `let col = index / ${WG};
-  let lane = index % ${WG};
-  var acc = 0.0;
-  if (col < uniforms.cols) {
-    for (var r = lane; r < uniforms.rows; r += ${WG}) { acc += X[r * uniforms.cols + col]; }
-  }
-  partial[lane] = acc;
-  workgroupBarrier();
-  for (var s = ${WG / 2}; s > 0; s >>= 1u) {
-    if (lane < s) { partial[lane] += partial[lane + s]; }
-    workgroupBarrier();
-  }
-  if (lane == 0 && col < uniforms.cols) { result[col] = partial[0]; }`,
+      helpers: WG_SUM,
+      body: columnSumBody('X[r * uniforms.cols + col]'),
     },
     [x],
     uniforms,

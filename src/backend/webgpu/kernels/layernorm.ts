@@ -3,29 +3,15 @@
 // dbeta reduce over rows with one 64-wide workgroup per column.
 import type { TensorInfo } from '../backend.js';
 import { runFlat } from '../program.js';
+import { WG, WG_SUM, columnSumBody } from './wgsl.js';
 
 function rowsCols(x: TensorInfo): [number, number] {
   const d = x.shape[x.shape.length - 1];
   return [x.shape.reduce((a, b) => a * b, 1) / d, d];
 }
 
-const WG = 64;
-
 // One 64-wide workgroup per row: lanes stride the row (coalesced loads) and meet in a tree reduction.
 // No early return: workgroupBarrier needs uniform control flow, so out-of-range rows only skip memory.
-const WG_SUM = `
-var<workgroup> red : array<f32, ${WG}>;
-fn wgSum(lane : i32, v : f32) -> f32 {
-  red[lane] = v;
-  workgroupBarrier();
-  for (var s = ${WG / 2}; s > 0; s >>= 1u) {
-    if (lane < s) { red[lane] += red[lane + s]; }
-    workgroupBarrier();
-  }
-  let total = red[0];
-  workgroupBarrier();
-  return total;
-}`;
 const ROW = `${WG_SUM}
 fn rowStats(row : i32, lane : i32, valid : bool, d : i32, eps : f32) -> vec2<f32> {
   var s = 0.0;
@@ -138,26 +124,11 @@ function layerNormParamGrad(dy: TensorInfo, x: TensorInfo, stats: TensorInfo, wi
       outputShape: [d],
       threads: d * WG,
       workgroupSize: WG,
-      uniforms: 'rows : i32, d : i32, withXhat : i32,',
-      helpers: `var<workgroup> partial : array<f32, ${WG}>;`,
-      body: `let col = index / ${WG};
-  let lane = index % ${WG};
-  let d = uniforms.d;
-  var acc = 0.0;
-  if (col < d) {
-    for (var r = lane; r < uniforms.rows; r += ${WG}) {
-      var v = Dy[r * d + col];
-      if (uniforms.withXhat == 1) { v *= (X[r * d + col] - Stats[r * 2]) * Stats[r * 2 + 1]; }
-      acc += v;
-    }
-  }
-  partial[lane] = acc;
-  workgroupBarrier();
-  for (var s = ${WG / 2}; s > 0; s >>= 1u) {
-    if (lane < s) { partial[lane] += partial[lane + s]; }
-    workgroupBarrier();
-  }
-  if (lane == 0 && col < d) { result[col] = partial[0]; }`,
+      uniforms: 'rows : i32, cols : i32, withXhat : i32,',
+      helpers: WG_SUM,
+      body: columnSumBody(
+        'Dy[r * uniforms.cols + col] * select(1.0, (X[r * uniforms.cols + col] - Stats[r * 2]) * Stats[r * 2 + 1], uniforms.withXhat == 1)',
+      ),
     },
     [dy, x, stats],
     [{ type: 'int32', data: [rows] }, { type: 'int32', data: [d] }, { type: 'int32', data: [withXhat] }],
