@@ -1,69 +1,21 @@
 """bench:gpu's reference: the project's tiny GPT (src/model/gpt.ts) in PyTorch on a CUDA device.
 
-Same model as bench/torch_gpt.py (pre-LayerNorm blocks, fused qkv projection, causal attention, GELU
-(tanh) MLP 4x, tied head, learned positions, Adam lr 1e-3, fp32), but every tensor lives on the GPU
-and timings synchronise the device. Eager mode, no torch.compile, no TF32 (matching the project's
+The model is bench/torch_gpt.py's (pre-LayerNorm blocks, fused qkv projection, causal attention, GELU
+(tanh) MLP 4x, tied head, learned positions; Adam lr 1e-3, fp32), built with CUDA as torch's default
+device so every tensor it makes lives on the GPU (torch >= 2.0); timings synchronise the device. Eager mode, no torch.compile, no TF32 (matching the project's
 fp32 kernels). Sampling: 8 prompts of 16 tokens, each repeated for 8 completions (64 rows), KV cache,
 temperature 1, like bench/gpu.ts's grouped sampler (which shares each prompt's prefix; here every row
 runs its prompt). Prints one JSON line; without CUDA, a JSON line with "error" and exit status 0.
 """
 import argparse
 import json
-import math
 import statistics
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-
-class Block(nn.Module):
-    def __init__(self, d, h):
-        super().__init__()
-        self.h = h
-        self.ln1 = nn.LayerNorm(d)
-        self.qkv = nn.Linear(d, 3 * d)
-        self.proj = nn.Linear(d, d)
-        self.ln2 = nn.LayerNorm(d)
-        self.fc1 = nn.Linear(d, 4 * d)
-        self.fc2 = nn.Linear(4 * d, d)
-
-    def forward(self, x, past=None):
-        b, t, d = x.shape
-        dh = d // self.h
-        q, k, v = self.qkv(self.ln1(x)).view(b, t, 3, self.h, dh).permute(2, 0, 3, 1, 4)
-        if past is not None:
-            k = torch.cat([past[0], k], 2)
-            v = torch.cat([past[1], v], 2)
-        tk = k.shape[2]
-        att = (q @ k.transpose(-1, -2)) / math.sqrt(dh)
-        # query i sits at absolute position tk - t + i and sees keys 0..tk - t + i
-        mask = torch.ones(t, tk, dtype=torch.bool, device=x.device).tril(tk - t)
-        att = att.masked_fill(~mask, float("-inf")).softmax(-1)
-        y = (att @ v).transpose(1, 2).reshape(b, t, d)
-        x = x + self.proj(y)
-        x = x + self.fc2(F.gelu(self.fc1(self.ln2(x)), approximate="tanh"))
-        return x, (k, v)
-
-
-class GPT(nn.Module):
-    def __init__(self, vocab, d, layers, heads, max_len):
-        super().__init__()
-        self.wte = nn.Embedding(vocab, d)
-        self.wpe = nn.Embedding(max_len, d)
-        self.blocks = nn.ModuleList([Block(d, heads) for _ in range(layers)])
-        self.lnf = nn.LayerNorm(d)
-
-    def forward(self, ids, past=None, start=0):
-        t = ids.shape[1]
-        pos = torch.arange(start, start + t, device=ids.device)
-        x = self.wte(ids) + self.wpe(pos)
-        cache = []
-        for i, blk in enumerate(self.blocks):
-            x, kv = blk(x, None if past is None else past[i])
-            cache.append(kv)
-        return self.lnf(x) @ self.wte.weight.t(), cache
+from torch_gpt import GPT  # same folder: bench/ here, the kit's folder on a device
 
 
 def timed(fn, warmup, reps):
@@ -114,6 +66,7 @@ def main():
         print(json.dumps({"error": f"no CUDA device (torch {torch.__version__}, CUDA build {torch.version.cuda})"}))
         return
     dev = torch.device("cuda")
+    torch.set_default_device(dev)  # torch_gpt's positions and masks are made without a device argument
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     torch.manual_seed(0)

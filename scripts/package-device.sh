@@ -35,7 +35,7 @@ echo "fetching Debian's libvulkan1 .deb"
   exit 1
 }
 
-cp bench/torch_gpt_cuda.py "$KIT/"
+cp bench/torch_gpt_cuda.py bench/torch_gpt.py "$KIT/"
 echo '{ "name": "igrpo-ts", "type": "module", "private": true }' > "$KIT/package.json"
 
 cat > "$KIT/run.sh" <<'RUN'
