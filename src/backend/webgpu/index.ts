@@ -1,8 +1,9 @@
 // The webgpu backend: tfjs-backend-webgpu over Dawn (the `webgpu` npm package) over Vulkan, plus this
 // folder's fused kernels (src/ops FUSED names), on-device Sum/Mean gradients and counters.
 //
-// registerWebgpuBackend() is what src/backend/select.ts calls for 'webgpu'. Scripts and tests must
-// call shutdownWebgpu() when done: Dawn keeps the process alive until its device is destroyed.
+// registerWebgpuBackend() is what src/backend/select.ts calls for 'webgpu'. Scripts and tests call
+// shutdownWebgpu() when done: it waits for queued work and destroys Dawn's device (some Dawn builds keep
+// the process alive until then; the `webgpu` 0.6.2 in use exits without it).
 import * as tf from '@tensorflow/tfjs';
 import { currentAdapter, installWebgpu, VULKAN_HELP, type AdapterDescription } from './init.js';
 import { instrumentBackend } from './instrument.js';

@@ -2,8 +2,8 @@
 //
 // Order matters: tfjs-backend-webgpu registers its backend factory at import time only when
 // globalThis.navigator.gpu already exists, so Dawn's globals and `navigator` are set first and the
-// backend module is imported afterwards (dynamically). Dawn keeps the process alive until its device
-// is destroyed: call shutdownWebgpu() (index.ts) before a script is expected to exit.
+// backend module is imported afterwards (dynamically). Some Dawn builds keep the process alive until
+// the device is destroyed (the `webgpu` 0.6.2 here does not): shutdownWebgpu() (index.ts) releases it.
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
