@@ -92,6 +92,10 @@ interface WorkerResult {
   /** One extra step under tf.time (timestamp queries, one submit per kernel): GPU ms per kernel name. */
   kernelMs?: number;
   topKernels?: [string, number][];
+  /** Loss of the first and last timed step: finite and falling, or the figures mean nothing. */
+  losses: [number, number];
+  /** Dawn validation errors (an invalid kernel is skipped silently, which would look fast). */
+  errors: string[];
 }
 
 /** tf.time's "Name: ms, Name: ms" profile → per-name totals, largest first. */
@@ -143,13 +147,15 @@ async function worker(a: Args): Promise<WorkerResult> {
     }
     const times: number[] = [];
     const hosts: number[] = [];
+    const losses: number[] = [];
     const c0 = wg.webgpuCounters();
     for (let i = 0; i < a.steps; i++) {
       const t0 = performance.now();
       const loss = step();
       hosts.push(performance.now() - t0);
-      await loss.data(); // the step's one readback
+      const [lv] = await loss.data(); // the step's one readback
       times.push(performance.now() - t0);
+      losses.push(lv);
       loss.dispose();
     }
     const c1 = wg.webgpuCounters();
@@ -164,6 +170,8 @@ async function worker(a: Args): Promise<WorkerResult> {
       dispatchesPerStep: (c1.dispatches - c0.dispatches) / a.steps,
       uploadsPerStep: (c1.uploads - c0.uploads) / a.steps,
       uploadMBPerStep: (c1.uploadBytes - c0.uploadBytes) / a.steps / 1e6,
+      losses: [losses[0], losses[losses.length - 1]],
+      errors: [],
     };
     if (a.kernelTimes) {
       const info = (await tf.time(() => tf.dispose(step()))) as tf.TimingInfo & { getExtraProfileInfo?: () => string };
@@ -186,6 +194,7 @@ async function worker(a: Args): Promise<WorkerResult> {
       r.sampleDispatchesPerDecodeStep = (wg.webgpuCounters().dispatches - s0.dispatches) / a.sampleTokens; // the 64-row batch, prefill included
     }
     model.dispose();
+    r.errors = wg.webgpuErrors();
     return r;
   } finally {
     await tf.setBackend('cpu');
@@ -283,6 +292,15 @@ async function main(): Promise<void> {
       if (w.kernelMs === undefined) continue;
       const top = (w.topKernels ?? []).map(([n, ms]) => `${n.replace(/Program$/, '')} ${ms.toFixed(1)}`).join(', ');
       console.log(`\nGPU kernel ms, d${r.size.dModel} T${r.size.seq} ${w.mode}: ${w.kernelMs.toFixed(1)} in all (Adam's raw dispatches not timed); ${top}`);
+    }
+  }
+  for (const r of rows) {
+    for (const w of r.results) {
+      const [l0, l1] = w.losses;
+      if (!Number.isFinite(l1) || !(l1 < l0) || w.errors.length) {
+        console.log(`\nWARNING d${r.size.dModel} T${r.size.seq} ${w.mode}: loss ${l0} → ${l1}; ${w.errors.length} Dawn errors ${w.errors.slice(0, 2).join(' | ')}`);
+        process.exitCode = 1;
+      }
     }
   }
   const torchNote = rows.find((r) => r.torch?.error)?.torch?.error;
