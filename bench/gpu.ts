@@ -290,7 +290,7 @@ async function main(): Promise<void> {
   for (const r of rows) {
     for (const w of r.results) {
       if (w.kernelMs === undefined) continue;
-      const top = (w.topKernels ?? []).map(([n, ms]) => `${n.replace(/Program$/, '')} ${ms.toFixed(1)}`).join(', ');
+      const top = (w.topKernels ?? []).map(([n, ms]) => `${n.replace(/Program\d*$/, '')} ${ms.toFixed(1)}`).join(', ');
       console.log(`\nGPU kernel ms, d${r.size.dModel} T${r.size.seq} ${w.mode}: ${w.kernelMs.toFixed(1)} in all (Adam's raw dispatches not timed); ${top}`);
     }
   }
