@@ -56,7 +56,9 @@ function layout(title: string, x: string, y: string, extra: Record<string, unkno
 }
 
 /** Mean line plus a shaded 95% band: two traces, the band drawn as lower bound filled up to the upper one. */
-export function bandTraces(band: Band, label: string, color: string): Trace[] {
+export function bandTraces(band: Band, label: string, color: string, bounds?: [number, number]): Trace[] {
+  // A t interval over few seeds can leave the metric's range (accuracy below 0); draw it cut to the range.
+  const clip = (x: number) => (bounds ? Math.min(bounds[1], Math.max(bounds[0], x)) : x);
   const showBand = band.n.some((n) => n > 1);
   const mean: Trace = {
     type: 'scatter',
@@ -75,7 +77,7 @@ export function bandTraces(band: Band, label: string, color: string): Trace[] {
     mode: 'lines',
     name: `${label} 95% CI`,
     x: [...band.step, ...[...band.step].reverse()],
-    y: [...band.hi, ...[...band.lo].reverse()],
+    y: [...band.hi.map(clip), ...[...band.lo].reverse().map(clip)],
     fill: 'toself',
     fillcolor: rgba(color, 0.18),
     line: { width: 0, color: rgba(color, 0) },
@@ -85,11 +87,15 @@ export function bandTraces(band: Band, label: string, color: string): Trace[] {
   return [bandTrace, mean];
 }
 
+/** Metrics that are fractions: their bands are cut to [0, 1]. */
+const UNIT_INTERVAL = /accuracy|passAt1|Fraction|wrongToRight|rightToWrong/;
+
 /** Any logged metric (or a path like "eval.passAt1") over steps, one line per algorithm with its seed band. */
 export function metricCurve(metrics: MetricsRecord[], key: string, title: string, yTitle = key): PlotlyFigure {
   const bands = seedBands(metrics, key);
   if (bands.length === 0) throw new Error(`no metrics records carry '${key}'`);
-  const data = bands.flatMap((b, i) => bandTraces(b, LABELS[b.algo] ?? b.algo, colorOf(b.algo, i)));
+  const bounds: [number, number] | undefined = UNIT_INTERVAL.test(key) ? [0, 1] : undefined;
+  const data = bands.flatMap((b, i) => bandTraces(b, LABELS[b.algo] ?? b.algo, colorOf(b.algo, i), bounds));
   return { data, layout: layout(title, 'step', yTitle) };
 }
 
@@ -109,7 +115,7 @@ export function draftVsRefinementCurve(metrics: MetricsRecord[]): PlotlyFigure {
   ];
   const data = series.flatMap(([key, label, color]) => {
     const [band] = seedBands(igrpo, key);
-    return band ? bandTraces(band, label, color) : [];
+    return band ? bandTraces(band, label, color, [0, 1]) : [];
   });
   if (data.length === 0) throw new Error('no iGRPO metrics with draftAccuracy/refinementAccuracy');
   return { data, layout: layout('iGRPO: draft vs refinement accuracy', 'step', 'accuracy') };
@@ -132,7 +138,8 @@ export function transitionHeatmap(rollouts: RolloutRecord[]): PlotlyFigure {
     }));
   });
   return {
-    data: [{ type: 'heatmap', x: cols, y: rows, z: t.counts.map((r) => [...r]), colorscale: 'Blues', showscale: true }],
+    // Light (few) to dark (many); plotly's named 'Blues' runs the other way round.
+    data: [{ type: 'heatmap', x: cols, y: rows, z: t.counts.map((r) => [...r]), colorscale: [[0, '#f7fbff'], [0.5, '#6baed6'], [1, '#08306b']], showscale: true }],
     layout: layout('Best draft → refinement correctness', 'refinement', 'best draft d̂', { annotations }),
   };
 }
