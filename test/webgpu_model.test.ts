@@ -9,6 +9,7 @@ import { CharTokenizer } from '../src/tokenizer/index.js';
 import { Adam } from '../src/optim/adam.js';
 import { sample } from '../src/sampling/index.js';
 import { FusedAdam, webgpuErrors } from '../src/backend/webgpu/index.js';
+import { jsAdamUpdate } from '../src/optim/host.js';
 import { SKIP_WEBGPU, assertClose, runOn, startWebgpu, stopWebgpu } from './webgpu_helpers.js';
 
 const opts = { skip: SKIP_WEBGPU ? 'IGRPO_SKIP_WEBGPU=1' : false };
@@ -69,6 +70,28 @@ test('three Adam steps: src/optim Adam and the fused in-place Adam on webgpu mat
     assertClose(gpu[i], c, `src/optim Adam, parameter ${i}`, 2e-4, 1e-3);
     assertClose(fused[i], c, `fused Adam, parameter ${i}`, 2e-4, 1e-3);
   });
+});
+
+test('fused AdamW (weight decay, odd parameter count, lr override) equals src/optim jsAdamUpdate step by step', opts, async () => {
+  await tf.setBackend('webgpu');
+  const sizes = [5, 130, 1]; // three parameters: the last dispatch updates one alone
+  const p0 = sizes.map((n, i) => Float32Array.from({ length: n }, (_, j) => Math.sin(i * 7 + j)));
+  const grads = [0, 1, 2].map((t) => sizes.map((n, i) => Float32Array.from({ length: n }, (_, j) => Math.cos(t * 3 + i + j * 0.7) * (j % 3))));
+  const params = p0.map((p) => tf.variable(tf.tensor1d(p)));
+  const opt = new FusedAdam(params, { lr: 0.05, weightDecay: 0.1 });
+  const ref = p0.map((p) => ({ p: p.slice(), m: new Float32Array(p.length), v: new Float32Array(p.length) }));
+  for (let t = 1; t <= 3; t++) {
+    const lr = t === 3 ? 0.02 : 0.05;
+    const g = grads[t - 1].map((x) => tf.tensor1d(x));
+    opt.step(g, lr);
+    tf.dispose(g);
+    ref.forEach((r, i) =>
+      jsAdamUpdate(r.p, grads[t - 1][i], r.m, r.v, lr, 0.9, 0.999, 1e-8, 1 - lr * 0.1, 1 - 0.9 ** t, Math.sqrt(1 - 0.999 ** t)),
+    );
+  }
+  for (let i = 0; i < params.length; i++) assertClose(Float32Array.from(await params[i].data()), ref[i].p, `parameter ${i}`, 1e-6, 1e-5);
+  opt.dispose();
+  tf.dispose(params);
 });
 
 test('KV cache on webgpu: a prompt prefilled once and shared by a group decodes as the full forward does', opts, async () => {
