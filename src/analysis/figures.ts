@@ -202,16 +202,28 @@ export function comparisonFigure(metrics: MetricsRecord[], key = 'accuracy', yTi
   return { data: [bars, dots], layout: layout(`GRPO vs iGRPO: final ${yTitle} (95% CI)`, 'method', yTitle) };
 }
 
-/** Wall time per step by stage and algorithm (stacked), the cost side of the matched-budget comparison. */
+/** Stages of a step as the trainer times them (GRPO's sampling is "sample", iGRPO's are "draft" and "refine"). */
+const STAGES: [string, string][] = [
+  ['draft', '#ff7f0e'], ['sample', '#1f77b4'], ['refine', '#2ca02c'], ['score', '#9467bd'],
+  ['select', '#8c564b'], ['advantage', '#e377c2'], ['update', '#7f7f7f'],
+];
+
+/**
+ * Wall time per step by stage and algorithm (stacked), the cost side of the matched-budget comparison.
+ * Evaluation is not part of a training step and is left out.
+ */
 export function stageTimeFigure(metrics: MetricsRecord[]): PlotlyFigure {
-  const stages = ['draft', 'score', 'select', 'refine', 'advantage', 'update', 'eval'] as const;
   const algos = [...new Set(metrics.map((m) => m.algo))].sort();
-  const meanOf = (algo: string, s: (typeof stages)[number]) => {
-    const xs = metrics.filter((m) => m.algo === algo).map((m) => m.wallMs[s] ?? 0);
+  const meanOf = (algo: string, stage: string) => {
+    const xs = metrics.filter((m) => m.algo === algo).map((m) => (m.wallMs as Record<string, number | undefined>)[stage] ?? 0);
     return xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   };
-  const data: Trace[] = stages
-    .filter((s) => algos.some((a) => meanOf(a, s) > 0))
-    .map((s, i) => ({ type: 'bar', name: s, x: algos.map((a) => LABELS[a] ?? a), y: algos.map((a) => meanOf(a, s)), marker: { color: FALLBACK[i % FALLBACK.length] } }));
+  const data: Trace[] = STAGES.filter(([s]) => algos.some((a) => meanOf(a, s) > 0)).map(([s, color]) => ({
+    type: 'bar',
+    name: s,
+    x: algos.map((a) => LABELS[a] ?? a),
+    y: algos.map((a) => meanOf(a, s)),
+    marker: { color },
+  }));
   return { data, layout: layout('Wall time per step by stage', 'method', 'ms per step (mean)', { barmode: 'stack' }) };
 }
