@@ -69,6 +69,10 @@ test('fused tokenLogProbs matches the composite', opts, async () => {
 
 test('fused embedding matches the composite (gather forward, scatter-sum backward with repeated ids)', opts, async () => {
   await compare('embedding', [{ shape: [11, 6], seed: 13 }, { shape: [40], seed: 14, int: 11 }], (t, i) => embedding(t as tf.Tensor2D, i as tf.Tensor1D));
+  // vocab × ids past EMBEDDING_GATHER_LIMIT: the scatter (UnsortedSegmentSum) gradient
+  await compare('embedding, large vocabulary', [{ shape: [5000, 4], seed: 18 }, { shape: [900], seed: 19, int: 5000 }], (t, i) =>
+    embedding(t as tf.Tensor2D, i as tf.Tensor1D),
+  );
 });
 
 test('fused decode attention (shared prefix per group, own suffix) matches src/model decodeAttention on cpu', opts, async () => {

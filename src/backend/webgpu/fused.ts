@@ -100,6 +100,9 @@ function registerTokenLogProbs(): void {
   });
 }
 
+/** vocab × ids above which the embedding gradient scatters instead of gathering (see registerEmbedding). */
+export const EMBEDDING_GATHER_LIMIT = 1 << 22;
+
 function registerEmbedding(): void {
   tf.registerKernel({
     kernelName: FUSED.embedding,
@@ -115,9 +118,13 @@ function registerEmbedding(): void {
     inputsToSave: ['table', 'ids'],
     gradFunc: (dy, saved) => {
       const [table, ids] = saved;
-      const dt = onWebgpu()
-        ? asTensor(embeddingBackward(dy as tf.Tensor, ids, table.shape[0]))
-        : otherBackward(FUSED.embedding, { dy: dy as tf.Tensor, table, ids })[0];
+      const vocab = table.shape[0];
+      let dt: tf.Tensor;
+      if (!onWebgpu()) dt = otherBackward(FUSED.embedding, { dy: dy as tf.Tensor, table, ids })[0];
+      // the gather-style kernel reads all ids per table cell: fine for small vocabularies only;
+      // beyond that tfjs's atomic UnsortedSegmentSum (a fill and one scatter dispatch) scales with N·D
+      else if (vocab * ids.shape[0] > EMBEDDING_GATHER_LIMIT) dt = tf.unsortedSegmentSum(dy as tf.Tensor, ids as tf.Tensor1D, vocab);
+      else dt = asTensor(embeddingBackward(dy as tf.Tensor, ids, vocab));
       return { table: () => dt, ids: () => tf.zerosLike(ids) };
     },
   });

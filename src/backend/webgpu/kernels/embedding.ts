@@ -1,7 +1,7 @@
 // Fused embedding lookup: forward is a gather (one dispatch); backward writes each table cell once,
 // summing dy over the ids equal to its row (no atomics, no one-hot matmul). That costs V·D·N reads,
-// fine for the toolkit's small vocabularies; a large-vocabulary model should switch to a sort-based
-// or atomic scatter.
+// fine for the toolkit's small vocabularies; past EMBEDDING_GATHER_LIMIT (fused.ts) the gradient uses
+// tfjs's atomic UnsortedSegmentSum instead.
 import type { TensorInfo } from '../backend.js';
 import { runFlat } from '../program.js';
 
