@@ -65,6 +65,10 @@ test('fused tokenLogProbs matches the composite', opts, async () => {
   await compare('tokenLogProbs', [{ shape: [10, 37], seed: 11 }, { shape: [10], seed: 12, int: 37 }], (l, t) =>
     tokenLogProbs(tf.mul(l, 5) as tf.Tensor2D, t as tf.Tensor1D),
   );
+  // a vocabulary wider than a workgroup
+  await compare('tokenLogProbs V=300', [{ shape: [4, 300], seed: 24 }, { shape: [4], seed: 25, int: 300 }], (l, t) =>
+    tokenLogProbs(tf.mul(l, 5) as tf.Tensor2D, t as tf.Tensor1D),
+  );
 });
 
 test('fused embedding matches the composite (gather forward, scatter-sum backward with repeated ids)', opts, async () => {

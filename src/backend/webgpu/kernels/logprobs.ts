@@ -3,24 +3,32 @@
 // so nothing else is stored: dlogits[n, v] = dy[n] (1[v = t_n] - exp(logits[n, v] - lse_n)).
 import type { TensorInfo } from '../backend.js';
 import { runFlat } from '../program.js';
+import { WG, WG_MAX, WG_SUM } from './wgsl.js';
 
 export function tokenLogProbsForward(logits: TensorInfo, targets: TensorInfo): TensorInfo {
   const [n, v] = logits.shape;
+  // one workgroup per row: lanes stride the vocabulary (large vocabularies stay coalesced)
   return runFlat(
     {
       key: 'tlp_fwd',
       inputs: ['Logits', 'Targets'],
       outputShape: [n],
-      threads: n,
+      threads: n * WG,
+      workgroupSize: WG,
       uniforms: 'n : i32, v : i32,',
-      body: `if (index >= uniforms.n) { return; }
+      helpers: `${WG_SUM}\n${WG_MAX}`,
+      body: `let row = index / ${WG};
+  let lane = index % ${WG};
+  let valid = row < uniforms.n;
   let v = uniforms.v;
-  let base = index * v;
-  var m = Logits[base];
-  for (var j = 1; j < v; j++) { m = max(m, Logits[base + j]); }
+  let base = row * v;
+  var m = -3.0e38;
+  if (valid) { for (var j = lane; j < v; j += ${WG}) { m = max(m, Logits[base + j]); } }
+  let rowMax = wgMax(lane, m);
   var s = 0.0;
-  for (var j = 0; j < v; j++) { s += exp(Logits[base + j] - m); }
-  result[index] = Logits[base + Targets[index]] - m - log(s);`,
+  if (valid) { for (var j = lane; j < v; j += ${WG}) { s += exp(Logits[base + j] - rowMax); } }
+  let total = wgSum(lane, s);
+  if (valid && lane == 0) { result[row] = Logits[base + Targets[row]] - rowMax - log(total); }`,
     },
     [logits, targets],
     [{ type: 'int32', data: [n] }, { type: 'int32', data: [v] }],

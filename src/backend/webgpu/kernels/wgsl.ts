@@ -21,6 +21,20 @@ fn wgSum(lane : i32, v : f32) -> f32 {
   return total;
 }`;
 
+/** wgMax(lane, v): the maximum of v over the workgroup (same rules as wgSum; shares its scratch). */
+export const WG_MAX = `
+fn wgMax(lane : i32, v : f32) -> f32 {
+  red[lane] = v;
+  workgroupBarrier();
+  for (var s = ${WG / 2}; s > 0; s >>= 1u) {
+    if (lane < s) { red[lane] = max(red[lane], red[lane + s]); }
+    workgroupBarrier();
+  }
+  let total = red[0];
+  workgroupBarrier();
+  return total;
+}`;
+
 /**
  * A kernel body summing `term(r)` (a WGSL expression of row r and column col) over rows for one column
  * per workgroup, writing result[col]. Needs helpers WG_SUM and uniforms `rows` and `cols`.
