@@ -62,6 +62,17 @@ function compare(name: string, specs: Spec[], f: (...xs: tf.Tensor[]) => tf.Tens
   want.forEach((w, i) => assertClose(got[i], w, tol, `${name} ${i === 0 ? 'forward' : `gradient ${i - 1}`}`));
 }
 
+test('a missing or broken addon is a clear error naming the build command', async () => {
+  const { loadAddonFrom } = await import('../src/backend/native/addon.js');
+  assert.throws(() => loadAddonFrom('/nonexistent/igrpo_native.node'), /is missing\. Run 'npm run build:native'/);
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const os = await import('node:os');
+  const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'igrpo-')), 'broken.node');
+  fs.writeFileSync(bad, 'not a shared object');
+  assert.throws(() => loadAddonFrom(bad), /failed to load[^]*Rebuild it with 'npm run build:native'/);
+});
+
 test('the native backend registers the fused kernels and the matmul overrides', () => {
   for (const k of ['IgrpoLayerNorm', 'IgrpoGelu', 'IgrpoCausalAttention', 'IgrpoTokenLogProbs', 'IgrpoEmbedding', 'BatchMatMul', '_FusedMatMul']) {
     assert.ok(tf.getKernel(k, 'native'), k);

@@ -42,8 +42,11 @@ export function addonPath(): string {
 
 /** The addon, loading it on first use; a clear error naming the build command when it is not built. */
 export function loadAddon(): NativeAddon {
-  if (addon) return addon;
-  const file = addonPath();
+  return (addon ??= loadAddonFrom(addonPath()));
+}
+
+/** Loads the addon from a given file (no caching); the error names the build command. */
+export function loadAddonFrom(file: string): NativeAddon {
   if (!fs.existsSync(file)) {
     throw new Error(
       `the native backend is not built: ${file} is missing. Run '${BUILD_COMMAND}' ` +
@@ -52,11 +55,10 @@ export function loadAddon(): NativeAddon {
   }
   const req = createRequire(path.join(packageRoot(), 'package.json'));
   try {
-    addon = req(file) as NativeAddon;
+    return req(file) as NativeAddon;
   } catch (e) {
     throw new Error(`the native backend failed to load from ${file}: ${(e as Error).message}. Rebuild it with '${BUILD_COMMAND}'.`);
   }
-  return addon;
 }
 
 /** The addon if it has already been loaded (by registerNativeBackend), else null; never throws. */
