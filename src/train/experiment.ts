@@ -3,9 +3,9 @@
 // 95% t-interval over seeds, and the per-step wall-time ratio iGRPO / GRPO (each pair of runs is made
 // side by side, so both see the same machine load).
 //
-//   npx tsx src/train/experiment.ts [--name NAME] [--config FILE] [--seeds 0,1,2] [--parallel 2]
+//   node --import tsx src/train/experiment.ts [--name NAME] [--config FILE] [--seeds 0,1,2] [--parallel 2] [--summary-only]
 //
-// Writes results/<name>/runs/<algo>-s<seed>/ (metrics, evals, config), results/<name>/summary.json.
+// Writes results/<name>/logs/<algo>-s<seed>/ (metrics, evals, config), results/<name>/summary.json.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -41,7 +41,7 @@ export interface MethodSummary {
   curves: [number, number][][];
 }
 
-const runDir = (root: string, algo: string, seed: number) => path.join(root, 'runs', `${algo}-s${seed}`);
+const runDir = (root: string, algo: string, seed: number) => path.join(root, 'logs', `${algo}-s${seed}`); // not 'runs/': .gitignore skips those
 
 async function runOne(cfg: TrainConfig, out: string): Promise<void> {
   fs.rmSync(out, { recursive: true, force: true });
@@ -130,6 +130,14 @@ export function renderTables(summary: ReturnType<typeof summarise>): string {
   return lines.join('\n') + '\n';
 }
 
+function previousWallSeconds(root: string): number | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(root, 'summary.json'), 'utf8')).wallSeconds;
+  } catch {
+    return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
@@ -163,8 +171,9 @@ async function main(): Promise<void> {
   const summary = summarise(root, seeds, {
     name,
     config: path.relative(packageRoot(), configFile),
-    command: `npx tsx src/train/experiment.ts --name ${name} --seeds ${seeds.join(',')} --parallel ${parallel}`,
-    wallSeconds: values['summary-only'] ? undefined : Math.round((Date.now() - t0) / 1000),
+    command: `node --import tsx src/train/experiment.ts --name ${name} --config ${path.relative(packageRoot(), configFile)} --seeds ${seeds.join(',')} --parallel ${parallel}`,
+    // a summary-only pass keeps the wall time the runs took
+    wallSeconds: values['summary-only'] ? previousWallSeconds(root) : Math.round((Date.now() - t0) / 1000),
     date: new Date().toISOString(),
   });
   fs.writeFileSync(path.join(root, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
