@@ -190,3 +190,39 @@ test('danfo frames flatten nested fields into columns', () => {
   const drafts = run.rollouts.filter((r) => r.stage === 'draft');
   assert.equal(draftRow[1], drafts.filter((d) => d.correct).length / drafts.length);
 });
+
+test('progress line and bar: percentage, counts, values; outside a terminal one line per tenth', async () => {
+  const { progressLine, ProgressBar } = await import('../src/analysis/progress.js');
+  const line = progressLine({ done: 5, total: 20, label: 'train', info: { reward: 0.4567, step: 5 }, elapsedMs: 2000 }, 8);
+  assert.equal(line, 'train  25% |██░░░░░░| 5/20 [2.0s<6.0s] reward=0.457 step=5');
+  const written: string[] = [];
+  const write = process.stderr.write;
+  const tty = process.stderr.isTTY;
+  (process.stderr as { isTTY?: boolean }).isTTY = false;
+  process.stderr.write = ((s: string) => (written.push(s), true)) as typeof process.stderr.write;
+  try {
+    const bar = new ProgressBar({ total: 20, label: 'x', intervalMs: 0 });
+    for (let i = 0; i < 20; i++) bar.tick();
+    bar.finish();
+  } finally {
+    process.stderr.write = write;
+    (process.stderr as { isTTY?: boolean }).isTTY = tty;
+  }
+  assert.deepEqual(written.map((w) => w.match(/(\d+)\/20/)![1]), ['0', '2', '4', '6', '8', '10', '12', '14', '16', '18', '20']);
+});
+
+test('the viewer HTML escapes completion text and marks what a refinement changed', async () => {
+  const { rolloutViewerHtml } = await import('../src/analysis/viewer.js');
+  const p = {
+    step: 0, promptId: 'p', question: 'What is 2+3?', gold: '5',
+    drafts: [rec({ stage: 'draft', chosen: true, text: 'so <b>6</b>', advantage: null })],
+    chosen: rec({ stage: 'draft', chosen: true, text: 'so <b>6</b>', advantage: null }),
+    refinementPrompt: 'What is 2+3?\nso <b>6</b>\n',
+    refinements: [rec({ text: 'so <b>5</b>', correct: true, reward: 1, rewards: { accuracy: 1 } })],
+    completions: [],
+  };
+  const html = rolloutViewerHtml(p);
+  assert.ok(!html.includes('<b>6</b>') && html.includes('&lt;b&gt;6&lt;/b&gt;'));
+  assert.match(html, /<del>&lt;b&gt;6&lt;\/b&gt;<\/del><ins>&lt;b&gt;5&lt;\/b&gt;<\/ins>/);
+  assert.match(html, /chosen d̂/);
+});
