@@ -264,6 +264,17 @@ test('an output array nobody read is recycled once its tensor is disposed', asyn
   const backend = tf.backend() as unknown as { data: { get(id: object): { values: Float32Array } } };
   const arr = backend.data.get(y.dataId).values;
   y.dispose();
-  assert.equal(pool.alloc(21), arr);
+  const again = pool.alloc(21);
+  assert.equal(again.buffer, arr.buffer);
+  assert.equal(again.length, 21);
   x.dispose();
+  // a slightly larger request (a KV cache one position longer) reuses a released buffer of its bucket
+  const big = tf.ones([64, 4, 40, 32]);
+  const grown = tf.concat([big, big.slice([0, 0, 0, 0], [64, 4, 1, 32])], 2);
+  const buffer = backend.data.get(grown.dataId).values.buffer;
+  grown.dispose();
+  const next = tf.concat([big, big.slice([0, 0, 0, 0], [64, 4, 2, 32])], 2);
+  assert.equal(backend.data.get(next.dataId).values.buffer, buffer);
+  assert.equal(backend.data.get(next.dataId).values.length, 64 * 4 * 42 * 32);
+  tf.dispose([big, next]);
 });
