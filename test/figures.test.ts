@@ -103,3 +103,14 @@ test('notebook bundle: plotly JSON, a small HTML fallback that waits for one sha
   assert.ok(!loader.includes('<!--'));
   assert.match(plotlyLoaderHtml('cdn'), /^<script src="https:\/\/cdn\.plot\.ly\/plotly-[\d.]+\.min\.js"/);
 });
+
+test('smoothing is a trailing mean per seed before the band', () => {
+  const m = syntheticRun({ algo: 'grpo', seed: 1, steps: 5 }).metrics;
+  const fig = accuracyCurve(m, { smooth: 3 });
+  assertValid(fig);
+  const acc = m.map((r) => r.accuracy);
+  const want = acc.map((_, i) => acc.slice(Math.max(0, i - 2), i + 1).reduce((a, b) => a + b) / Math.min(i + 1, 3));
+  const got = fig.data.find((t) => t.name === 'GRPO')!.y as number[];
+  got.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-12, `step ${i}`));
+  assert.match(fig.layout.title.text, /3-step mean/);
+});

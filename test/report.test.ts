@@ -8,7 +8,7 @@ import { finalBySeed, pngSize, syntheticRun, toJsonl } from '../src/analysis/ind
 import { run as report } from '../src/cli/report.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'igrpo-report-'));
-const all = [];
+const all: ReturnType<typeof syntheticRun>[] = [];
 for (const algo of ['grpo', 'igrpo'] as const) {
   for (const seed of [1, 2]) {
     const r = syntheticRun({ algo, seed, steps: 4 });

@@ -90,23 +90,31 @@ export function bandTraces(band: Band, label: string, color: string, bounds?: [n
 /** Metrics that are fractions: their bands are cut to [0, 1]. */
 const UNIT_INTERVAL = /accuracy|passAt1|Fraction|wrongToRight|rightToWrong/;
 
+export interface CurveOptions {
+  /** Trailing mean over this many steps, per seed, before the band (default 1: raw per-step values). */
+  smooth?: number;
+}
+
+const smoothNote = (o: CurveOptions) => ((o.smooth ?? 1) > 1 ? `, ${o.smooth}-step mean` : '');
+
 /** Any logged metric (or a path like "eval.passAt1") over steps, one line per algorithm with its seed band. */
-export function metricCurve(metrics: MetricsRecord[], key: string, title: string, yTitle = key): PlotlyFigure {
-  const bands = seedBands(metrics, key);
+export function metricCurve(metrics: MetricsRecord[], key: string, title: string, yTitle = key, opts: CurveOptions = {}): PlotlyFigure {
+  const bands = seedBands(metrics, key, opts.smooth);
   if (bands.length === 0) throw new Error(`no metrics records carry '${key}'`);
   const bounds: [number, number] | undefined = UNIT_INTERVAL.test(key) ? [0, 1] : undefined;
   const data = bands.flatMap((b, i) => bandTraces(b, LABELS[b.algo] ?? b.algo, colorOf(b.algo, i), bounds));
-  return { data, layout: layout(title, 'step', yTitle) };
+  return { data, layout: layout(title.replace(/\)$/, `${smoothNote(opts)})`), 'step', yTitle) };
 }
 
-export const rewardCurve = (m: MetricsRecord[]) => metricCurve(m, 'reward', 'Mean reward (95% CI over seeds)', 'reward');
-export const accuracyCurve = (m: MetricsRecord[]) =>
-  metricCurve(m, 'accuracy', 'Training accuracy (95% CI over seeds)', 'accuracy');
-export const entropyCurve = (m: MetricsRecord[]) => metricCurve(m, 'entropy', 'Policy entropy (95% CI over seeds)', 'entropy (nats/token)');
+export const rewardCurve = (m: MetricsRecord[], o: CurveOptions = {}) => metricCurve(m, 'reward', 'Mean reward (95% CI over seeds)', 'reward', o);
+export const accuracyCurve = (m: MetricsRecord[], o: CurveOptions = {}) =>
+  metricCurve(m, 'accuracy', 'Training accuracy (95% CI over seeds)', 'accuracy', o);
+export const entropyCurve = (m: MetricsRecord[], o: CurveOptions = {}) =>
+  metricCurve(m, 'entropy', 'Policy entropy (95% CI over seeds)', 'entropy (nats/token)', o);
 export const evalCurve = (m: MetricsRecord[]) => metricCurve(m, 'eval.passAt1', 'Held-out pass@1 (95% CI over seeds)', 'pass@1');
 
 /** iGRPO's two stages: draft accuracy vs refinement accuracy over steps (and the best draft's). */
-export function draftVsRefinementCurve(metrics: MetricsRecord[]): PlotlyFigure {
+export function draftVsRefinementCurve(metrics: MetricsRecord[], opts: CurveOptions = {}): PlotlyFigure {
   const igrpo = metrics.filter((m) => m.algo === 'igrpo');
   const series: [string, string, string][] = [
     ['draftAccuracy', 'drafts', COLORS.draft],
@@ -114,11 +122,11 @@ export function draftVsRefinementCurve(metrics: MetricsRecord[]): PlotlyFigure {
     ['refinementAccuracy', 'refinements', COLORS.refinement],
   ];
   const data = series.flatMap(([key, label, color]) => {
-    const [band] = seedBands(igrpo, key);
+    const [band] = seedBands(igrpo, key, opts.smooth);
     return band ? bandTraces(band, label, color, [0, 1]) : [];
   });
   if (data.length === 0) throw new Error('no iGRPO metrics with draftAccuracy/refinementAccuracy');
-  return { data, layout: layout('iGRPO: draft vs refinement accuracy', 'step', 'accuracy') };
+  return { data, layout: layout(`iGRPO: draft vs refinement accuracy (95% CI over seeds${smoothNote(opts)})`, 'step', 'accuracy') };
 }
 
 /** Heatmap of d̂ correctness (rows) → refinement correctness (columns), counts annotated with row percentages. */

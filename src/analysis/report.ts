@@ -68,11 +68,14 @@ export function standardFigures(logs: RunLogs): Map<string, PlotlyFigure> {
   const figs = new Map<string, PlotlyFigure>();
   const has = (key: string) => logs.metrics.some((m) => metricValue(m, key) !== undefined);
   const algos = new Set(logs.metrics.map((m) => m.algo));
-  figs.set('reward', rewardCurve(logs.metrics));
-  figs.set('accuracy', accuracyCurve(logs.metrics));
-  figs.set('entropy', entropyCurve(logs.metrics));
+  // Per-step training metrics are noisy over a long run: smooth each seed over ~1/20 of the steps.
+  const steps = new Set(logs.metrics.map((m) => m.step)).size;
+  const curve = { smooth: Math.max(1, Math.round(steps / 20)) };
+  figs.set('reward', rewardCurve(logs.metrics, curve));
+  figs.set('accuracy', accuracyCurve(logs.metrics, curve));
+  figs.set('entropy', entropyCurve(logs.metrics, curve));
   if (has('eval.passAt1')) figs.set('eval', evalCurve(logs.metrics));
-  if (algos.has('igrpo') && has('refinementAccuracy')) figs.set('draft-vs-refinement', draftVsRefinementCurve(logs.metrics));
+  if (algos.has('igrpo') && has('refinementAccuracy')) figs.set('draft-vs-refinement', draftVsRefinementCurve(logs.metrics, curve));
   if (transitions(logs.rollouts).total > 0) figs.set('transitions', transitionHeatmap(logs.rollouts));
   if (logs.rollouts.length > 0) figs.set('lengths', lengthHistogram(logs.rollouts));
   figs.set('comparison', has('eval.passAt1') ? comparisonFigure(logs.metrics, 'eval.passAt1', 'held-out pass@1') : comparisonFigure(logs.metrics, 'accuracy', 'training accuracy'));
@@ -123,11 +126,11 @@ export function summaryMarkdown(logs: RunLogs, figureFiles: string[], outDir: st
     );
   }
   if (figureFiles.length) {
+    const pngs = figureFiles.filter((f) => f.endsWith('.png'));
     lines.push('', '## Figures', '');
-    for (const f of figureFiles.filter((f) => !f.endsWith('.svg'))) {
-      const rel = path.relative(outDir, f);
-      lines.push(f.endsWith('.png') ? `![${path.basename(f, '.png')}](${rel})` : `- [${path.basename(f)}](${rel})`);
-    }
+    if (pngs.length) for (const f of pngs) lines.push(`![${path.basename(f, '.png')}](${path.relative(outDir, f)})`, '');
+    else for (const f of figureFiles) lines.push(`- [${path.basename(f)}](${path.relative(outDir, f)})`);
+    lines.push('Each figure is also saved as plotly JSON (NAME.json)' + (figureFiles.some((f) => f.endsWith('.svg')) ? ' and SVG.' : '.'));
   }
   return lines.join('\n') + '\n';
 }

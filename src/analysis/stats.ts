@@ -46,17 +46,40 @@ export interface Band {
   n: number[];
 }
 
-/** Per algorithm, the metric's mean over seeds at each step with a 95% t band. Steps where no seed logged it are skipped. */
-export function seedBands(metrics: MetricsRecord[], key: string): Band[] {
-  const byAlgo = new Map<string, Map<number, number[]>>();
+/** Each (algo, seed) series of the metric in step order, as a trailing mean over `window` steps (1 = raw). */
+export function smoothedSeries(metrics: MetricsRecord[], key: string, window = 1): { algo: string; seed: number; step: number; value: number }[] {
+  const series = new Map<string, { algo: string; seed: number; step: number; value: number }[]>();
   for (const m of metrics) {
-    const v = metricValue(m, key);
-    if (v === undefined) continue;
-    const steps = byAlgo.get(m.algo) ?? new Map<number, number[]>();
-    byAlgo.set(m.algo, steps);
-    const values = steps.get(m.step) ?? [];
-    values.push(v);
-    steps.set(m.step, values);
+    const value = metricValue(m, key);
+    if (value === undefined) continue;
+    const k = `${m.algo}\u0000${m.seed}`;
+    const points = series.get(k) ?? [];
+    points.push({ algo: m.algo, seed: m.seed, step: m.step, value });
+    series.set(k, points);
+  }
+  const w = Math.max(1, Math.floor(window));
+  return [...series.values()].flatMap((points) => {
+    points.sort((a, b) => a.step - b.step);
+    let sum = 0;
+    return points.map((p, i) => {
+      sum += p.value - (i >= w ? points[i - w].value : 0);
+      return { ...p, value: sum / Math.min(i + 1, w) };
+    });
+  });
+}
+
+/**
+ * Per algorithm, the metric's mean over seeds at each step with a 95% t band (steps where no seed logged it are
+ * skipped). `window` > 1 first smooths each seed's curve with a trailing mean over that many steps.
+ */
+export function seedBands(metrics: MetricsRecord[], key: string, window = 1): Band[] {
+  const byAlgo = new Map<string, Map<number, number[]>>();
+  for (const p of smoothedSeries(metrics, key, window)) {
+    const steps = byAlgo.get(p.algo) ?? new Map<number, number[]>();
+    byAlgo.set(p.algo, steps);
+    const values = steps.get(p.step) ?? [];
+    values.push(p.value);
+    steps.set(p.step, values);
   }
   return [...byAlgo.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([algo, steps]) => {
     const band: Band = { algo, step: [], mean: [], lo: [], hi: [], n: [] };
