@@ -3,6 +3,10 @@
 #include <napi.h>
 #include "kernels.h"
 
+namespace igrpo {
+void register_decode(Napi::Env env, Napi::Object exports);  // decode_binding.cc
+}
+
 namespace {
 
 float* F(const Napi::CallbackInfo& info, size_t i) {
@@ -164,6 +168,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("addBroadcast", Napi::Function::New(env, AddBroadcast));
   exports.Set("transpose", Napi::Function::New(env, Transpose));
   exports.Set("softmaxRows", Napi::Function::New(env, SoftmaxRows));
+  igrpo::register_decode(env, exports);
   return exports;
 }
 
