@@ -45,7 +45,7 @@ export const TrainConfig = z
     optimizer: z
       .object({
         type: z.enum(['adam', 'adamw']).default('adamw'),
-        lr: z.number().positive().default(5e-4),
+        lr: z.number().positive().default(5e-5),
         beta1: z.number().min(0).lt(1).default(0.9),
         beta2: z.number().min(0).lt(1).default(0.99),
         eps: z.number().positive().default(1e-8),
