@@ -49,6 +49,8 @@ interface TorchResult {
   train_step_cpu_ms: number;
   sample_tokens_per_s?: number;
   group_sample_tokens_per_s?: number;
+  sample_cpu_tokens_per_s?: number;
+  group_sample_cpu_tokens_per_s?: number;
   peak_rss_mb: number;
 }
 
@@ -100,7 +102,7 @@ function compare(a: Args, dModel: number, seq: number, sample: boolean) {
       ours.get(b)!.push(res);
       const t = torch[torch.length - 1];
       console.log(`  rep ${r + 1} d=${dModel} T=${seq}: ${b} ${res.train_step_ms.toFixed(1)} ms/step (CPU ${res.train_step_cpu_ms.toFixed(1)}) vs PyTorch ${t.train_step_ms.toFixed(1)} ms (CPU ${t.train_step_cpu_ms.toFixed(1)})` +
-        (sample ? `; sampling ${res.sample_tokens_per_s!.toFixed(0)} vs ${t.sample_tokens_per_s!.toFixed(0)} tok/s; grouped ${res.group_sample_tokens_per_s!.toFixed(0)} vs ${t.group_sample_tokens_per_s!.toFixed(0)} tok/s (PyTorch without sharing)` : ''));
+        (sample ? `; sampling ${res.sample_tokens_per_s!.toFixed(0)} vs ${t.sample_tokens_per_s!.toFixed(0)} tok/s (per CPU-second ${res.sample_cpu_tokens_per_s!.toFixed(0)} vs ${t.sample_cpu_tokens_per_s!.toFixed(0)}); grouped ${res.group_sample_tokens_per_s!.toFixed(0)} vs ${t.group_sample_tokens_per_s!.toFixed(0)} tok/s (CPU ${res.group_sample_cpu_tokens_per_s!.toFixed(0)} vs ${t.group_sample_cpu_tokens_per_s!.toFixed(0)}; PyTorch without sharing)` : ''));
     }
   }
   const perBackend = [...ours].map(([backend, rs]) => {
@@ -111,6 +113,8 @@ function compare(a: Args, dModel: number, seq: number, sample: boolean) {
       train_step_cpu_ratio: ratio((w, t) => w.train_step_cpu_ms / t.train_step_cpu_ms),
       sample_ratio: sample ? ratio((w, t) => w.sample_tokens_per_s! / t.sample_tokens_per_s!) : undefined,
       group_sample_ratio: sample ? ratio((w, t) => w.group_sample_tokens_per_s! / t.group_sample_tokens_per_s!) : undefined,
+      sample_cpu_ratio: sample ? ratio((w, t) => w.sample_cpu_tokens_per_s! / t.sample_cpu_tokens_per_s!) : undefined,
+      group_sample_cpu_ratio: sample ? ratio((w, t) => w.group_sample_cpu_tokens_per_s! / t.group_sample_cpu_tokens_per_s!) : undefined,
       train_step_ms: round(median(rs.map((w) => w.train_step_ms)), 1),
       train_step_cpu_ms: round(median(rs.map((w) => w.train_step_cpu_ms)), 1),
       sample_tokens_per_s: sample ? round(median(rs.map((w) => w.sample_tokens_per_s!)), 0) : undefined,
@@ -162,6 +166,8 @@ async function main(): Promise<void> {
     train_step_cpu_ratio: best.train_step_cpu_ratio,
     sample_ratio: best.sample_ratio,
     group_sample_ratio: best.group_sample_ratio,
+    sample_cpu_ratio: best.sample_cpu_ratio,
+    group_sample_cpu_ratio: best.group_sample_cpu_ratio,
     threads: { project: best.threads, torch: torch.threads },
     project: perBackend,
     torch,
