@@ -196,15 +196,23 @@ function registerDecodeAttention(): void {
 
 let registered = false;
 
-/** Registers every fused kernel for webgpu (idempotent). IGRPO_WEBGPU_FUSED=0 leaves the composites in charge. */
+/**
+ * Registers every fused kernel for webgpu (idempotent). IGRPO_WEBGPU_FUSED=0 leaves the composites in
+ * charge; IGRPO_WEBGPU_NO_FUSED=attention,layerNorm (src/ops FUSED keys, plus leadingSum and
+ * decodeAttention) skips single kernels, for A/B runs of bench:gpu on a device.
+ */
 export function registerFusedKernels(): void {
   if (registered || process.env.IGRPO_WEBGPU_FUSED === '0') return;
   registered = true;
-  registerGelu();
-  registerLayerNorm();
-  registerTokenLogProbs();
-  registerEmbedding();
-  registerAttention();
-  registerLeadingSum();
-  registerDecodeAttention();
+  const skip = new Set((process.env.IGRPO_WEBGPU_NO_FUSED ?? '').split(',').map((x) => x.trim()));
+  const all: [string, () => void][] = [
+    ['gelu', registerGelu],
+    ['layerNorm', registerLayerNorm],
+    ['tokenLogProbs', registerTokenLogProbs],
+    ['embedding', registerEmbedding],
+    ['attention', registerAttention],
+    ['leadingSum', registerLeadingSum],
+    ['decodeAttention', registerDecodeAttention],
+  ];
+  for (const [name, register] of all) if (!skip.has(name)) register();
 }
