@@ -10,7 +10,7 @@ import type { Tokenizer } from '../tokenizer/types.js';
 import { Rng } from '../util/rng.js';
 import { type GPTConfig, type GPTConfigInput, parseGPTConfig } from './config.js';
 import { GPTKVCache, type LayerKV, asGPTCache } from './kvcache.js';
-import { decodeAttention } from './decode-attention.js';
+import { canDecodeInPlace, decodeAttention, decodeAttentionInPlace } from './decode-attention.js';
 import type { KVCache, Policy } from './policy.js';
 import { savePolicyFiles } from './checkpoint.js';
 import type { NamedTensor } from './safetensors.js';
@@ -191,11 +191,15 @@ export class GPT implements Policy {
     if (t !== 1) throw new Error(`decode takes one token per row, got ${t}`);
     const maxPos = Math.max(...c.positions);
     if (maxPos >= this.config.maxSeqLen) throw new Error(`decode: position ${maxPos} is past maxSeqLen ${this.config.maxSeqLen}`);
+    // in place (native): each layer's kernel writes the step's K/V into the cache's preallocated suffix
+    const inPlace = canDecodeInPlace();
+    if (inPlace) c.reserveSuffix(c.suffixLength + 1, this.config.maxSeqLen);
     const { logits, layers } = tf.tidy(() => {
-      const { hidden, layers } = this.forward(ids, { perRow: c.positions }, c);
+      const { hidden, layers } = this.forward(ids, { perRow: c.positions }, c, inPlace);
       return { logits: this.head(hidden) as tf.Tensor2D, layers };
     });
-    c.advance(layers);
+    if (inPlace) c.advanceInPlace();
+    else c.advance(layers);
     return logits;
   }
 
@@ -222,7 +226,7 @@ export class GPT implements Policy {
    * the K/V a cache keeps: all of them without a cache (prefill), else the cache's suffix grown by this
    * step. Call inside a tidy.
    */
-  private forward(ids: tf.Tensor2D, pos: Positions, cache?: GPTKVCache): { hidden: tf.Tensor2D; layers: LayerKV[] } {
+  private forward(ids: tf.Tensor2D, pos: Positions, cache?: GPTKVCache, inPlace = false): { hidden: tf.Tensor2D; layers: LayerKV[] } {
     const [b, t] = ids.shape;
     const c = this.config;
     const d = c.dModel;
@@ -240,6 +244,10 @@ export class GPT implements Policy {
     }
     const layers: LayerKV[] = [];
     this.blocks.forEach((blk, i) => {
+      if (cache && inPlace) {
+        x = this.decodeBlockInPlace(x, blk, cache, i);
+        return;
+      }
       const r = this.block(x, b, t, blk, cache, i);
       x = r.x;
       layers.push({ k: r.k, v: r.v });
@@ -262,7 +270,7 @@ export class GPT implements Policy {
     let v = vNew;
     let att: tf.Tensor4D; // [B, H, T, dh]
     if (cache) {
-      const past = cache.suffix?.[layer];
+      const past = cache.validSuffix(layer);
       if (past) {
         k = tf.concat([past.k, kNew], 2) as tf.Tensor4D;
         v = tf.concat([past.v, vNew], 2) as tf.Tensor4D;
@@ -273,11 +281,26 @@ export class GPT implements Policy {
       att = causalAttention(q, k, v);
     }
     const merged = att.transpose([0, 2, 1, 3]).reshape([b * t, d]) as tf.Tensor2D;
+    return { x: this.blockTail(x, merged, blk), k, v };
+  }
+
+  /** One decoding step of a block on a backend that decodes in place: the attention kernel appends K/V to the cache. */
+  private decodeBlockInPlace(x: tf.Tensor2D, blk: Block, cache: GPTKVCache, layer: number): tf.Tensor2D {
+    const n1 = layerNorm(x, blk.ln1g, blk.ln1b, this.config.layerNormEps) as tf.Tensor2D;
+    const qkv = tf.fused.matMul({ a: n1, b: blk.wqkv, bias: blk.bqkv }) as tf.Tensor2D; // [B, 3d]
+    const pre = cache.prefix[layer];
+    const suf = cache.suffix![layer];
+    const merged = decodeAttentionInPlace(qkv, pre.k, pre.v, cache.prefixMask, cache.group, suf.k, suf.v, cache.suffixLength);
+    return this.blockTail(x, merged, blk);
+  }
+
+  /** Output projection, residual, and the MLP half of a block; merged [B·T, d] is the attention output. */
+  private blockTail(x: tf.Tensor2D, merged: tf.Tensor2D, blk: Block): tf.Tensor2D {
+    const eps = this.config.layerNormEps;
     const x1 = tf.add(x, tf.fused.matMul({ a: merged, b: blk.wo, bias: blk.bo })) as tf.Tensor2D;
     const n2 = layerNorm(x1, blk.ln2g, blk.ln2b, eps) as tf.Tensor2D;
     const hid = gelu(tf.fused.matMul({ a: n2, b: blk.w1, bias: blk.b1 })) as tf.Tensor2D;
-    const x2 = tf.add(x1, tf.fused.matMul({ a: hid, b: blk.w2, bias: blk.b2 })) as tf.Tensor2D;
-    return { x: x2, k, v };
+    return tf.add(x1, tf.fused.matMul({ a: hid, b: blk.w2, bias: blk.b2 })) as tf.Tensor2D;
   }
 
   /** hidden [N, d] → logits [N, V]: the tied embedding (transposed inside the matMul kernel) or the head. */

@@ -9,8 +9,19 @@
 // and attention reads each prompt's keys once per step for all its G rows (decode-attention.ts), which
 // is what makes iGRPO's long shared stage-2 prompt cheap. Each row keeps its own position, so padding
 // changes nothing in what a row computes.
+//
+// Where the backend can decode in place (decode-attention.ts canDecodeInPlace: native), the suffix is
+// preallocated with spare capacity [B, H, cap, dh], only its first suffixLength positions are valid,
+// and each step's keys/values are written into it by the attention kernel: no per-step copy of the
+// cache. It grows by doubling, into fresh buffers this cache alone owns (a suffix that came from
+// select() is copied once before it is written). Elsewhere the suffix grows by concat, as exactly
+// [B, H, Ts, dh].
 import * as tf from '@tensorflow/tfjs';
 import type { KVCache } from './policy.js';
+import { growSuffix } from './decode-attention.js';
+
+/** First capacity of an in-place suffix; doubled when full. */
+const FIRST_SUFFIX_CAPACITY = 16;
 
 // a type alias (not an interface) so it counts as a tf.TensorContainer and can leave a tf.tidy
 export type LayerKV = {
@@ -20,6 +31,10 @@ export type LayerKV = {
 
 export class GPTKVCache implements KVCache {
   private disposed = false;
+  /** Valid positions of the suffix (its tensors may hold more: capacity for in-place decoding). */
+  private suffixLen: number;
+  /** Whether the suffix tensors were allocated by this cache for in-place writes (reserveSuffix). */
+  private suffixOwned = false;
 
   constructor(
     /** Per layer prompt K/V [U, H, Tp, dh]; owned by this cache (kept out of any tidy scope). */
@@ -32,7 +47,10 @@ export class GPTKVCache implements KVCache {
     public suffix: LayerKV[] | null,
     /** Per batch row, the position its next token takes (its unpadded length so far). */
     public positions: number[],
+    /** Valid suffix positions when the suffix tensors have spare capacity; default all of them. */
+    suffixLength?: number,
   ) {
+    this.suffixLen = suffix ? (suffixLength ?? suffix[0].k.shape[2]) : 0;
     keepAll(prefix);
     if (suffix) keepAll(suffix);
     if (prefixMask) tf.keep(prefixMask);
@@ -45,7 +63,17 @@ export class GPTKVCache implements KVCache {
   }
 
   get suffixLength(): number {
-    return this.suffix ? this.suffix[0].k.shape[2] : 0;
+    return this.suffix ? this.suffixLen : 0;
+  }
+
+  /** Layer `layer`'s valid suffix as exact [B, H, suffixLength, dh] tensors (a slice when there is spare capacity). */
+  validSuffix(layer: number): LayerKV | null {
+    const s = this.suffix?.[layer];
+    if (!s) return null;
+    if (s.k.shape[2] === this.suffixLen) return s;
+    const [b, h, , dh] = s.k.shape;
+    const size = [b, h, this.suffixLen, dh];
+    return { k: s.k.slice([0, 0, 0, 0], size) as tf.Tensor4D, v: s.v.slice([0, 0, 0, 0], size) as tf.Tensor4D };
   }
 
   get length(): number {
@@ -68,10 +96,10 @@ export class GPTKVCache implements KVCache {
     if (runs) return new GPTKVCache(this.gatherPrefix(runs.values), this.gatherMask(runs.values), runs.length, null, positions);
     // 2. dropping or reordering whole groups keeps the sharing
     const groups = wholeGroups(rows, g);
-    if (groups) return new GPTKVCache(this.gatherPrefix(groups), this.gatherMask(groups), g, this.gatherSuffix(rows), positions);
+    if (groups) return new GPTKVCache(this.gatherPrefix(groups), this.gatherMask(groups), g, this.gatherSuffix(rows), positions, this.suffixLen);
     // 3. anything else: one prefix row per batch row
     const owners = rows.map((r) => Math.floor(r / g));
-    return new GPTKVCache(this.gatherPrefix(owners), this.gatherMask(owners), 1, this.gatherSuffix(rows), positions);
+    return new GPTKVCache(this.gatherPrefix(owners), this.gatherMask(owners), 1, this.gatherSuffix(rows), positions, this.suffixLen);
   }
 
   concat(others: KVCache[]): GPTKVCache {
@@ -93,6 +121,39 @@ export class GPTKVCache implements KVCache {
     keepAll(suffix);
     if (this.suffix) disposeAll(this.suffix);
     this.suffix = suffix;
+    this.suffixLen = suffix[0].k.shape[2];
+    this.suffixOwned = false;
+    this.positions = this.positions.map((p) => p + 1);
+  }
+
+  /**
+   * In-place decoding (decode-attention.ts canDecodeInPlace): makes the suffix a buffer this cache owns
+   * with room for `needed` positions (at most maxCapacity), growing it by doubling.
+   */
+  reserveSuffix(needed: number, maxCapacity: number): void {
+    const cur = this.suffix;
+    const cap = cur ? cur[0].k.shape[2] : 0;
+    if (cur && this.suffixOwned && cap >= needed) return;
+    const want = cap >= needed ? cap : Math.max(FIRST_SUFFIX_CAPACITY, 2 * cap, needed);
+    const capacity = Math.max(needed, Math.min(want, maxCapacity));
+    const [, h, , dh] = this.prefix[0].k.shape;
+    const len = this.suffixLength;
+    const grown = this.prefix.map((_, i) =>
+      tf.tidy(() => {
+        const empty = cur ? null : (tf.zeros([this.batch, h, 0, dh]) as tf.Tensor4D);
+        return { k: growSuffix(cur ? cur[i].k : empty!, len, capacity), v: growSuffix(cur ? cur[i].v : empty!, len, capacity) };
+      }),
+    );
+    keepAll(grown);
+    if (cur) disposeAll(cur);
+    this.suffix = grown;
+    this.suffixLen = len;
+    this.suffixOwned = true;
+  }
+
+  /** After an in-place decoding step wrote position suffixLength of every layer's suffix. */
+  advanceInPlace(): void {
+    this.suffixLen++;
     this.positions = this.positions.map((p) => p + 1);
   }
 
@@ -107,13 +168,13 @@ export class GPTKVCache implements KVCache {
   /** This cache as group 1 with no suffix: prompt and generated keys together, one prefix row per batch row. */
   private flattened(): GPTKVCache {
     const owners = this.positions.map((_, r) => Math.floor(r / this.group));
-    const suffix = this.suffix;
     const prefix = this.prefix.map((p, i) =>
       tf.tidy(() => {
         const idx = tf.tensor1d(owners, 'int32');
         const k = tf.gather(p.k, idx) as tf.Tensor4D;
         const v = tf.gather(p.v, idx) as tf.Tensor4D;
-        return suffix ? { k: tf.concat([k, suffix[i].k], 2) as tf.Tensor4D, v: tf.concat([v, suffix[i].v], 2) as tf.Tensor4D } : { k, v };
+        const s = this.validSuffix(i);
+        return s ? { k: tf.concat([k, s.k], 2) as tf.Tensor4D, v: tf.concat([v, s.v], 2) as tf.Tensor4D } : { k, v };
       }),
     );
     const mask = this.prefixMask;

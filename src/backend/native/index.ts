@@ -8,6 +8,7 @@ import { concatKernel, gatherKernel, sliceKernel } from './copy.js';
 import { binaryKernel } from './binary.js';
 import { softmaxKernel, sumKernel, transposeKernel } from './elementwise.js';
 import { registerFusedKernels } from './fused.js';
+import { registerDecodeKernels } from './decode.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
 
 export const NATIVE_BACKEND = 'native';
@@ -86,6 +87,7 @@ function registerKernels(addon: NativeAddon): void {
     tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc: watchViews(ours[k.kernelName] ?? k.kernelFunc) });
   }
   registerFusedKernels(addon, NATIVE_BACKEND);
+  registerDecodeKernels(addon, NATIVE_BACKEND);
 }
 
 let registered = false;
