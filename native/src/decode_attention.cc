@@ -6,6 +6,8 @@
 // U = B / group; suffix ks/vs [B, H, cap, dh] of which the first ts positions are valid; out [B, H·dh].
 // The composite in decode-attention.ts adds -1e9 to masked scores; exp of that underflows to exactly 0,
 // so skipping masked keys gives the same result.
+#include <cblas.h>
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -15,67 +17,140 @@ namespace igrpo {
 
 namespace {
 
-inline float dot(const float* a, const float* b, int n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
-  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; i++) s += a[i] * b[i];
-  return s;
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
+
+// softmax numerators in place over n scores (masked ones, m[j] = 0, become exactly 0); returns their
+// sum. Max and sum run in 8 lanes by hand: without -ffast-math gcc keeps float reductions scalar.
+float exp_shifted(float* p, int n, const float* m) {
+  v8 mx8 = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+  float mx = -INFINITY;
+  int j = 0;
+  if (m) {
+    for (; j < n; j++)
+      if (m[j] != 0.0f) mx = std::max(mx, p[j]);
+  } else {
+    for (; j + 8 <= n; j += 8) {
+      const v8 x = *(const v8*)(p + j);
+      mx8 = x > mx8 ? x : mx8;
+    }
+    for (int c = 0; c < 8; c++) mx = std::max(mx, mx8[c]);
+    for (; j < n; j++) mx = std::max(mx, p[j]);
+  }
+  for (j = 0; j < n; j++) p[j] = fast_exp(p[j] - mx);
+  if (m)
+    for (j = 0; j < n; j++) p[j] *= m[j];
+  v8 s8 = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (j = 0; j + 8 <= n; j += 8) s8 += *(const v8*)(p + j);
+  float sum = ((s8[0] + s8[4]) + (s8[1] + s8[5])) + ((s8[2] + s8[6]) + (s8[3] + s8[7]));
+  for (; j < n; j++) sum += p[j];
+  return sum;
 }
 
-inline void axpy(float a, const float* x, float* y, int n) {
-  for (int i = 0; i < n; i++) y[i] += a * x[i];
+// Scores p[j] = q · k_j (j < n, keys dh = 8·NC apart) and the weighted sum o = Σ_j p[j] v_j, with the
+// NC chunks of a row in NC independent registers: one accumulator updated through memory per key was
+// latency-bound at ~25 ns per key.
+template <int NC>
+void scores(const float* q, const float* k, int n, float* p) {
+  v8 qv[NC];
+  for (int c = 0; c < NC; c++) qv[c] = *(const v8*)(q + 8 * c);
+  for (int j = 0; j < n; j++) {
+    const float* kj = k + (long)j * 8 * NC;
+    v8 acc[NC];
+    for (int c = 0; c < NC; c++) acc[c] = qv[c] * *(const v8*)(kj + 8 * c);
+    for (int w = 1; w < NC; w *= 2)
+      for (int c = 0; c + w < NC; c += 2 * w) acc[c] += acc[c + w];
+    const v8 a = acc[0];
+    p[j] = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+  }
+}
+
+template <int NC>
+void weighted_sum(const float* p, const float* v, int n, float* o) {
+  v8 acc[NC];
+  for (int c = 0; c < NC; c++) acc[c] = *(const v8*)(o + 8 * c);
+  for (int j = 0; j < n; j++) {
+    const float* vj = v + (long)j * 8 * NC;
+    for (int c = 0; c < NC; c++) acc[c] += p[j] * *(const v8*)(vj + 8 * c);
+  }
+  for (int c = 0; c < NC; c++) *(v8*)(o + 8 * c) = acc[c];
+}
+
+void scores_any(const float* q, const float* k, int n, int dh, float* p) {
+  switch (dh) {
+    case 8: return scores<1>(q, k, n, p);
+    case 16: return scores<2>(q, k, n, p);
+    case 32: return scores<4>(q, k, n, p);
+    case 64: return scores<8>(q, k, n, p);
+    case 128: return scores<16>(q, k, n, p);
+  }
+  for (int j = 0; j < n; j++) {
+    float s = 0;
+    for (int c = 0; c < dh; c++) s += q[c] * k[(long)j * dh + c];
+    p[j] = s;
+  }
+}
+
+void weighted_sum_any(const float* p, const float* v, int n, int dh, float* o) {
+  switch (dh) {
+    case 8: return weighted_sum<1>(p, v, n, o);
+    case 16: return weighted_sum<2>(p, v, n, o);
+    case 32: return weighted_sum<4>(p, v, n, o);
+    case 64: return weighted_sum<8>(p, v, n, o);
+    case 128: return weighted_sum<16>(p, v, n, o);
+  }
+  for (int j = 0; j < n; j++)
+    for (int c = 0; c < dh; c++) o[c] += p[j] * v[(long)j * dh + c];
 }
 
 }  // namespace
 
+// Per (prompt u, head h): the group's G queries against the prompt's keys — one small GEMM
+// (scores [G, Tp]) when G > 1, so the prompt is read once per group — each row's own suffix by
+// register-blocked loops, one softmax per row over both parts, then P_prefix · Vp (again one GEMM for
+// the group, straight into the output rows, stride H·dh) plus the row's suffix values.
 void decode_attention(const float* q, long qStride, const float* kp, const float* vp, const float* mask,
                       const float* ks, const float* vs, float* out, int b, int h, int dh, int group, int tp,
                       int cap, int ts) {
   const float scale = 1.0f / std::sqrt((float)dh);
-  std::vector<float> p(tp + ts);
-  std::vector<float> qs(dh);
+  const int n = tp + ts;
+  std::vector<float> p((size_t)group * n);
+  std::vector<float> mrow(mask ? n : 0, 1.0f);  // a row's key mask over prefix + suffix
+  std::vector<float> qs((size_t)group * dh);
+  std::vector<float> inv(group);
+  const bool gemm = group > 1 && tp > 0;
   const int u = b / group;
-  // a group's rows one after another per head, so the prompt's keys stay in cache across the group
+  const long outStride = (long)h * dh;
   for (int ui = 0; ui < u; ui++) {
-    const float* m = mask ? mask + (long)ui * tp : nullptr;
+    if (mask) std::memcpy(mrow.data(), mask + (long)ui * tp, sizeof(float) * tp);
     for (int hi = 0; hi < h; hi++) {
       const float* kpu = kp + ((long)ui * h + hi) * tp * dh;
       const float* vpu = vp + ((long)ui * h + hi) * tp * dh;
+      float* og = out + (long)ui * group * outStride + (long)hi * dh;
       for (int g = 0; g < group; g++) {
-        const int row = ui * group + g;
-        const float* qr = q + (long)row * qStride + (long)hi * dh;
-        for (int c = 0; c < dh; c++) qs[c] = qr[c] * scale;
-        const float* ksr = ks + ((long)row * h + hi) * cap * dh;
-        const float* vsr = vs + ((long)row * h + hi) * cap * dh;
-        float mx = -INFINITY;
-        for (int j = 0; j < tp; j++) {
-          if (m && m[j] == 0.0f) continue;
-          p[j] = dot(qs.data(), kpu + (long)j * dh, dh);
-          mx = std::max(mx, p[j]);
+        const float* qr = q + ((long)ui * group + g) * qStride + (long)hi * dh;
+        for (int c = 0; c < dh; c++) qs[(size_t)g * dh + c] = qr[c] * scale;
+      }
+      if (gemm)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, group, tp, dh, 1.0f, qs.data(), dh, kpu, dh, 0.0f, p.data(), n);
+      for (int g = 0; g < group; g++) {
+        const long row = (long)ui * group + g;
+        float* pg = p.data() + (long)g * n;
+        if (!gemm) scores_any(qs.data() + (size_t)g * dh, kpu, tp, dh, pg);
+        scores_any(qs.data() + (size_t)g * dh, ks + (row * h + hi) * cap * dh, ts, dh, pg + tp);
+        inv[g] = 1.0f / exp_shifted(pg, n, mask ? mrow.data() : nullptr);
+      }
+      if (gemm)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, group, dh, tp, 1.0f, p.data(), n, vpu, dh, 0.0f, og, outStride);
+      for (int g = 0; g < group; g++) {
+        const long row = (long)ui * group + g;
+        float* o = og + g * outStride;
+        const float* pg = p.data() + (long)g * n;
+        if (!gemm) {
+          std::memset(o, 0, sizeof(float) * dh);
+          weighted_sum_any(pg, vpu, tp, dh, o);
         }
-        for (int j = 0; j < ts; j++) {
-          p[tp + j] = dot(qs.data(), ksr + (long)j * dh, dh);
-          mx = std::max(mx, p[tp + j]);
-        }
-        float sum = 0;
-        for (int j = 0; j < tp + ts; j++) {
-          if (j < tp && m && m[j] == 0.0f) {
-            p[j] = 0;
-            continue;
-          }
-          p[j] = fast_exp(p[j] - mx);
-          sum += p[j];
-        }
-        float* o = out + ((long)row * h + hi) * dh;
-        std::memset(o, 0, sizeof(float) * dh);
-        for (int j = 0; j < tp; j++)
-          if (p[j] != 0.0f) axpy(p[j], vpu + (long)j * dh, o, dh);
-        for (int j = 0; j < ts; j++) axpy(p[tp + j], vsr + (long)j * dh, o, dh);
-        const float inv = 1.0f / sum;
-        for (int c = 0; c < dh; c++) o[c] *= inv;
+        weighted_sum_any(pg + tp, vs + (row * h + hi) * cap * dh, ts, dh, o);
+        for (int c = 0; c < dh; c++) o[c] *= inv[g];
       }
     }
   }
