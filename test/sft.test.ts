@@ -7,8 +7,8 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadPolicy } from '../src/model/load.js';
 import { dataPath } from '../src/paths.js';
-import { corruptSolution, runSft, SftConfig, sftExample } from '../src/train/sft.js';
-import { promptOf, trainProblems } from '../src/train/task.js';
+import { corruptSolution, corruptStep, runSft, SftConfig, sftExample, sftPool } from '../src/train/sft.js';
+import { evalProblems, promptOf, trainProblems } from '../src/train/task.js';
 import { Rng } from '../src/util/rng.js';
 import { makeScorer } from '../src/verify/rewards.js';
 
@@ -32,6 +32,56 @@ test('SFT examples: targets are the reference; refinement drafts are right or co
   }
   assert.ok(plain > 60 && right > 20 && wrong > 20, `${plain} ${right} ${wrong}`);
   for (const p of problems.slice(0, 50)) assert.equal(score(corruptSolution(p, rng), p).correct, false);
+});
+
+test('corruptStep: one step slips, later steps compute on with the wrong value, the answer is wrong', () => {
+  const p = { id: 'x', problem: 'Q:15+9-20', answer: '4', solution: '<think>15+9=24 24-20=4</think><answer>4</answer>', task: 'arithmetic' } as const;
+  const rng = new Rng(5);
+  const score = makeScorer();
+  let slippedFirst = 0;
+  for (let i = 0; i < 40; i++) {
+    const text = corruptStep(p, rng);
+    assert.equal(score(text, p).correct, false, text);
+    const m = /^<think>15\+9=(\d+) (\d+)-20=(-?\d+)<\/think><answer>(-?\d+)<\/answer>$/.exec(text);
+    assert.ok(m, text);
+    const [first, carried, second, answer] = m.slice(1).map(Number);
+    assert.equal(answer, second);
+    if (first !== 24) {
+      slippedFirst++;
+      assert.equal(carried, first); // the slip is carried into step 2…
+      assert.equal(second, first - 20); // …which is then computed right
+    } else assert.notEqual(second, 4);
+  }
+  assert.ok(slippedFirst > 5 && slippedFirst < 35, `${slippedFirst}`);
+  for (const q of trainProblems(SftConfig.parse({}).task).slice(0, 100)) assert.equal(score(corruptStep(q, rng), q).correct, false);
+});
+
+test('own drafts: a share of refinement examples shows them, for their own problem, target the reference', () => {
+  const cfg = SftConfig.parse({ refineFraction: 1, ownDraftFraction: 0.5, correctDraftFraction: 0, corruption: 'mixed' });
+  const problems = trainProblems(cfg.task).slice(0, 200);
+  const own = problems.slice(0, 3).map((problem) => ({ problem, draft: '<think>1+1=3</think><answer>3</answer>' }));
+  const rng = new Rng(2);
+  let shown = 0;
+  for (const p of problems) {
+    const e = sftExample(p, cfg, rng, own);
+    if (!e.prompt.includes('1+1=3')) continue;
+    shown++;
+    const o = own.find((x) => e.prompt === `${promptOf(x.problem)}\n${x.draft}\n`);
+    assert.ok(o, e.prompt);
+    assert.equal(e.target, o.problem.solution);
+  }
+  assert.ok(shown > 70 && shown < 130, `${shown}`);
+});
+
+test('a larger SFT pool leaves out the held-out problems the experiment evaluates on', () => {
+  const cfg = SftConfig.parse({ poolSize: 8192 });
+  const heldOut = new Set(evalProblems(cfg.task).map((p) => p.problem));
+  const pool = sftPool(cfg);
+  assert.ok(pool.length > 7000);
+  assert.equal(pool.filter((p) => heldOut.has(p.problem)).length, 0);
+  // without the guard some of them would be in it (the task's space is small)
+  assert.ok(trainProblems({ ...cfg.task, trainSize: 8192 }).some((p) => heldOut.has(p.problem)));
+  assert.deepEqual(sftPool(SftConfig.parse({})), trainProblems(cfg.task));
 });
 
 test('a short SFT run lowers the loss', async () => {

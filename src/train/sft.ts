@@ -3,7 +3,9 @@
 // the refinement format q' = template(q, draft) with a draft that is either the reference solution or a
 // corrupted one (wrong step results and answer), the target always being the reference: the policy then
 // knows the stage-2 prompt shape without having learnt that drafts are always right (or always wrong).
-// GRPO and iGRPO both start from this same policy.
+// Later phases can also show the policy's own sampled drafts (mostly wrong, with realistic slips) and
+// drafts corrupted mid-solution with the slip carried through the later steps, so that "check the attempt
+// and redo it" is learnt rather than "copy the attempt". GRPO and iGRPO both start from this same policy.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -16,6 +18,7 @@ import type { Policy } from '../model/policy.js';
 import { Adam } from '../optim/adam.js';
 import { clipByGlobalNorm } from '../optim/clip.js';
 import { buildSequenceBatch, sequenceLogProbs } from '../rl/batch.js';
+import { sample } from '../sampling/index.js';
 import { getTemplate } from '../rl/templates.js';
 import { Rng, mixSeed } from '../util/rng.js';
 import { evaluate } from './evaluate.js';
@@ -47,10 +50,25 @@ export const SftConfig = z
     refineFraction: z.number().min(0).max(1).default(0.3),
     /** Of those, the share whose draft is the reference solution (the rest are corrupted). */
     correctDraftFraction: z.number().min(0).max(1).default(0.5),
+    /** How corrupted drafts are made: 'last' moves the last step and the answer; 'mixed' also (half the time)
+     *  slips one step at random and carries the wrong value through the later steps, as the policy's own errors do. */
+    corruption: z.enum(['last', 'mixed']).default('last'),
+    /** Of the refinement examples, the share whose draft is the policy's own sample (0 = none). */
+    ownDraftFraction: z.number().min(0).max(1).default(0),
+    /** Own drafts: problems sampled per refresh (one draft each), refresh period in steps, temperature. */
+    ownDraftPool: z.number().int().positive().default(512),
+    ownDraftRefreshEvery: z.number().int().positive().default(500),
+    ownDraftTemperature: z.number().min(0).default(0.7),
+    /** Draw the SFT pool from this many training draws instead of task.trainSize (the held-out problems of
+     *  `task`, which the experiment evaluates on, are removed from it); unset = the task's own pool. */
+    poolSize: z.number().int().positive().optional(),
     template: z.string().default('plain'),
     seed: z.number().int().nonnegative().default(0),
     evalEvery: z.number().int().nonnegative().default(200),
     evalTemperature: z.number().min(0).default(0.7),
+    evalTopP: z.number().gt(0).max(1).default(1),
+    /** Samples per held-out problem in the evaluations (pass@1 averaged over k). */
+    evalK: z.number().int().positive().default(1),
     /** Held-out problems for the progress evaluations (and the final one); 0 = none. */
     evalSize: z.number().int().nonnegative().default(64),
   })
@@ -69,12 +87,71 @@ export function corruptSolution(p: Problem, rng: Rng): string {
   return text;
 }
 
-/** One SFT example: prompt text and target completion (the reference solution). */
-export function sftExample(p: Problem, cfg: SftConfig, rng: Rng): { prompt: string; target: string } {
-  const target = p.solution ?? `<answer>${p.answer}</answer>`;
-  if (rng.uniform() >= cfg.refineFraction) return { prompt: promptOf(p), target };
-  const draft = rng.uniform() < cfg.correctDraftFraction ? target : corruptSolution(p, rng);
+const STEP = /^(\d+)([+\-*])(\d+)=(-?\d+)$/;
+const apply = (a: number, op: string, b: number): number => (op === '+' ? a + b : op === '-' ? a - b : a * b);
+
+/** A wrong worked solution as the policy gets one wrong: one step's result slips by a small amount and the
+ *  later steps compute on with the wrong value (so the draft is consistent after the slip and its answer is
+ *  wrong). Falls back to corruptSolution when the steps do not parse or the slip cancels out. */
+export function corruptStep(p: Problem, rng: Rng): string {
+  const m = /^<think>(.*)<\/think><answer>(.*)<\/answer>$/.exec(p.solution ?? '');
+  const steps = m ? m[1].split(' ').map((s) => STEP.exec(s)) : [];
+  if (!m || steps.length === 0 || steps.some((s) => !s)) return corruptSolution(p, rng);
+  const parsed = steps.map((s) => ({ a: s![1], op: s![2], b: s![3], r: s![4] }));
+  const i = rng.int(parsed.length);
+  const old = Number(parsed[i].r);
+  let wrong = old;
+  while (wrong === old || wrong < 0) wrong = old + (rng.int(2) ? 1 : -1) * (1 + rng.int(10));
+  const changed = new Map<string, string>([[parsed[i].r, String(wrong)]]);
+  const out = parsed.map((s, j) => {
+    if (j < i) return s;
+    if (j === i) return { ...s, r: String(wrong) };
+    // a later step that used an earlier (now changed) result uses the wrong value instead
+    const a = changed.get(s.a), b = a === undefined ? changed.get(s.b) : undefined;
+    if (a === undefined && b === undefined) return s;
+    const next = { ...s, a: a ?? s.a, b: b ?? s.b };
+    const r = String(apply(Number(next.a), next.op, Number(next.b)));
+    changed.set(s.r, r);
+    return { ...next, r };
+  });
+  const answer = out[out.length - 1].r;
+  if (answer === p.answer) return corruptSolution(p, rng);
+  return `<think>${out.map((s) => `${s.a}${s.op}${s.b}=${s.r}`).join(' ')}</think><answer>${answer}</answer>`;
+}
+
+/** A draft the policy sampled itself for a problem (right or wrong, as it came). */
+export interface OwnDraft {
+  problem: Problem;
+  draft: string;
+}
+
+/** One SFT example: prompt text and target completion (the reference solution). With `own` drafts, a
+ *  share ownDraftFraction of the refinement examples shows one of them (for its own problem) instead. */
+export function sftExample(p: Problem, cfg: SftConfig, rng: Rng, own: readonly OwnDraft[] = []): { prompt: string; target: string } {
+  const reference = (q: Problem) => q.solution ?? `<answer>${q.answer}</answer>`;
+  if (rng.uniform() >= cfg.refineFraction) return { prompt: promptOf(p), target: reference(p) };
+  if (own.length > 0 && rng.uniform() < cfg.ownDraftFraction) {
+    const o = own[rng.int(own.length)];
+    return { prompt: getTemplate(cfg.template)({ question: promptOf(o.problem), draft: o.draft }), target: reference(o.problem) };
+  }
+  const target = reference(p);
+  const corrupt = cfg.corruption === 'mixed' && rng.int(2) ? corruptStep : corruptSolution;
+  const draft = rng.uniform() < cfg.correctDraftFraction ? target : corrupt(p, rng);
   return { prompt: getTemplate(cfg.template)({ question: promptOf(p), draft }), target };
+}
+
+/** The SFT pool: the task's training problems, or poolSize draws minus the task's held-out problems. */
+export function sftPool(cfg: SftConfig): Problem[] {
+  if (cfg.poolSize === undefined) return trainProblems(cfg.task);
+  const heldOut = new Set(evalProblems(cfg.task).map((p) => p.problem));
+  return trainProblems({ ...cfg.task, trainSize: cfg.poolSize }).filter((p) => !heldOut.has(p.problem));
+}
+
+/** One draft per problem for ownDraftPool random pool problems, sampled from the current policy as stage 1 would. */
+async function sampleOwnDrafts(policy: Policy, pool: readonly Problem[], cfg: SftConfig, rng: Rng, seed: number): Promise<OwnDraft[]> {
+  const problems = Array.from({ length: cfg.ownDraftPool }, () => pool[rng.int(pool.length)]);
+  const groups = await sample(policy, problems.map(promptOf), { n: 1, temperature: cfg.ownDraftTemperature, topP: 1, maxNewTokens: 32, seed });
+  return groups.map((g, i) => ({ problem: problems[i], draft: g[0].text }));
 }
 
 function freshPolicy(cfg: SftConfig): GPT {
@@ -101,12 +178,15 @@ export async function runSft(cfg: SftConfig, opts: { out?: string; onProgress?: 
   const policy = cfg.init ? loadPolicy(path.resolve(packageRoot(), cfg.init)) : freshPolicy(cfg);
   const tokenizer = policy.tokenizer;
   const optimizer = new Adam(policy.parameters(), { lr: cfg.lr, weightDecay: cfg.weightDecay });
-  const pool = trainProblems(cfg.task);
+  const pool = sftPool(cfg);
   const heldOut = evalProblems(cfg.task).slice(0, cfg.evalSize);
   const rng = new Rng(mixSeed(cfg.seed, 17));
   let finalEval = NaN;
+  const ownRng = new Rng(mixSeed(cfg.seed, 29)); // its own stream: configs without own drafts keep their examples
+  let own: OwnDraft[] = [];
   for (let step = 0; step < cfg.steps; step++) {
-    const examples = Array.from({ length: cfg.batchSize }, () => sftExample(pool[rng.int(pool.length)], cfg, rng));
+    if (cfg.ownDraftFraction > 0 && step % cfg.ownDraftRefreshEvery === 0) own = await sampleOwnDrafts(policy, pool, cfg, ownRng, mixSeed(cfg.seed, 31, step));
+    const examples = Array.from({ length: cfg.batchSize }, () => sftExample(pool[rng.int(pool.length)], cfg, rng, own));
     const pairs = examples.map((e) => ({ prompt: tokenizer.encode(e.prompt), completion: [...tokenizer.encode(e.target), tokenizer.eosId] }));
     const b = buildSequenceBatch(pairs, tokenizer.padId);
     if (b.length > policy.maxSeqLen) throw new Error(`an SFT example has ${b.length} tokens, more than model.maxSeqLen ${policy.maxSeqLen}`);
@@ -123,7 +203,7 @@ export async function runSft(cfg: SftConfig, opts: { out?: string; onProgress?: 
     const last = step === cfg.steps - 1;
     const progress: SftProgress = { step, loss, lr };
     if (heldOut.length > 0 && ((cfg.evalEvery > 0 && (step + 1) % cfg.evalEvery === 0) || last)) {
-      const r = await evaluate(policy, heldOut, { k: 1, temperature: cfg.evalTemperature, topP: 1, maxNewTokens: 48, seed: mixSeed(cfg.seed, step) });
+      const r = await evaluate(policy, heldOut, { k: cfg.evalK, temperature: cfg.evalTemperature, topP: cfg.evalTopP, maxNewTokens: 48, seed: mixSeed(cfg.seed, step) });
       progress.eval = { passAt1: r.passAt1, n: r.n };
       finalEval = r.passAt1;
     }
