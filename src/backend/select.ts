@@ -63,7 +63,11 @@ const STARTERS: Record<BackendName, () => Promise<string>> = {
   wasm: async () => {
     const wasm = await importOrExplain('@tensorflow/tfjs-backend-wasm');
     setWasmPathsForNode(wasm as { setWasmPaths?: (p: string) => void });
-    return activate('wasm', 'the wasm backend did not register');
+    const report = await activate('wasm', 'the wasm backend did not register');
+    // every weight product onto XNNPACK (see src/backend/wasm): re-registers BatchMatMul for 'wasm'
+    const { registerWasmSpeedups } = await import('./wasm/index.js');
+    registerWasmSpeedups();
+    return report;
   },
   cpu: async () => activate('cpu', 'the cpu backend did not register'),
 };

@@ -113,7 +113,9 @@ export class GPT implements Policy {
       if (w.shape.length !== s.shape.length || w.shape.some((n, i) => n !== s.shape[i])) {
         throw new Error(`weight '${s.name}' has shape [${w.shape}], the config needs [${s.shape}]`);
       }
-      this.vars.set(s.name, tf.variable(tf.tensor(w.data, s.shape, 'float32'), true));
+      const initial = tf.tensor(w.data, s.shape, 'float32');
+      this.vars.set(s.name, tf.variable(initial, true));
+      initial.dispose(); // the variable holds its own reference to the data; don't leak the initial tensor
     }
     if (weights) {
       const extra = [...weights.keys()].filter((k) => !this.vars.has(k));
