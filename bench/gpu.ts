@@ -131,7 +131,7 @@ async function worker(a: Args): Promise<WorkerResult> {
       tokenizer,
     );
     const params = model.parameters();
-    const opt = mode === 'fused' ? new wg.FusedAdam(params, { lr: 1e-3 }) : new Adam(params, { lr: 1e-3 });
+    const opt = new Adam(params, { lr: 1e-3 }); // fused in place on webgpu unless IGRPO_WEBGPU_BASELINE=1
     const data = Int32Array.from({ length: a.batch * (size.seq + 1) }, (_, i) => (i * 7919 + 13) % 32);
     const ids = tf.tensor2d(data, [a.batch, size.seq + 1], 'int32');
     const step = () => {

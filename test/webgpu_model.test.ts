@@ -8,7 +8,7 @@ import { GPT } from '../src/model/gpt.js';
 import { CharTokenizer } from '../src/tokenizer/index.js';
 import { Adam } from '../src/optim/adam.js';
 import { sample } from '../src/sampling/index.js';
-import { FusedAdam, webgpuErrors } from '../src/backend/webgpu/index.js';
+import { webgpuErrors } from '../src/backend/webgpu/index.js';
 import { jsAdamUpdate } from '../src/optim/host.js';
 import { SKIP_WEBGPU, assertClose, runOn, startWebgpu, stopWebgpu } from './webgpu_helpers.js';
 
@@ -51,7 +51,7 @@ test('GPT logits, token log-probs and loss gradients on webgpu match cpu', opts,
 test('three Adam steps: src/optim Adam and the fused in-place Adam on webgpu match src/optim Adam on cpu', opts, async () => {
   const train = (fused: boolean) => () => {
     const m = new GPT(CONFIG, tokenizer);
-    const opt = fused ? new FusedAdam(m.parameters(), { lr: 1e-2 }) : new Adam(m.parameters(), { lr: 1e-2 });
+    const opt = new Adam(m.parameters(), { lr: 1e-2, fused });
     for (let s = 0; s < 3; s++) {
       const g = gradsOf(m);
       opt.step(g);
@@ -78,7 +78,7 @@ test('fused AdamW (weight decay, odd parameter count, lr override) equals src/op
   const p0 = sizes.map((n, i) => Float32Array.from({ length: n }, (_, j) => Math.sin(i * 7 + j)));
   const grads = [0, 1, 2].map((t) => sizes.map((n, i) => Float32Array.from({ length: n }, (_, j) => Math.cos(t * 3 + i + j * 0.7) * (j % 3))));
   const params = p0.map((p) => tf.variable(tf.tensor1d(p)));
-  const opt = new FusedAdam(params, { lr: 0.05, weightDecay: 0.1 });
+  const opt = new Adam(params, { lr: 0.05, weightDecay: 0.1 }); // the webgpu fused step
   const ref = p0.map((p) => ({ p: p.slice(), m: new Float32Array(p.length), v: new Float32Array(p.length) }));
   for (let t = 1; t <= 3; t++) {
     const lr = t === 3 ? 0.02 : 0.05;
@@ -139,7 +139,7 @@ test('grouped sampling (shared prompt prefix, Gumbel-max on the device) gives th
 test('tf.memory().numTensors is unchanged over repeated train steps on webgpu', opts, async () => {
   await tf.setBackend('webgpu');
   const m = new GPT(CONFIG, tokenizer);
-  const opt = new FusedAdam(m.parameters(), { lr: 1e-3 });
+  const opt = new Adam(m.parameters(), { lr: 1e-3 });
   const step = async () => {
     const g = gradsOf(m);
     opt.step(g);

@@ -16,6 +16,8 @@ export const AdamConfigSchema = z.object({
   eps: z.number().positive().default(1e-8),
   /** Decoupled (AdamW) weight decay: p ← p·(1 − lr·wd) before the Adam step, as torch.optim.AdamW. */
   weightDecay: z.number().min(0).default(0),
+  /** Use the active backend's fused in-place update when it registered one (webgpu); false keeps the tensor path. */
+  fused: z.boolean().default(true),
 });
 export type AdamConfigInput = z.input<typeof AdamConfigSchema>;
 export type AdamConfig = z.infer<typeof AdamConfigSchema>;
@@ -50,6 +52,23 @@ export function stepScalars(cfg: AdamConfig, step: number, lr: number): AdamStep
     bc1: 1 - Math.pow(cfg.beta1, step),
     bc2Sqrt: Math.sqrt(1 - Math.pow(cfg.beta2, step)),
   };
+}
+
+/** One parameter's slot in a fused update: the parameter, its gradient and its moments, updated in place. */
+export interface AdamSlot {
+  p: tf.Variable;
+  g: tf.Tensor;
+  m: tf.Variable;
+  v: tf.Variable;
+}
+
+/** A backend's fused Adam over many parameters at once (the webgpu backend registers one when it starts). */
+export type FusedAdamStep = (slots: AdamSlot[], s: AdamStepScalars) => void;
+const fusedSteps = new Map<string, FusedAdamStep>();
+
+/** Called by a backend's registration; Adam.step then uses it whenever that backend is active. */
+export function registerFusedAdamStep(backendName: string, step: FusedAdamStep): void {
+  fusedSteps.set(backendName, step);
 }
 
 /** Moments of one parameter: host arrays on host-memory backends, tensors elsewhere. */
@@ -88,6 +107,14 @@ export class Adam {
     });
     this.t += 1;
     const s = stepScalars(this.config, this.t, lr);
+    const fused = this.config.fused ? fusedSteps.get(tf.getBackend()) : undefined;
+    if (fused && this.moments.every((mo) => mo.kind === 'tensor')) {
+      fused(this.params.map((p, i) => {
+        const mo = this.moments[i] as Extract<Moments, { kind: 'tensor' }>;
+        return { p, g: grads[i], m: mo.m, v: mo.v };
+      }), s);
+      return;
+    }
     const host = hostUpdateKernel();
     this.params.forEach((p, i) => {
       const mo = this.moments[i];

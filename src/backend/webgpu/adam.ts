@@ -7,17 +7,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { webgpuBackend, type GPUBufferLike, type WebGPUBackendLike } from './backend.js';
 import { countRawDispatch } from './instrument.js';
+import type { AdamSlot, AdamStepScalars } from '../../optim/adam.js';
 
-/** The step's scalars (src/optim AdamStepScalars has these fields). */
-export interface AdamScalars {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  decay: number;
-  bc1: number;
-  bc2Sqrt: number;
-}
+/** The step's scalars, as src/optim computes them. */
+export type AdamScalars = AdamStepScalars;
 
 const WG = 64;
 
@@ -88,12 +81,7 @@ function gpuBuffer(b: BackendInternals, t: tf.Tensor): GPUBufferLike {
 }
 
 /** One parameter's update: the variable, its gradient and its two moment variables (all of p's size). */
-export interface AdamSlot {
-  p: tf.Variable;
-  g: tf.Tensor;
-  m: tf.Variable;
-  v: tf.Variable;
-}
+export type { AdamSlot };
 
 /** One dispatch updating one or two parameters in place. */
 function dispatchAdam(slots: AdamSlot[], s: AdamScalars): void {
@@ -147,48 +135,4 @@ export function flushWebgpu(): void {
   if (!b.commandEncoder) return;
   b.endComputePassEncoder();
   b.submitQueue();
-}
-
-export interface FusedAdamConfig {
-  lr: number;
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
-  weightDecay?: number;
-}
-
-/**
- * Adam/AdamW over a fixed list of variables with webgpuAdamUpdate: one dispatch per parameter and
- * one submit per step. src/optim's Adam is the toolkit's optimizer (state, checkpoints); this class is
- * the webgpu fast path on its own, used by bench:gpu and until src/optim calls webgpuAdamStep.
- */
-export class FusedAdam {
-  private readonly m: tf.Variable[];
-  private readonly v: tf.Variable[];
-  private t = 0;
-  private readonly cfg: Required<FusedAdamConfig>;
-
-  constructor(private readonly params: tf.Variable[], cfg: FusedAdamConfig) {
-    this.cfg = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, ...cfg };
-    // made in a tidy so the zero tensors are released and each variable owns its buffer alone
-    this.m = tf.tidy(() => params.map((p) => tf.variable(tf.zerosLike(p), false)));
-    this.v = tf.tidy(() => params.map((p) => tf.variable(tf.zerosLike(p), false)));
-  }
-
-  step(grads: tf.Tensor[], lr = this.cfg.lr): void {
-    if (grads.length !== this.params.length) throw new Error(`FusedAdam.step: ${grads.length} gradients for ${this.params.length} parameters`);
-    this.t += 1;
-    const { beta1, beta2, eps, weightDecay } = this.cfg;
-    const s: AdamScalars = {
-      lr, beta1, beta2, eps,
-      decay: 1 - lr * weightDecay,
-      bc1: 1 - Math.pow(beta1, this.t),
-      bc2Sqrt: Math.sqrt(1 - Math.pow(beta2, this.t)),
-    };
-    webgpuAdamStep(this.params.map((p, i) => ({ p, g: grads[i], m: this.m[i], v: this.v[i] })), s);
-  }
-
-  dispose(): void {
-    tf.dispose([...this.m, ...this.v]);
-  }
 }

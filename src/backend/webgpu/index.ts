@@ -10,9 +10,11 @@ import { instrumentBackend } from './instrument.js';
 import { registerFusedKernels } from './fused.js';
 import { disposeDeviceScalars, registerReductionGradients } from './gradients.js';
 import { webgpuBackend } from './backend.js';
+import { webgpuAdamStep } from './adam.js';
+import { registerFusedAdamStep } from '../../optim/adam.js';
 
 export { webgpuCounters, type WebgpuCounters } from './instrument.js';
-export { webgpuAdamUpdate, webgpuAdamStep, flushWebgpu, FusedAdam, type AdamScalars, type AdamSlot, type FusedAdamConfig } from './adam.js';
+export { webgpuAdamUpdate, webgpuAdamStep, flushWebgpu, type AdamScalars } from './adam.js';
 export { deviceScalar } from './gradients.js';
 export { DECODE_ATTENTION } from './kernels/decode_attention.js';
 export { VULKAN_HELP, type AdapterDescription } from './init.js';
@@ -40,6 +42,7 @@ export async function registerWebgpuBackend(): Promise<void> {
   if (process.env.IGRPO_WEBGPU_BASELINE === '1') return;
   registerReductionGradients();
   registerFusedKernels();
+  registerFusedAdamStep('webgpu', webgpuAdamStep); // src/optim's Adam: one in-place dispatch per two parameters
 }
 
 type ErrorTarget = { onuncapturederror: ((ev: { error: { message: string } }) => void) | null };
