@@ -20,7 +20,7 @@ function seeded(n: number, seed: number): Float32Array {
   return a;
 }
 
-const t4 = (shape: number[], seed: number) => tf.tensor(seeded(shape.reduce((a, b) => a * b, 1), seed), shape) as tf.Tensor4D;
+const t4 = (shape: number[], seed: number) => tf.tensor4d(seeded(shape.reduce((a, b) => a * b, 1), seed), shape as [number, number, number, number]);
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length);
