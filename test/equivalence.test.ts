@@ -75,3 +75,38 @@ test('distinct integers never verify', () => {
     { numRuns: 500 },
   );
 });
+
+// Cases found by measuring against Math-Verify on held-out model outputs (docs/verify-agreement.md);
+// each input here is written for the test, not copied from that data.
+test('the CAS reads glued commands, subscripted names, a/b, brackets and \\exp{…} as meant', () => {
+  const same: [string, string][] = [
+    ['\\tan y', '\\tany'], // whitespace-stripped \tan y
+    ['3\\sin(\\theta t)', '3\\sin(\\thetat)'],
+    ['k\\pi+\\frac{\\pi}{4}', '\\frac{\\pi}{4}+\\pik'],
+    ['Y_{a}=7-2Q', 'Y_a=7-2Q'],
+    ['A_1e^{x}+A_2e^{2x}', 'A_{2}e^{2x}+A_{1}e^{x}'],
+    ['\\frac{u_{1}}{\\beta_{k}^{2}+1}', '\\frac{u_1}{1+\\beta_k^2}'],
+    ['\\frac{y}{3}+1', 'y/3+1'],
+    ['\\frac{q}{2}[\\sin(t)-\\cos(t)]', '\\frac{q\\sin(t)-q\\cos(t)}{2}'],
+    ['\\exp{3y}', 'e^{3y}'],
+    ['352_6', '352'],
+  ];
+  for (const [g, p] of same) assert.ok(verify(g, p), `${g} vs ${p}: ${explain(g, p).reason}`);
+  const different: [string, string][] = [
+    ['A_1e^{x}', 'A_2e^{x}'], // different constants stay different
+    ['x_1+x_2', 'x_1+x_3'],
+    ['\\omega_d', '\\omega d'],
+    ['P_1', 'P'], // a subscripted name is not a base-b numeral
+    ['352_6', '353'],
+    ['352_6', '140'], // the decimal value is not the numeral the question asks for
+    ['\\log_2 y', '\\log y'],
+    ['\\sinh y', '\\sin h y'], // a real command is never split
+  ];
+  for (const [g, p] of different) assert.equal(verify(g, p), false, `${g} vs ${p}: ${explain(g, p).reason}`);
+});
+
+test('step functions are sampled widely: floors that agree only on small inputs differ', () => {
+  // ⌊√m⌋ and ⌊(m+1)/2⌋ agree at every small sample point (0.3 … 2.3) and differ from m = 7 on.
+  assert.equal(verify('\\lfloor\\sqrt{m}\\rfloor', '\\lfloor\\frac{m+1}{2}\\rfloor'), false);
+  assert.ok(verify('\\lfloor\\frac{m}{2}\\rfloor', '\\lfloor m/2\\rfloor'));
+});

@@ -3,6 +3,7 @@
 import * as computeEngineModule from '@cortex-js/compute-engine';
 import type { ComputeEngine } from '@cortex-js/compute-engine';
 import { numbersEqual } from './numbers.js';
+import { casLatex } from './caslatex.js';
 
 /** Longest LaTeX string handed to the CAS; longer ones compare as strings only. */
 export const CAS_MAX_CHARS = 400;
@@ -58,17 +59,20 @@ export function casParse(latex: string): CasValue | undefined {
   let out: CasValue | null = null;
   const engine = ce(); // a missing engine is an error, not a silent "not equal"
   try {
-    const expr = engine.parse(latex);
-    if (expr.isValid) {
-      out = { expr };
-      if (expr.freeVariables.length === 0) {
-        const n = expr.N();
-        const re = n.re;
-        if (typeof re === 'number' && Number.isFinite(re) && Math.abs(n.im ?? 0) < 1e-12) out.numeric = re;
-      }
-    }
+    const expr = engine.parse(casLatex(latex));
+    if (expr.isValid) out = { expr };
   } catch {
     out = null;
+  }
+  // A value the engine cannot compute leaves a readable expression without a numeric value.
+  if (out && out.expr.freeVariables.length === 0) {
+    try {
+      const n = out.expr.N();
+      const re = n.re;
+      if (typeof re === 'number' && Number.isFinite(re) && Math.abs(n.im ?? 0) < 1e-12) out.numeric = re;
+    } catch {
+      // no numeric value
+    }
   }
   if (cache.size > 50_000) cache.clear();
   cache.set(latex, out);
@@ -91,6 +95,19 @@ export function casEqual(a: CasValue, b: CasValue, tol: number): boolean {
 
 /** Fixed, irrational-looking sample points: identities hold at all of them, accidents at none. */
 const SAMPLES = [0.7310585786, 1.4142135623, 2.2360679775, 0.3183098862, 1.7320508075];
+/**
+ * Step functions are constant between integers, so on small points ⌊√(n−1)⌋ and ⌊n/2⌋ agree by accident;
+ * expressions with one are also sampled over a wider range, and must agree at every point there.
+ */
+const WIDE_SAMPLES = [...SAMPLES, 7.3890560989, 12.566370614, 29.957322735, 54.598150033, 101.23456789];
+const STEP_FUNCTION = /"(?:Floor|Ceil|Round|Mod|Sign|Fract|FractionalPart|IntegerPart)"/;
+function hasStepFunction(e: Expr): boolean {
+  try {
+    return STEP_FUNCTION.test(JSON.stringify(e.json));
+  } catch {
+    return true;
+  }
+}
 
 function valueAt(e: Expr, point: Record<string, number>): number | undefined {
   try {
@@ -110,11 +127,13 @@ export function sampledEqual(a: CasValue, b: CasValue, mode: 'equal' | 'proporti
   const va = [...a.expr.freeVariables].sort();
   const vb = [...b.expr.freeVariables].sort();
   if (va.length === 0 || va.length > 4 || va.join(',') !== vb.join(',')) return false;
+  const wide = hasStepFunction(a.expr) || hasStepFunction(b.expr);
+  const samples = wide ? WIDE_SAMPLES : SAMPLES;
   let agreeing = 0;
   let ratio: number | undefined;
-  for (let k = 0; k < SAMPLES.length; k++) {
+  for (let k = 0; k < samples.length; k++) {
     const point: Record<string, number> = {};
-    va.forEach((v, i) => (point[v] = SAMPLES[(k + i * 2) % SAMPLES.length] + i * 0.1));
+    va.forEach((v, i) => (point[v] = samples[(k + i * 2) % samples.length] + i * 0.1));
     const x = valueAt(a.expr, point);
     const y = valueAt(b.expr, point);
     if (x === undefined || y === undefined) continue;
@@ -128,5 +147,5 @@ export function sampledEqual(a: CasValue, b: CasValue, mode: 'equal' | 'proporti
     }
     agreeing++;
   }
-  return agreeing >= 3;
+  return wide ? agreeing >= samples.length - 2 : agreeing >= 3;
 }

@@ -259,6 +259,8 @@ function relationToInterval(r: Shape & { kind: 'relation' }): Shape | undefined 
 }
 
 const CHOICE = /^\(?([A-Ea-e])\)?$/;
+/** `2516_8`, `101_{2}`, `3A_{16}`: a digit, then digits or capitals (bases over ten), and a base from 2 to 36. */
+const BASE_NUMERAL = /^([0-9][0-9A-Z]*)_\{?([2-9]|[1-2][0-9]|3[0-6])\}?$/;
 
 function compareScalars(g: string, p: string, ctx: Ctx): Verdict {
   if (g === p) return yes('identical');
@@ -269,6 +271,11 @@ function compareScalars(g: string, p: string, ctx: Ctx): Verdict {
   const ge = gn ?? evaluateExact(g);
   const pe = pn ?? evaluateExact(p);
   if (ge && pe) return literalsEqual(ge, pe, ctx.tol) ? yes('equal exact values') : no(`exact values differ: ${g} vs ${p}`);
+  // A numeral with its base as a subscript (2516_8) matches the same digits written without the base,
+  // as the question names the base; never a different numeral, nor its decimal value.
+  const gb = BASE_NUMERAL.exec(g);
+  const pb = BASE_NUMERAL.exec(p);
+  if ((gb || pb) && (gb?.[1] ?? g) === (pb?.[1] ?? p) && (!gb || !pb || gb[2] === pb[2])) return yes('same numeral (base given as a subscript)');
   // Multiple-choice letters: (B) vs B.
   const gc = CHOICE.exec(g);
   const pc = CHOICE.exec(p);
