@@ -90,6 +90,7 @@ test('the CAS reads glued commands, subscripted names, a/b, brackets and \\exp{â
     ['\\frac{q}{2}[\\sin(t)-\\cos(t)]', '\\frac{q\\sin(t)-q\\cos(t)}{2}'],
     ['\\exp{3y}', 'e^{3y}'],
     ['352_6', '352'],
+    ['\\dot{q}_{1}/\\lambda+q_1', 'q_1+\\frac{\\dot{q}_1}{\\lambda}'],
   ];
   for (const [g, p] of same) assert.ok(verify(g, p), `${g} vs ${p}: ${explain(g, p).reason}`);
   const different: [string, string][] = [
@@ -101,6 +102,8 @@ test('the CAS reads glued commands, subscripted names, a/b, brackets and \\exp{â
     ['352_6', '140'], // the decimal value is not the numeral the question asks for
     ['\\log_2 y', '\\log y'],
     ['\\sinh y', '\\sin h y'], // a real command is never split
+    ['\\dot{q}_1', '\\dot{q}_2'],
+    ['\\dot{q}', 'q'],
   ];
   for (const [g, p] of different) assert.equal(verify(g, p), false, `${g} vs ${p}: ${explain(g, p).reason}`);
 });

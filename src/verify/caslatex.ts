@@ -28,13 +28,23 @@ export function splitGluedCommands(s: string): string {
 }
 
 const GREEK_SET = new Set(GREEK);
-// A command (consumed whole, so its letters never count as a base) or a lone letter, with a subscript.
-const SUBSCRIPTED = /\\([a-zA-Z]+)(?:\s*_\s*(\{\s*[A-Za-z0-9]+\s*\}|[A-Za-z0-9]))?|([A-Za-z])\s*_\s*(\{\s*[A-Za-z0-9]+\s*\}|[A-Za-z0-9])/g;
+// A name made already (kept whole), a command (consumed whole, so its letters never count as a base), or
+// a lone letter, with a subscript.
+const SUBSCRIPTED = /\\operatorname\{[^{}]*\}|\\([a-zA-Z]+)(?:\s*_\s*(\{\s*[A-Za-z0-9]+\s*\}|[A-Za-z0-9]))?|([A-Za-z])\s*_\s*(\{\s*[A-Za-z0-9]+\s*\}|[A-Za-z0-9])/g;
 
-/** `x_{0}` / `x_0` → one symbol `x_0`; `\omega_d` → `omega_d`; `\log_2` keeps its base. */
+const DOTTED = /\\(dot|ddot)\s*\{\s*([A-Za-z])\s*\}(?:\s*_\s*(\{\s*[A-Za-z0-9]+\s*\}|[A-Za-z0-9]))?/g;
+
+/**
+ * `x_{0}` / `x_0` → one symbol `x_0`; `\omega_d` → `omega_d`; `\dot{x}_0` → `xdot_0` (the engine rejects
+ * `\dot{x}_{0}`); `\log_2` keeps its base.
+ */
 export function subscriptsAsNames(s: string): string {
   const name = (base: string, sub: string) => `\\operatorname{${base}_${sub.replace(/[{}\s]/g, '')}}`;
-  return s.replace(SUBSCRIPTED, (m, cmd: string | undefined, cmdSub: string | undefined, letter: string | undefined, sub: string | undefined) => {
+  const dotted = s.replace(DOTTED, (_m, accent: string, letter: string, sub: string | undefined) =>
+    sub === undefined ? `\\operatorname{${letter}${accent}}` : name(letter + accent, sub),
+  );
+  return dotted.replace(SUBSCRIPTED, (m, cmd: string | undefined, cmdSub: string | undefined, letter: string | undefined, sub: string | undefined) => {
+    if (m.startsWith('\\operatorname{')) return m;
     if (cmd !== undefined) return cmdSub !== undefined && GREEK_SET.has(cmd) ? name(cmd, cmdSub) : m;
     return name(letter as string, sub as string);
   });
