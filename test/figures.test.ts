@@ -9,6 +9,7 @@ import {
   entropyCurve,
   evalCurve,
   figureBundle,
+  heldOutCurve,
   figureHtml,
   finalBySeed,
   lengthHistogram,
@@ -113,4 +114,22 @@ test('smoothing is a trailing mean per seed before the band', () => {
   const got = fig.data.find((t) => t.name === 'GRPO')!.y as number[];
   got.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-12, `step ${i}`));
   assert.match(fig.layout.title.text, /3-step mean/);
+});
+
+test('held-out curve from evals.jsonl starts before any update and plots the mean over seeds', () => {
+  const evals = [0.2, 0.3, 0.4].flatMap((base, seed) => [
+    { algo: 'grpo' as const, seed, updates: 0, passAt1: base, k: 4, n: 64 },
+    { algo: 'grpo' as const, seed, updates: 20, passAt1: base + 0.1, k: 4, n: 64 },
+    { algo: 'igrpo' as const, seed, updates: 0, passAt1: base, k: 4, n: 64 },
+    { algo: 'igrpo' as const, seed, updates: 20, passAt1: base - 0.1, k: 4, n: 64 },
+  ]);
+  const fig = heldOutCurve(evals);
+  assertValid(fig);
+  assert.equal(fig.layout.xaxis.title.text, 'updates');
+  const grpo = fig.data.find((t) => t.name === 'GRPO')!;
+  assert.deepEqual(grpo.x, [0, 20]);
+  assert.ok(Math.abs((grpo.y![0] as number) - 0.3) < 1e-12 && Math.abs((grpo.y![1] as number) - 0.4) < 1e-12);
+  const igrpo = fig.data.find((t) => t.name === 'iGRPO')!;
+  assert.ok(Math.abs((igrpo.y![1] as number) - 0.2) < 1e-12);
+  assert.throws(() => heldOutCurve([]), /no evaluation records/);
 });

@@ -1,7 +1,7 @@
 // Plotly figure builders for run logs. Each returns a plain figure object ({ data, layout }) that can be shown in
 // a notebook (display.ts), exported to PNG/SVG (export.ts) or saved as JSON for plotly in any language.
-import type { MetricsRecord, RolloutRecord } from '../train/records.js';
-import { finalBySeed, seedBands, transitions, type Band } from './stats.js';
+import type { EvalRecord, MetricsRecord, RolloutRecord } from '../train/records.js';
+import { bandsOf, evalPoints, finalBySeed, seedBands, transitions, type Band } from './stats.js';
 
 export interface Trace {
   type: string;
@@ -112,6 +112,14 @@ export const accuracyCurve = (m: MetricsRecord[], o: CurveOptions = {}) =>
 export const entropyCurve = (m: MetricsRecord[], o: CurveOptions = {}) =>
   metricCurve(m, 'entropy', 'Policy entropy (95% CI over seeds)', 'entropy (nats/token)', o);
 export const evalCurve = (m: MetricsRecord[]) => metricCurve(m, 'eval.passAt1', 'Held-out pass@1 (95% CI over seeds)', 'pass@1');
+
+/** Held-out pass@1 from evals.jsonl over the number of updates, starting with the policy before any update. */
+export function heldOutCurve(evals: readonly EvalRecord[]): PlotlyFigure {
+  const bands = bandsOf(evalPoints(evals));
+  if (bands.length === 0) throw new Error('no evaluation records');
+  const data = bands.flatMap((b, i) => bandTraces(b, LABELS[b.algo] ?? b.algo, colorOf(b.algo, i), [0, 1]));
+  return { data, layout: layout('Held-out pass@1 (95% CI over seeds)', 'updates', 'pass@1') };
+}
 
 /** iGRPO's two stages: draft accuracy vs refinement accuracy over steps (and the best draft's). */
 export function draftVsRefinementCurve(metrics: MetricsRecord[], opts: CurveOptions = {}): PlotlyFigure {

@@ -3,7 +3,7 @@
 // levels down, so a results folder with one subfolder per algorithm and seed reports as one comparison.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { MetricsRecord, RolloutRecord } from '../train/records.js';
+import { readEvals, type EvalRecord, type MetricsRecord, type RolloutRecord } from '../train/records.js';
 import { withExporter, type ImageFormat } from './export.js';
 import {
   accuracyCurve,
@@ -11,6 +11,7 @@ import {
   draftVsRefinementCurve,
   entropyCurve,
   evalCurve,
+  heldOutCurve,
   lengthHistogram,
   rewardCurve,
   stageTimeFigure,
@@ -36,6 +37,8 @@ export interface RunLogs {
   dirs: string[];
   metrics: MetricsRecord[];
   rollouts: RolloutRecord[];
+  /** Held-out evaluations (evals.jsonl), when the runs wrote them. */
+  evals?: EvalRecord[];
 }
 
 /** Directories under `dir` (itself included, two levels down) that hold a metrics.jsonl. */
@@ -55,12 +58,15 @@ export async function loadRuns(dirs: string[]): Promise<RunLogs> {
   if (runDirs.length === 0) throw new Error(`no metrics.jsonl in ${dirs.join(', ')} (nor two levels below)`);
   const metrics: MetricsRecord[] = [];
   const rollouts: RolloutRecord[] = [];
+  const evals: EvalRecord[] = [];
   for (const d of runDirs) {
     metrics.push(...(await loadMetrics(path.join(d, 'metrics.jsonl'))));
     const r = path.join(d, 'rollouts.jsonl');
     if (fs.existsSync(r)) rollouts.push(...(await loadRollouts(r)));
+    const e = path.join(d, 'evals.jsonl');
+    if (fs.existsSync(e)) evals.push(...readEvals(e));
   }
-  return { dirs: runDirs, metrics, rollouts };
+  return { dirs: runDirs, metrics, rollouts, evals };
 }
 
 /** The standard figures that these logs can support, by file stem. */
@@ -74,7 +80,8 @@ export function standardFigures(logs: RunLogs): Map<string, PlotlyFigure> {
   figs.set('reward', rewardCurve(logs.metrics, curve));
   figs.set('accuracy', accuracyCurve(logs.metrics, curve));
   figs.set('entropy', entropyCurve(logs.metrics, curve));
-  if (has('eval.passAt1')) figs.set('eval', evalCurve(logs.metrics));
+  if (logs.evals?.length) figs.set('eval', heldOutCurve(logs.evals));
+  else if (has('eval.passAt1')) figs.set('eval', evalCurve(logs.metrics));
   if (algos.has('igrpo') && has('refinementAccuracy')) figs.set('draft-vs-refinement', draftVsRefinementCurve(logs.metrics, curve));
   if (transitions(logs.rollouts).total > 0) figs.set('transitions', transitionHeatmap(logs.rollouts));
   if (logs.rollouts.length > 0) figs.set('lengths', lengthHistogram(logs.rollouts));

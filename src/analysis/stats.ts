@@ -1,5 +1,5 @@
 // Small statistics over run logs: seed confidence bands, stage summaries, the draft→refinement transition matrix.
-import type { MetricsRecord, RolloutRecord } from '../train/records.js';
+import type { EvalRecord, MetricsRecord, RolloutRecord } from '../train/records.js';
 
 /** Two-sided 95% Student-t quantiles by degrees of freedom (1..30; beyond that the normal 1.96). */
 const T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131,
@@ -73,8 +73,24 @@ export function smoothedSeries(metrics: MetricsRecord[], key: string, window = 1
  * skipped). `window` > 1 first smooths each seed's curve with a trailing mean over that many steps.
  */
 export function seedBands(metrics: MetricsRecord[], key: string, window = 1): Band[] {
+  return bandsOf(smoothedSeries(metrics, key, window));
+}
+
+/** One value of one seed's run at one step. */
+export interface SeriesPoint {
+  algo: string;
+  step: number;
+  value: number;
+}
+
+/** Held-out evaluations (evals.jsonl) as points over the number of updates; the first is before any update. */
+export const evalPoints = (evals: readonly EvalRecord[]): SeriesPoint[] =>
+  evals.map((e) => ({ algo: e.algo, step: e.updates, value: e.passAt1 }));
+
+/** Per algorithm and step: the mean over seeds and its 95% t interval. */
+export function bandsOf(points: Iterable<SeriesPoint>): Band[] {
   const byAlgo = new Map<string, Map<number, number[]>>();
-  for (const p of smoothedSeries(metrics, key, window)) {
+  for (const p of points) {
     const steps = byAlgo.get(p.algo) ?? new Map<number, number[]>();
     byAlgo.set(p.algo, steps);
     const values = steps.get(p.step) ?? [];
