@@ -91,6 +91,9 @@ test('the CAS reads glued commands, subscripted names, a/b, brackets and \\exp{â
     ['\\exp{3y}', 'e^{3y}'],
     ['352_6', '352'],
     ['\\dot{q}_{1}/\\lambda+q_1', 'q_1+\\frac{\\dot{q}_1}{\\lambda}'],
+    ['V(1)e^{-2s}', 'V(s)=V(1)\\cdote^{-2s}'], // \cdote is \cdot e
+    ['3\\frac{2}{7}', '\\frac{23}{7}'], // a whole answer n\frac{a}{b} is a mixed number
+    ['-3\\frac{2}{7}', '-\\frac{23}{7}'],
   ];
   for (const [g, p] of same) assert.ok(verify(g, p), `${g} vs ${p}: ${explain(g, p).reason}`);
   const different: [string, string][] = [
@@ -104,6 +107,10 @@ test('the CAS reads glued commands, subscripted names, a/b, brackets and \\exp{â
     ['\\sinh y', '\\sin h y'], // a real command is never split
     ['\\dot{q}_1', '\\dot{q}_2'],
     ['\\dot{q}', 'q'],
+    ['3\\frac{2}{7}', '6\\frac{1}{7}'], // as products both would be 6/7
+    ['3\\frac{2}{7}', '\\frac{6}{7}'],
+    ['V(1)e^{-2s}', '0'], // V(1) is a value of V, not V times 1 â€¦ nor, with a (0), zero
+    ['V(0)', 'V(0)e^{-2s}'],
   ];
   for (const [g, p] of different) assert.equal(verify(g, p), false, `${g} vs ${p}: ${explain(g, p).reason}`);
 });

@@ -6,6 +6,8 @@
 //   `C` indexed by `1e^t`; one opaque symbol per name (`x_0`, `omega_d`) keeps `X_{d}` = `X_d`;
 // - `a/b` between letters (the engine rejects `r/2`); `\div` means the same;
 // - `\exp{a t}` (braces as the argument), which the engine reads as a tuple; `\exp(a t)` is meant;
+// - a letter applied to a number, `I(0)`, `f(1)`: a function's value (as Math-Verify reads it), one opaque
+//   symbol; the engine multiplied, so `I(0)e^{-t}` was 0 and equalled any zero;
 // - square brackets used as parentheses (`\frac{1}{4}[\cos t+\sin t]`); only scalars reach the CAS, so a
 //   bracket here is grouping, never an interval (`\sqrt[3]{x}` keeps its index).
 
@@ -16,9 +18,10 @@ const GREEK = [
 ];
 const FUNCTIONS = [
   'sin', 'cos', 'tan', 'cot', 'sec', 'csc', 'sinh', 'cosh', 'tanh', 'coth', 'arcsin', 'arccos', 'arctan', 'ln', 'log', 'exp',
+  'cdot', 'times',
 ];
 /** Real commands that begin with one of the names above: never split. */
-const WHOLE_COMMANDS = new Set(['cosec', 'cotan', 'lneq', 'lneqq', 'lnot', 'lnsim', 'lnapprox', 'multimap', 'pitchfork', 'section', 'sech', 'csch', 'arcsec', 'arccsc', 'arccot']);
+const WHOLE_COMMANDS = new Set(['cdots', 'cosec', 'cotan', 'lneq', 'lneqq', 'lnot', 'lnsim', 'lnapprox', 'multimap', 'pitchfork', 'section', 'sech', 'csch', 'arcsec', 'arccsc', 'arccot']);
 
 const GLUED = new RegExp(`\\\\(${[...GREEK, ...FUNCTIONS].sort((a, b) => b.length - a.length).join('|')})([a-zA-Z]+)`, 'g');
 
@@ -69,6 +72,8 @@ export function bracketsAsParens(s: string): string {
 
 /** All rewrites, in an order where each sees the previous one's output. */
 export function casLatex(s: string): string {
-  const braced = splitGluedCommands(s).replace(/\\exp\s*\{([^{}]*)\}/g, '\\exp($1)');
+  const braced = splitGluedCommands(s)
+    .replace(/\\exp\s*\{([^{}]*)\}/g, '\\exp($1)')
+    .replace(/(^|[^a-zA-Z\\])([A-Za-z])\(\s*(-?\d+(?:\.\d+)?)\s*\)/g, (_m, before: string, f: string, x: string) => `${before}\\operatorname{${f}at${x.replace(/[-.]/g, (c) => (c === '-' ? 'm' : 'p'))}}`);
   return bracketsAsParens(subscriptsAsNames(braced)).replace(/\//g, '\\div ');
 }

@@ -5,7 +5,7 @@ import { bracesBalanced } from './braces.js';
 import { evaluateExact } from './exact.js';
 import { casEqual, casParse, sampledEqual } from './cas.js';
 import { normalise, type Normalised } from './normalize.js';
-import { DEFAULT_TOLERANCE, literalsEqual, parseLiteral, parsePlainNumber, percentOf } from './numbers.js';
+import { DEFAULT_TOLERANCE, literalsEqual, parseLiteral, parsePlainNumber, percentOf, type Literal } from './numbers.js';
 import { describeShape, parseShape, splitTop, type Shape } from './structure.js';
 
 export interface VerifyOptions {
@@ -262,14 +262,26 @@ const CHOICE = /^\(?([A-Ea-e])\)?$/;
 /** `2516_8`, `101_{2}`, `3A_{16}`: a digit, then digits or capitals (bases over ten), and a base from 2 to 36. */
 const BASE_NUMERAL = /^([0-9][0-9A-Z]*)_\{?([2-9]|[1-2][0-9]|3[0-6])\}?$/;
 
+const MIXED = /^([-+]?)(\d+)\\frac\{(\d+)\}\{(\d+)\}$/;
+
+/** `2\frac{1}{3}` → 7/3 when the fraction is proper; undefined for anything else. */
+function mixedNumber(s: string): Literal | undefined {
+  const m = MIXED.exec(s);
+  if (!m) return undefined;
+  const [whole, num, den] = [BigInt(m[2]), BigInt(m[3]), BigInt(m[4])];
+  if (den === 0n || num >= den) return undefined;
+  return parseLiteral(`${m[1] === '-' ? '-' : ''}${whole * den + num}/${den}`);
+}
+
 function compareScalars(g: string, p: string, ctx: Ctx): Verdict {
   if (g === p) return yes('identical');
   const gn = parseLiteral(g);
   const pn = parseLiteral(p);
   if (gn && pn) return literalsEqual(gn, pn, ctx.tol) ? yes('equal numbers') : no(`numbers differ: ${g} vs ${p}`);
-  // Arithmetic on numbers only (2^{100}-2, \frac{3}{2^{4}}): exact, no CAS.
-  const ge = gn ?? evaluateExact(g);
-  const pe = pn ?? evaluateExact(p);
+  // Arithmetic on numbers only (2^{100}-2, \frac{3}{2^{4}}): exact, no CAS. A whole answer `1\frac{4}{5}`
+  // is a mixed number (9/5), as in MATH's answers and in Math-Verify, not the product 4/5.
+  const ge = gn ?? mixedNumber(g) ?? evaluateExact(g);
+  const pe = pn ?? mixedNumber(p) ?? evaluateExact(p);
   if (ge && pe) return literalsEqual(ge, pe, ctx.tol) ? yes('equal exact values') : no(`exact values differ: ${g} vs ${p}`);
   // A numeral with its base as a subscript (2516_8) matches the same digits written without the base,
   // as the question names the base; never a different numeral, nor its decimal value.
