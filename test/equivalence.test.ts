@@ -94,6 +94,8 @@ test('the CAS reads glued commands, subscripted names, a/b, brackets and \\exp{â
     ['V(1)e^{-2s}', 'V(s)=V(1)\\cdote^{-2s}'], // \cdote is \cdot e
     ['3\\frac{2}{7}', '\\frac{23}{7}'], // a whole answer n\frac{a}{b} is a mixed number
     ['-3\\frac{2}{7}', '-\\frac{23}{7}'],
+    ['23', '23rd'],
+    ['23', '23^{\\text{rd}}'],
   ];
   for (const [g, p] of same) assert.ok(verify(g, p), `${g} vs ${p}: ${explain(g, p).reason}`);
   const different: [string, string][] = [
@@ -111,6 +113,8 @@ test('the CAS reads glued commands, subscripted names, a/b, brackets and \\exp{â
     ['3\\frac{2}{7}', '\\frac{6}{7}'],
     ['V(1)e^{-2s}', '0'], // V(1) is a value of V, not V times 1 â€¦ nor, with a (0), zero
     ['V(0)', 'V(0)e^{-2s}'],
+    ['23', '24th'],
+    ['x', 'xth'],
   ];
   for (const [g, p] of different) assert.equal(verify(g, p), false, `${g} vs ${p}: ${explain(g, p).reason}`);
 });

@@ -114,6 +114,8 @@ function normalisePass(input: string): Normalised {
   s = s.replace(/(\S)\s*\\(?:text|mbox|mathrm)\s*\{\s*[a-zA-Z][a-zA-Z\s.^23]*\}\s*$/, '$1');
   s = unwrapCommands(s);
   s = s.replace(TRAILING_UNIT, '$1');
+  // An ordinal suffix on a lone number: 12th, 21^{st} → the number.
+  s = s.replace(/^(\d+)\s*(?:\^\s*\{?\s*)?(?:st|nd|rd|th)\s*\}?$/i, '$1');
   s = s.replace(/^\s*(?:USD|dollars?)\s*/i, '');
   s = s.trim().replace(/[\s.]+$/, '');
   // Lists written in words: "19, 46, and 82", "3 and 4", "(11,7) or (7,11)".
