@@ -43,16 +43,8 @@ function parseArgs(argv: string[]): Args {
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 
-interface TorchResult {
-  threads: number;
-  train_step_ms: number;
-  train_step_cpu_ms: number;
-  sample_tokens_per_s?: number;
-  group_sample_tokens_per_s?: number;
-  sample_cpu_tokens_per_s?: number;
-  group_sample_cpu_tokens_per_s?: number;
-  peak_rss_mb: number;
-}
+/** bench/torch_gpt.py's JSON line: the worker's figures without the tfjs-only fields. */
+type TorchResult = Omit<WorkerResult, 'backend' | 'num_tensors_stable'>;
 
 function lastJsonLine(stdout: string, what: string): unknown {
   const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));

@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 export const KERNEL_NAME = 'igrpo-ts';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -87,30 +88,33 @@ export function installKernel(opts: InstallOptions = {}): string {
   }
 }
 
-function parseArgs(argv: string[]): InstallOptions {
-  const opts: InstallOptions = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--python') opts.python = value();
-    else if (a === '--prefix') opts.prefix = path.resolve(value());
-    else if (a === '--user') opts.user = true;
-    else if (a === '--sys-prefix') opts.sysPrefix = true;
-    else if (a === '--max-old-space-size') opts.maxOldSpaceMb = Number(value());
-    else if (a === '--backend') opts.backend = value();
-    else throw new Error(`unknown option ${a} (see the header of scripts/install-kernel.ts)`);
-  }
+function parseOptions(argv: string[]): InstallOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      python: { type: 'string' },
+      prefix: { type: 'string' },
+      user: { type: 'boolean' },
+      'sys-prefix': { type: 'boolean' },
+      'max-old-space-size': { type: 'string' },
+      backend: { type: 'string' },
+    },
+  });
+  const opts: InstallOptions = {
+    python: values.python,
+    prefix: values.prefix === undefined ? undefined : path.resolve(values.prefix),
+    user: values.user,
+    sysPrefix: values['sys-prefix'],
+    maxOldSpaceMb: values['max-old-space-size'] === undefined ? undefined : Number(values['max-old-space-size']),
+    backend: values.backend,
+  };
   if (opts.maxOldSpaceMb !== undefined && !(opts.maxOldSpaceMb > 0)) throw new Error('--max-old-space-size must be > 0');
   return opts;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
-    const dir = installKernel(parseArgs(process.argv.slice(2)));
+    const dir = installKernel(parseOptions(process.argv.slice(2)));
     console.log(`installed the '${KERNEL_NAME}' kernel ("iGRPO (TypeScript)") in ${dir}`);
   } catch (err) {
     console.error(`install-kernel: ${err instanceof Error ? err.message : String(err)}`);

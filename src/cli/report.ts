@@ -1,5 +1,6 @@
 // igrpo report RUN_DIR [RUN_DIR…] [--out DIR] [--format png,svg] [--width W] [--height H] [--no-images]
 // Standard figures and a markdown summary for training runs (DIR/metrics.jsonl, DIR/rollouts.jsonl).
+import { parseArgs } from 'node:util';
 import { ProgressBar } from '../analysis/progress.js';
 import { writeReport, type ReportOptions } from '../analysis/report.js';
 import type { ImageFormat } from '../analysis/export.js';
@@ -18,35 +19,26 @@ options:
   --no-images        summary and figure JSON only (no Chromium needed)`;
 
 export async function run(argv: string[]): Promise<number> {
-  const dirs: string[] = [];
-  const opts: ReportOptions = { progress: (label, total) => new ProgressBar({ total, label }) };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    const positive = (v: string) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n <= 0) throw new Error(`${a} must be a positive integer (got '${v}')`);
-      return n;
-    };
-    if (a === '--help' || a === '-h') {
-      console.log(HELP);
-      return 0;
-    } else if (a === '--out') opts.outDir = value();
-    else if (a === '--format') {
-      const formats = value().split(',');
-      const bad = formats.find((f) => f !== 'png' && f !== 'svg');
-      if (bad) throw new Error(`--format: unknown format '${bad}' (png, svg)`);
-      opts.formats = formats as ImageFormat[];
-    } else if (a === '--width') opts.width = positive(value());
-    else if (a === '--height') opts.height = positive(value());
-    else if (a === '--no-images') opts.noImages = true;
-    else if (a.startsWith('-')) throw new Error(`unknown option '${a}'\n${HELP}`);
-    else dirs.push(a);
+  const { values, positionals: dirs } = parseOrExplain(argv);
+  if (values.help) {
+    console.log(HELP);
+    return 0;
   }
+  const positive = (flag: string, v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} must be a positive integer (got '${v}')`);
+    return n;
+  };
+  const opts: ReportOptions = { progress: (label, total) => new ProgressBar({ total, label }), outDir: values.out };
+  if (values.format !== undefined) {
+    const formats = values.format.split(',');
+    const bad = formats.find((f) => f !== 'png' && f !== 'svg');
+    if (bad) throw new Error(`--format: unknown format '${bad}' (png, svg)`);
+    opts.formats = formats as ImageFormat[];
+  }
+  if (values.width !== undefined) opts.width = positive('--width', values.width);
+  if (values.height !== undefined) opts.height = positive('--height', values.height);
+  if (values['no-images']) opts.noImages = true;
   if (dirs.length === 0) {
     console.error(HELP);
     return 2;
@@ -55,4 +47,24 @@ export async function run(argv: string[]): Promise<number> {
   const summary = files[files.length - 1];
   console.log(`wrote ${files.length} files; summary: ${summary}`);
   return 0;
+}
+
+/** The options, or an error that names the bad one and shows the usage. */
+function parseOrExplain(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        out: { type: 'string' },
+        format: { type: 'string' },
+        width: { type: 'string' },
+        height: { type: 'string' },
+        'no-images': { type: 'boolean' },
+      },
+    });
+  } catch (err) {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${HELP}`);
+  }
 }
