@@ -1,0 +1,209 @@
+// Chat templates as transformers' apply_chat_template renders them (tokenization_utils_base.py and
+// utils/chat_template_utils.py): a sandboxed Jinja environment with trim_blocks and lstrip_blocks (which
+// @huggingface/jinja always applies), loop controls, transformers' own tojson (no HTML escaping,
+// ensure_ascii off, indent/separators/sort_keys), raise_exception and strftime_now; the variables are
+// messages, tools, documents, add_generation_prompt, the special-token strings (bos_token, eos_token, …)
+// and any extra keyword (enable_thinking, date_string, …). The rendered text is tokenized with
+// add_special_tokens=False by the caller (the template writes its own bos).
+import { Environment, Interpreter, Template } from '@huggingface/jinja';
+
+export interface ChatMessage {
+  role: string;
+  /** A string, or whatever the template expects (a list of content blocks). */
+  content: unknown;
+  [key: string]: unknown;
+}
+
+export type ChatTemplateSource = string | readonly { name: string; template: string }[] | Readonly<Record<string, string>>;
+
+export interface ChatTemplateOptions {
+  /** End with the header of an assistant turn, so generation answers (transformers' add_generation_prompt). */
+  addGenerationPrompt?: boolean;
+  /** Leave the final (assistant) message open, for the model to continue it (transformers' continue_final_message). */
+  continueFinalMessage?: boolean;
+  tools?: readonly unknown[] | null;
+  documents?: readonly unknown[] | null;
+  /** Which of a model's named templates ("default", "tool_use", …); chosen as transformers does when absent. */
+  templateName?: string;
+  /** bos_token, eos_token, … as strings (the tokenizer supplies them). */
+  specialTokens?: Readonly<Record<string, string>>;
+  /** Further template variables, transformers' **kwargs: enable_thinking, date_string, … (they override specialTokens). */
+  kwargs?: Readonly<Record<string, unknown>>;
+  /** The clock strftime_now reads (local time, as Python's datetime.now()); for reproducible renders. */
+  now?: () => Date;
+}
+
+/** What a template's raise_exception(...) raised: `templateMessage` is the template's own text. */
+export class ChatTemplateError extends Error {
+  constructor(
+    readonly templateMessage: string,
+    source: string,
+  ) {
+    super(`${source}: ${templateMessage}`);
+    this.name = 'ChatTemplateError';
+  }
+}
+
+export class ChatTemplate {
+  readonly source: string;
+  private readonly templates: Map<string, string>;
+  private readonly single: boolean;
+  private readonly parsed = new Map<string, Template>();
+
+  constructor(template: ChatTemplateSource, opts: { source?: string } = {}) {
+    this.source = opts.source ?? 'chat_template';
+    if (typeof template === 'string') {
+      this.single = true;
+      this.templates = new Map([['default', template]]);
+    } else if (Array.isArray(template)) {
+      this.single = false;
+      this.templates = new Map();
+      for (const [i, t] of (template as readonly { name: string; template: string }[]).entries()) {
+        if (typeof t?.name !== 'string' || typeof t?.template !== 'string') throw new Error(`${this.source}: entry ${i} is not {"name": string, "template": string}`);
+        this.templates.set(t.name, t.template);
+      }
+    } else if (typeof template === 'object' && template !== null) {
+      this.single = false;
+      this.templates = new Map(Object.entries(template as Record<string, string>));
+    } else {
+      throw new Error(`${this.source}: expected a string or a list of {"name", "template"}, got ${typeof template}`);
+    }
+    if (this.templates.size === 0) throw new Error(`${this.source}: no template`);
+  }
+
+  /** The named templates ("default" for a single string). */
+  names(): string[] {
+    return [...this.templates.keys()];
+  }
+
+  /** transformers' get_chat_template: a name if asked, else "tool_use" when tools are given, else "default". */
+  select(name?: string, hasTools = false): { name: string; template: string } {
+    if (this.single) return { name: 'default', template: this.templates.get('default')! };
+    const pick = name ?? (hasTools && this.templates.has('tool_use') ? 'tool_use' : 'default');
+    const t = this.templates.get(pick);
+    if (t === undefined) {
+      throw new Error(
+        name === undefined
+          ? `${this.source}: this model has several chat templates and no "default"; choose one of ${this.names().join(', ')}`
+          : `${this.source}: no chat template named '${name}' (known: ${this.names().join(', ')})`,
+      );
+    }
+    return { name: pick, template: t };
+  }
+
+  render(messages: readonly ChatMessage[], opts: ChatTemplateOptions = {}): string {
+    const addGenerationPrompt = opts.addGenerationPrompt ?? false;
+    if (addGenerationPrompt && opts.continueFinalMessage) {
+      throw new Error(`${this.source}: continueFinalMessage and addGenerationPrompt cannot both be set (the final message would not be continued)`);
+    }
+    const tools = opts.tools ?? null;
+    const { name, template } = this.select(opts.templateName, tools !== null);
+    let compiled = this.parsed.get(name);
+    if (!compiled) {
+      try {
+        compiled = new Template(template);
+      } catch (e) {
+        throw new Error(`${this.source}${this.single ? '' : ` ('${name}')`}: cannot parse the template: ${(e as Error).message}`);
+      }
+      this.parsed.set(name, compiled);
+    }
+    const now = opts.now ?? (() => new Date());
+    const source = this.source;
+    let rendered: string;
+    try {
+      rendered = renderWith(compiled, {
+        ...opts.specialTokens,
+        ...opts.kwargs,
+        messages: messages.map((m) => ({ ...m })),
+        tools,
+        documents: opts.documents ?? null,
+        add_generation_prompt: addGenerationPrompt,
+        raise_exception: (message: unknown) => {
+          throw new ChatTemplateError(String(message), source);
+        },
+        strftime_now: (format: unknown) => strftime(now(), String(format)),
+      });
+    } catch (e) {
+      if (e instanceof ChatTemplateError) throw e;
+      throw new Error(`${this.source}: rendering failed: ${(e as Error).message}`);
+    }
+    return opts.continueFinalMessage ? cutAfterFinalMessage(rendered, messages, this.source) : rendered;
+  }
+}
+
+/**
+ * Template.render declares the library's globals (raise_exception, strftime_now, …) in the scope of the
+ * caller's variables and refuses redeclaration, and its setupGlobals is not exported: so the globals are
+ * declared here (Jinja's constants and range, the library's own), and the variables one scope below.
+ */
+function renderWith(template: Template, vars: Record<string, unknown>): string {
+  const globals = new Environment();
+  for (const [k, v] of [['true', true], ['false', false], ['none', null], ['True', true], ['False', false], ['None', null]] as const) globals.set(k, v);
+  globals.set('range', pyRange);
+  const env = new Environment(globals);
+  for (const [k, v] of Object.entries(vars)) if (v !== undefined) env.set(k, v);
+  return (new Interpreter(env).run(template.parsed) as { value: string }).value;
+}
+
+/** Python's range(stop) / range(start, stop[, step]) as a list. */
+function pyRange(a: number, b?: number, step = 1): number[] {
+  const [start, stop] = b === undefined ? [0, a] : [a, b];
+  if (!Number.isInteger(start) || !Number.isInteger(stop) || !Number.isInteger(step) || step === 0) throw new Error('range() takes integers and a non-zero step');
+  const out: number[] = [];
+  for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i);
+  return out;
+}
+
+/** transformers' continue_final_message: cut the text right after the final message's content. */
+function cutAfterFinalMessage(rendered: string, messages: readonly ChatMessage[], source: string): string {
+  const last = messages[messages.length - 1];
+  if (!last) throw new Error(`${source}: continueFinalMessage needs at least one message`);
+  let final = last.content;
+  if (Array.isArray(final)) {
+    const block = [...final].reverse().find((b) => typeof b === 'object' && b !== null && 'text' in b) as { text: string } | undefined;
+    if (!block) throw new Error(`${source}: continueFinalMessage is set but the final message has no text block`);
+    final = block.text;
+  }
+  const text = String(final);
+  const stripped = text.trim();
+  const at = rendered.lastIndexOf(stripped);
+  if (!rendered.includes(stripped) || at < 0) {
+    throw new Error(`${source}: continueFinalMessage is set but the final message does not appear in the rendered chat`);
+  }
+  const lstripped = text.replace(/^\s+/, '');
+  // keep the message's trailing whitespace when the template kept it, else only its stripped text
+  return rendered.slice(at, at + lstripped.length) === text
+    ? rendered.slice(0, at + lstripped.length)
+    : rendered.slice(0, at + stripped.length);
+}
+
+const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+/** Python's datetime.strftime in the C locale (what transformers' strftime_now calls), local time. */
+export function strftime(d: Date, format: string): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  const dayOfYear = Math.round((Date.UTC(d.getFullYear(), d.getMonth(), d.getDate()) - Date.UTC(d.getFullYear(), 0, 1)) / 86_400_000) + 1;
+  return format.replace(/%([aAbBdfHIjmMpSwyY%e])/g, (_, c: string) => {
+    switch (c) {
+      case 'a': return DAYS[d.getDay()].slice(0, 3);
+      case 'A': return DAYS[d.getDay()];
+      case 'b': return MONTHS[d.getMonth()].slice(0, 3);
+      case 'B': return MONTHS[d.getMonth()];
+      case 'd': return p(d.getDate());
+      case 'e': return String(d.getDate()).padStart(2, ' ');
+      case 'f': return p(d.getMilliseconds() * 1000, 6);
+      case 'H': return p(d.getHours());
+      case 'I': return p(d.getHours() % 12 === 0 ? 12 : d.getHours() % 12);
+      case 'j': return p(dayOfYear, 3);
+      case 'm': return p(d.getMonth() + 1);
+      case 'M': return p(d.getMinutes());
+      case 'p': return d.getHours() < 12 ? 'AM' : 'PM';
+      case 'S': return p(d.getSeconds());
+      case 'w': return String(d.getDay());
+      case 'y': return p(d.getFullYear() % 100);
+      case 'Y': return String(d.getFullYear());
+      default: return '%';
+    }
+  });
+}
