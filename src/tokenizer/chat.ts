@@ -142,7 +142,84 @@ function renderWith(template: Template, vars: Record<string, unknown>): string {
   globals.set('range', pyRange);
   const env = new Environment(globals);
   for (const [k, v] of Object.entries(vars)) if (v !== undefined) env.set(k, v);
-  return (new Interpreter(env).run(template.parsed) as { value: string }).value;
+  const interpreter = new Interpreter(env);
+  // Output as Python's str(): the library writes true/null/JSON where jinja2 writes True/None/reprs.
+  const StringValue = env.set('__igrpo_str', '').constructor as new (s: string) => RuntimeValue;
+  const inner = interpreter as unknown as { evaluate(s: unknown, e: Environment): RuntimeValue; evaluateBlock: unknown };
+  inner.evaluateBlock = (statements: { type: string }[], environment: Environment) => {
+    let out = '';
+    for (const st of statements) {
+      const v = inner.evaluate(st, environment);
+      // statements ({% set %}, macros, …) evaluate to null and write nothing; {{ none }} writes None
+      if (STATEMENTS.has(st.type) && (v.type === 'NullValue' || v.type === 'UndefinedValue')) continue;
+      out += pyStr(v);
+    }
+    return new StringValue(out);
+  };
+  return (interpreter.run(template.parsed) as RuntimeValue).value as string;
+}
+
+const STATEMENTS = new Set(['Program', 'If', 'For', 'Break', 'Continue', 'Set', 'Macro', 'Comment', 'FilterStatement', 'CallStatement']);
+
+/** The shape of @huggingface/jinja's runtime values (its classes are not exported). */
+interface RuntimeValue {
+  type: string;
+  value: unknown;
+  toString(): string;
+}
+
+/** Python's str() of a template value, as jinja2 writes {{ x }}. */
+function pyStr(v: RuntimeValue): string {
+  switch (v.type) {
+    case 'UndefinedValue':
+      return '';
+    case 'StringValue':
+      return v.value as string;
+    default:
+      return pyRepr(v);
+  }
+}
+
+/** Python's repr() of a template value (inside lists and dicts, and for None/True/False). */
+function pyRepr(v: RuntimeValue): string {
+  switch (v.type) {
+    case 'NullValue':
+      return 'None';
+    case 'UndefinedValue':
+      return '';
+    case 'BooleanValue':
+      return v.value ? 'True' : 'False';
+    case 'StringValue':
+      return pyStringRepr(v.value as string);
+    case 'ArrayValue':
+      return `[${(v.value as RuntimeValue[]).map(pyRepr).join(', ')}]`;
+    case 'TupleValue': {
+      const items = (v.value as RuntimeValue[]).map(pyRepr);
+      return items.length === 1 ? `(${items[0]},)` : `(${items.join(', ')})`;
+    }
+    case 'ObjectValue':
+    case 'KeywordArgumentsValue':
+      return `{${[...(v.value as Map<string, RuntimeValue>)].map(([k, x]) => `${pyStringRepr(k)}: ${pyRepr(x)}`).join(', ')}}`;
+    default:
+      return v.toString(); // numbers (the library writes floats as Python does: 1.0), functions, namespaces
+  }
+}
+
+/** Python's repr(str): single quotes unless the text has ' and no ", escapes for what is not printable. */
+export function pyStringRepr(s: string): string {
+  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
+  let out = quote;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    if (ch === quote || ch === '\\') out += '\\' + ch;
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else if (ch !== ' ' && /[\p{C}\p{Z}]/u.test(ch)) {
+      out += cp < 0x100 ? `\\x${cp.toString(16).padStart(2, '0')}` : cp < 0x10000 ? `\\u${cp.toString(16).padStart(4, '0')}` : `\\U${cp.toString(16).padStart(8, '0')}`;
+    } else out += ch;
+  }
+  return out + quote;
 }
 
 /** Python's range(stop) / range(start, stop[, step]) as a list. */
