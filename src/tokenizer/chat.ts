@@ -5,6 +5,11 @@
 // messages, tools, documents, add_generation_prompt, the special-token strings (bos_token, eos_token, …)
 // and any extra keyword (enable_thinking, date_string, …). The rendered text is tokenized with
 // add_special_tokens=False by the caller (the template writes its own bos).
+// Two fixes over @huggingface/jinja 0.5 make the real templates byte-identical to jinja2 (tests): values
+// print as Python's str() (True, None, ['a', 1]), and str.strip/lstrip/rstrip honour their argument.
+// Known gaps of the library (not used by the Qwen2.5/Qwen3/Llama 3 templates): str.count/find/
+// splitlines/isdigit, the sum/wordcount/center/round filters and 'x' * 3 raise a clear error; the
+// printf-style `format` filter renders wrongly; tuples from |items print as lists.
 import { Environment, Interpreter, Template } from '@huggingface/jinja';
 
 export interface ChatMessage {
@@ -158,6 +163,53 @@ function renderWith(template: Template, vars: Record<string, unknown>): string {
   };
   return (interpreter.run(template.parsed) as RuntimeValue).value as string;
 }
+
+/** Python's str.isspace() characters: what str.strip() removes when given no characters. */
+const PY_SPACE = new Set([...'\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000'].concat(Array.from({ length: 11 }, (_, i) => String.fromCharCode(0x2000 + i))));
+
+/** Python's str.strip / lstrip / rstrip ([chars]): chars is a set of characters; None or absent means whitespace. */
+export function pyStrip(s: string, chars: string | null | undefined, side: 'both' | 'left' | 'right'): string {
+  const drop = (ch: string) => (chars === null || chars === undefined ? PY_SPACE.has(ch) : chars.includes(ch));
+  const cps = [...s];
+  let a = 0;
+  let b = cps.length;
+  if (side !== 'right') while (a < b && drop(cps[a])) a++;
+  if (side !== 'left') while (b > a && drop(cps[b - 1])) b--;
+  return cps.slice(a, b).join('');
+}
+
+/**
+ * @huggingface/jinja 0.5's str.strip/lstrip/rstrip ignore their argument (Qwen3's template calls
+ * .strip('\n') on reasoning text, so "<think>\n  x" lost its indent) and trim JavaScript's whitespace.
+ * Its value classes are not exported: reach StringValue through a value and wrap its builtins getter.
+ */
+function patchStringStrip(): void {
+  const probe = new Environment();
+  const proto = Object.getPrototypeOf(probe.set('s', '')) as Record<string, unknown>;
+  if (proto.__igrpoPyStrip) return;
+  const desc = Object.getOwnPropertyDescriptor(proto, 'builtins');
+  if (!desc?.get) throw new Error('@huggingface/jinja: StringValue has no builtins getter (library changed); chat templates cannot be rendered as Python does');
+  const StringValue = proto.constructor as new (s: string) => RuntimeValue;
+  const FunctionValue = probe.set('f', () => null).constructor as new (fn: (args: RuntimeValue[]) => RuntimeValue) => RuntimeValue;
+  const original = desc.get;
+  Object.defineProperty(proto, 'builtins', {
+    configurable: true,
+    get(this: RuntimeValue) {
+      const map = original.call(this) as Map<string, RuntimeValue> & { __py?: true };
+      if (!map.__py) {
+        const value = this.value as string;
+        const charsOf = (args: RuntimeValue[]) => (args[0] === undefined || args[0].type === 'NullValue' ? null : String(args[0].value));
+        map.set('strip', new FunctionValue((args) => new StringValue(pyStrip(value, charsOf(args), 'both'))));
+        map.set('lstrip', new FunctionValue((args) => new StringValue(pyStrip(value, charsOf(args), 'left'))));
+        map.set('rstrip', new FunctionValue((args) => new StringValue(pyStrip(value, charsOf(args), 'right'))));
+        map.__py = true;
+      }
+      return map;
+    },
+  });
+  proto.__igrpoPyStrip = true;
+}
+patchStringStrip();
 
 const STATEMENTS = new Set(['Program', 'If', 'For', 'Break', 'Continue', 'Set', 'Macro', 'Comment', 'FilterStatement', 'CallStatement']);
 
