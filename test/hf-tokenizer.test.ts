@@ -188,6 +188,12 @@ test("post-processor decides special tokens: a Llama 3 TemplateProcessing file a
     });
     assert.equal(t.decode(t.encodePrompt('Hello world'), { skipSpecialTokens: true }), 'Hello world');
     assert.deepEqual(qwen.encodePrompt('Hello world'), qwen.encode('Hello world'));
+    // LlamaTokenizerFast rebuilds the post-processor from add_bos_token / add_eos_token (transformers' update_post_processor)
+    const raw = JSON.parse(readFileSync(path.join(LLAMA, 'tokenizer.json'), 'utf8'));
+    const cfg = JSON.parse(readFileSync(path.join(LLAMA, 'tokenizer_config.json'), 'utf8'));
+    const hw = llama.encode('Hello world');
+    assert.deepEqual(new HFTokenizer(raw, { ...cfg, tokenizer_class: 'LlamaTokenizerFast' }).encodePrompt('Hello world'), [128000, ...hw]);
+    assert.deepEqual(new HFTokenizer(raw, { ...cfg, tokenizer_class: 'LlamaTokenizerFast', add_bos_token: false, add_eos_token: true }).encodePrompt('Hello world'), [...hw, 128001]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -13,6 +13,9 @@ import { Tokenizer as HFTokenizerImpl } from '@huggingface/tokenizers';
 import type { Tokenizer } from './types.js';
 import { ChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat.js';
 
+/** transformers' tokenizer classes whose __init__ replaces tokenizer.json's post-processor with bos/eos flags. */
+const REBUILDS_POST_PROCESSOR = /^(Llama|CodeLlama|Gemma)Tokenizer(Fast)?$/;
+
 const EOS_NAMES = ['<|endoftext|>', '<|im_end|>', '<|eot_id|>', '</s>', '<eos>', '[SEP]'];
 const PAD_NAMES = ['<pad>', '<|pad|>', '[PAD]', '<|finetune_right_pad_id|>'];
 
@@ -24,6 +27,9 @@ export interface HFTokenizerConfig {
   pad_token?: TokenSpec;
   unk_token?: TokenSpec;
   clean_up_tokenization_spaces?: boolean;
+  tokenizer_class?: string;
+  add_bos_token?: boolean;
+  add_eos_token?: boolean;
   chat_template?: string | { name: string; template: string }[];
   [key: string]: unknown;
 }
@@ -108,9 +114,17 @@ export class HFTokenizer implements Tokenizer {
     return this.impl.encode(text, { add_special_tokens: opts.addSpecialTokens ?? false }).ids;
   }
 
-  /** transformers' `tokenizer(text).input_ids`: the post-processor adds what the model was trained with. */
+  /**
+   * transformers' `tokenizer(text).input_ids`: the post-processor adds what the model was trained with.
+   * LlamaTokenizerFast and GemmaTokenizerFast rebuild it from tokenizer_config's add_bos_token (default
+   * true) and add_eos_token (default false) when they load (update_post_processor): so do we.
+   */
   encodePrompt(text: string): number[] {
-    return this.encode(text, { addSpecialTokens: true });
+    if (!REBUILDS_POST_PROCESSOR.test(String(this.config.tokenizer_class ?? ''))) return this.encode(text, { addSpecialTokens: true });
+    const bos = this.config.add_bos_token ?? true;
+    const eos = this.config.add_eos_token ?? false;
+    if (bos && this.bosId === undefined) throw new Error(`${this.source}: add_bos_token is set but there is no bos_token`);
+    return [...(bos ? [this.bosId!] : []), ...this.encode(text), ...(eos ? [this.eosId] : [])];
   }
 
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
