@@ -4,6 +4,7 @@
 #   - python3-torch                              : the PyTorch reference in bench/ (CPU)
 #   - jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel : executing notebooks/
 #   - chromium fonts-liberation                  : static PNG/SVG export of figures
+#   - python3-jinja2 python3-regex               : reference chat-template renderer and BPE for the tokenizer tests
 #   - mesa-vulkan-drivers (bookworm-backports)   : lavapipe, a CPU Vulkan driver for the WebGPU backend
 # Idempotent: packages already present are skipped. Set IGRPO_SKIP_APT=1 to skip entirely.
 set -euo pipefail
@@ -11,7 +12,7 @@ set -euo pipefail
 
 PKGS=(g++ make libopenblas-dev libopenblas0-pthread python3-torch
       jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel
-      chromium fonts-liberation libvulkan1)
+      chromium fonts-liberation libvulkan1 python3-jinja2 python3-regex)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 

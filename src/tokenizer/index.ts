@@ -5,7 +5,9 @@ import type { Tokenizer } from './types.js';
 
 export type { Tokenizer } from './types.js';
 export { CharTokenizer, PRINTABLE_ASCII, REASONING_SPECIALS } from './char.js';
-export { HFTokenizer } from './hf.js';
+export { HFTokenizer, checkVocabFits, type HFTokenizerConfig, type HFGenerationConfig, type DecodeOptions } from './hf.js';
+export { loadHFTokenizer } from './load-hf.js';
+export { ChatTemplate, ChatTemplateError, strftime, type ChatMessage, type ChatTemplateOptions, type ChatTemplateSource } from './chat.js';
 
 /** A CharTokenizer for {"type": "char", …}, an HFTokenizer for a Hugging Face tokenizer.json. */
 export function tokenizerFromJSON(json: unknown, source = 'tokenizer JSON'): Tokenizer {
