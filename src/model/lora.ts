@@ -76,8 +76,8 @@ export class LoraAdapters {
         }
         return t.data;
       };
-      const a = tf.variable(tf.tensor2d(load('A', [r, m.inFeatures]), [r, m.inFeatures]), true, `lora:${m.module}.A`);
-      const b = tf.variable(tf.tensor2d(load('B', [m.outFeatures, r]), [m.outFeatures, r]), true, `lora:${m.module}.B`);
+      const a = toVariable(load('A', [r, m.inFeatures]), [r, m.inFeatures]);
+      const b = toVariable(load('B', [m.outFeatures, r]), [m.outFeatures, r]);
       this.pairs.set(m.module, { a, b });
     }
     if (this.pairs.size === 0) throw new Error(`LoRA: no module of the model matches targetModules ${this.config.targetModules.join(', ')}`);
@@ -131,6 +131,14 @@ export class LoraAdapters {
     }
     this.pairs.clear();
   }
+}
+
+/** A trainable variable holding data (the initial tensor is freed: the variable keeps its own copy). */
+function toVariable(data: Float32Array, shape: [number, number]): tf.Variable<tf.Rank.R2> {
+  const t = tf.tensor2d(data, shape);
+  const v = tf.variable(t, true);
+  t.dispose();
+  return v;
 }
 
 export function parseLoraConfig(raw: unknown, source = 'LoRA config'): LoraConfig {
