@@ -45,7 +45,7 @@ test(`stories260K converted to HF layout: ${STEPS} greedy tokens from BOS equal 
     assert.deepEqual(c.ids, expected);
     // and by full forwards: each next token the argmax over the whole sequence so far
     const seq = [1, ...expected.slice(0, 9)];
-    const full = tf.tidy(() => m.logits(tf.tensor2d([seq], undefined, 'int32')).argMax(-1).arraySync()[0] as number[]);
+    const full = tf.tidy(() => (m.logits(tf.tensor2d([seq], undefined, 'int32')).argMax(-1).arraySync() as number[][])[0]);
     assert.deepEqual(full, expected.slice(0, 10));
     m.dispose();
   } finally {
