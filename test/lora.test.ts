@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadPretrained } from '../src/model/hf.js';
 import type { LlamaModel } from '../src/model/llama.js';
 import { readSafetensorsHeader } from '../src/model/safetensors-file.js';
+import { Adam } from '../src/optim/adam.js';
 import { assertAllClose, fixtureDir, reference } from './hf-fixtures.js';
 
 await tf.setBackend('cpu');
@@ -110,6 +111,13 @@ test('PEFT adapter round trip: keys, shapes and adapter_config.json as PEFT writ
   assert.deepEqual(tensors.get('base_model.model.model.layers.1.self_attn.k_proj.lora_A.weight')!.shape, [3, 32]);
   assert.deepEqual(tensors.get('base_model.model.model.layers.1.self_attn.k_proj.lora_B.weight')!.shape, [16, 3]); // 2 kv heads × 8
   assert.deepEqual(tensors.get('base_model.model.model.layers.0.mlp.gate_proj.lora_B.weight')!.shape, [64, 3]);
+  // the whole model saved with LoRA on: base unmerged in HF layout, the adapter beside it in adapter/
+  const whole = tmp();
+  await m.save(whole);
+  assert.ok(fs.existsSync(path.join(whole, 'config.json')) && fs.existsSync(path.join(whole, 'adapter', 'adapter_config.json')));
+  const again = loadPretrained(whole, { adapter: path.join(whole, 'adapter') });
+  assertAllClose(logitsOf(again, ids), expected, 'model + adapter saved together', 0, 0);
+  again.dispose();
   const back = loadPretrained(fixtureDir('llama'), { adapter: dir });
   assertAllClose(logitsOf(back, ids), expected, 'outputs after save → load', 0, 0);
   assert.equal(back.parameters().length, 16);
@@ -170,4 +178,24 @@ test('bad LoRA settings and adapters are clear errors', async () => {
   withCfg({ peft_type: 'IA3' }, /adapter_config\.json: peft_type/);
   fs.rmSync(path.join(dir, 'adapter_model.safetensors'));
   withCfg({}, /adapter_model\.safetensors is missing/);
+});
+
+test('LoRA training steps with the toolkit\'s Adam lower the NLL and leave every base weight untouched', () => {
+  const m = loadPretrained(fixtureDir('qwen2'));
+  const baseBefore = m.baseParameters().map((p) => p.dataSync().slice());
+  m.enableLora({ r: 4, alpha: 8, targetModules: [...ALL], seed: 7 });
+  const ids = tf.tensor2d(reference('qwen2').ids, undefined, 'int32');
+  const opt = new Adam(m.parameters(), { lr: 1e-2 });
+  const nll = () => tf.neg(tf.mean(m.tokenLogProbs(ids))) as tf.Scalar;
+  const losses: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const { value, grads } = tf.variableGrads(nll, m.parameters());
+    losses.push(value.dataSync()[0]);
+    opt.step(m.parameters().map((p) => grads[p.name]), 1e-2);
+    tf.dispose([value, ...Object.values(grads)]);
+  }
+  assert.ok(losses[4] < losses[0] - 0.05, `NLL ${losses.map((l) => l.toFixed(3)).join(' → ')}`);
+  m.baseParameters().forEach((p, i) => assertAllClose(p.dataSync(), baseBefore[i], `base weight ${i}`, 0, 0));
+  ids.dispose();
+  m.dispose();
 });
