@@ -82,6 +82,10 @@ export function loadPretrained(dir: string, opts: LoadPretrainedOptions = {}): L
   const config = readHFConfig(dir);
   const entries = checkCheckpointTensors(dir, config);
   const tokenizer = opts.tokenizer ?? loadFolderTokenizer(dir, config);
+  if (config.vocabSize < tokenizer.vocabSize) {
+    const from = opts.tokenizer ? 'the tokenizer given' : path.join(dir, 'tokenizer.json');
+    throw new Error(`${from}: its vocabulary (${tokenizer.vocabSize} ids) does not fit the embedding of ${path.join(dir, 'config.json')} (vocab_size ${config.vocabSize})`);
+  }
   const model = new LlamaModel(
     config,
     tokenizer,
