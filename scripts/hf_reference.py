@@ -7,6 +7,9 @@ files are written by hand (BF16 as the high half of fp32).
 
   hf_reference.py fixtures OUT   tiny random checkpoints of each family in HF layout under OUT/<name>/,
                                  each with reference.json: ids, logits [B][T][V] and log-probs [B][T-1]
+  hf_reference.py forward DIR IDS_JSON [ADAPTER_DIR]
+                                 logits of a saved HF folder (config.json + model.safetensors or shards,
+                                 read by hand), with a PEFT LoRA adapter merged as W + alpha/r·B·A when given
   hf_reference.py llama2c BIN N  greedy tokens from BOS=1 of a llama2.c checkpoint, with llama2.c's
                                  forward (run.c semantics: interleaved RoPE pairs, one position at a time)
 """
@@ -44,6 +47,56 @@ def write_safetensors(path, tensors, dtype="BF16"):
         f.write(h)
         for b in blobs:
             f.write(b)
+
+
+def read_safetensors(path):
+    """name -> fp32 tensor, for F32 / F16 / BF16 files."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8: 8 + n])
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = e["data_offsets"]
+        buf = bytearray(raw[8 + n + a: 8 + n + b])
+        if e["dtype"] == "F32":
+            t = torch.frombuffer(buf, dtype=torch.float32)
+        elif e["dtype"] == "F16":
+            t = torch.frombuffer(buf, dtype=torch.float16).float()
+        elif e["dtype"] == "BF16":
+            t = (torch.frombuffer(buf, dtype=torch.int16).to(torch.int32) << 16).view(torch.float32)
+        else:
+            raise ValueError(f"{path}: dtype {e['dtype']}")
+        out[name] = t.reshape(e["shape"]).clone()
+    return out
+
+
+def read_folder(d):
+    idx = os.path.join(d, "model.safetensors.index.json")
+    if os.path.exists(idx):
+        W = {}
+        for shard in sorted(set(json.load(open(idx))["weight_map"].values())):
+            W.update(read_safetensors(os.path.join(d, shard)))
+        return W
+    return read_safetensors(os.path.join(d, "model.safetensors"))
+
+
+def merge_peft(W, adapter_dir):
+    """W + (lora_alpha / r) · B·A for every module of a PEFT adapter (keys base_model.model.<module>.lora_A/B.weight)."""
+    cfg = json.load(open(os.path.join(adapter_dir, "adapter_config.json")))
+    assert cfg["peft_type"] == "LORA" and cfg["bias"] == "none"
+    scale = cfg["lora_alpha"] / cfg["r"]
+    A = read_safetensors(os.path.join(adapter_dir, "adapter_model.safetensors"))
+    W = dict(W)
+    for k, a in A.items():
+        if ".lora_A." not in k:
+            continue
+        module = k[len("base_model.model."): -len(".lora_A.weight")]
+        b = A[k.replace(".lora_A.", ".lora_B.")]
+        W[module + ".weight"] = W[module + ".weight"] + scale * (b @ a)
+    return W
 
 
 def as_stored(t, dtype):
@@ -305,6 +358,13 @@ def llama2c_greedy(path, steps):
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "fixtures":
         make_fixtures(sys.argv[2])
+    elif len(sys.argv) >= 4 and sys.argv[1] == "forward":
+        d = sys.argv[2]
+        cfg = json.load(open(os.path.join(d, "config.json")))
+        W = read_folder(d)
+        if len(sys.argv) >= 5:
+            W = merge_peft(W, sys.argv[4])
+        print(json.dumps(hf_forward(cfg, W, torch.tensor(json.loads(sys.argv[3]))).tolist()))
     elif len(sys.argv) >= 4 and sys.argv[1] == "llama2c":
         print(json.dumps(llama2c_greedy(sys.argv[2], int(sys.argv[3]))))
     else:

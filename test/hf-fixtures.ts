@@ -47,6 +47,11 @@ export function llama2cGreedy(bin: string, steps: number): number[] {
   return JSON.parse(runPython(['llama2c', bin, String(steps)])) as number[];
 }
 
+/** Logits [B][T][V] of a saved HF folder by the PyTorch reference (its own safetensors reader), a PEFT adapter merged when given. */
+export function referenceForward(dir: string, ids: number[][], adapter?: string): number[][][] {
+  return JSON.parse(runPython(['forward', dir, JSON.stringify(ids), ...(adapter ? [adapter] : [])])) as number[][][];
+}
+
 /** A scratch copy of a fixture folder (tests that damage files work on it). */
 export function copyFixture(name: FixtureName): string {
   const dst = fs.mkdtempSync(path.join(os.tmpdir(), `igrpo-hf-${name}-`));
