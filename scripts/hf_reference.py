@@ -116,12 +116,12 @@ FIXTURES = {
                           original_max_position_embeddings=256),
         attention_bias=False, mlp_bias=False, tie_word_embeddings=False, hidden_act="silu",
         bos_token_id=1, eos_token_id=2, torch_dtype="bfloat16"),
-    # SmolLM2 style: Llama, tied, multi-query (1 kv head), theta 1e5
+    # SmolLM2 style: Llama, tied, multi-query (1 kv head), theta 1e5; written in F16
     "llama_tied": dict(
         architectures=["LlamaForCausalLM"], model_type="llama", vocab_size=99, hidden_size=32,
         intermediate_size=48, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=1,
         max_position_embeddings=256, rms_norm_eps=1e-5, rope_theta=100000.0, rope_scaling=None,
-        tie_word_embeddings=True, hidden_act="silu", bos_token_id=1, eos_token_id=2, torch_dtype="bfloat16"),
+        tie_word_embeddings=True, hidden_act="silu", bos_token_id=1, eos_token_id=2, torch_dtype="float16"),
     # Qwen2.5 style: q/k/v biases, tied, GQA 4/2, sharded checkpoint
     "qwen2": dict(
         architectures=["Qwen2ForCausalLM"], model_type="qwen2", vocab_size=99, hidden_size=32,
@@ -140,6 +140,7 @@ FIXTURES = {
         bos_token_id=1, eos_token_id=[2, 3], dtype="bfloat16"),
 }
 SHARDED = {"qwen2"}
+DTYPES = {"llama_tied": "F16"}  # the others are BF16
 
 
 def family(cfg):
@@ -262,6 +263,7 @@ def make_fixtures(out):
         d = os.path.join(out, name)
         os.makedirs(d, exist_ok=True)
         weights = random_weights(cfg, seed=1000 + k)
+        dtype = DTYPES.get(name, "BF16")
         with open(os.path.join(d, "config.json"), "w") as f:
             json.dump(cfg, f, indent=2)
         if name in SHARDED:
@@ -269,13 +271,13 @@ def make_fixtures(out):
             shards = [("model-00001-of-00002.safetensors", weights[:half]), ("model-00002-of-00002.safetensors", weights[half:])]
             wm = {}
             for fn, part in shards:
-                write_safetensors(os.path.join(d, fn), part)
+                write_safetensors(os.path.join(d, fn), part, dtype)
                 wm.update({n: fn for n, _ in part})
             with open(os.path.join(d, "model.safetensors.index.json"), "w") as f:
                 json.dump({"metadata": {"total_size": 0}, "weight_map": wm}, f, indent=2)
         else:
-            write_safetensors(os.path.join(d, "model.safetensors"), weights)
-        W = {n: as_stored(t, "BF16") for n, t in weights}
+            write_safetensors(os.path.join(d, "model.safetensors"), weights, dtype)
+        W = {n: as_stored(t, dtype) for n, t in weights}
         g = torch.Generator().manual_seed(7 + k)
         ids = torch.randint(0, cfg["vocab_size"], (2, 11), generator=g)
         logits = hf_forward(cfg, W, ids)

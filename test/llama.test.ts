@@ -1,5 +1,5 @@
 // The Llama-family policy against an independent PyTorch forward written from transformers' modeling
-// code (scripts/hf_reference.py), on tiny random BF16 checkpoints of each family in real HF layout:
+// code (scripts/hf_reference.py), on tiny random checkpoints of each family in real HF layout (BF16; llama_tied in F16):
 // Llama with llama3 rope scaling + GQA (untied), Llama tied with one kv head (SmolLM2-like), Qwen2
 // with q/k/v biases (tied, sharded), Qwen3 with head_dim ≠ hidden/heads and q/k norm (untied, new
 // config form). Also: KV-cache decoding equals the full forward, the chunked log-probs' gradient equals
@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { loadPretrained } from '../src/model/hf.js';
 import { LlamaModel } from '../src/model/llama.js';
+import { openCheckpointTensors } from '../src/model/safetensors-file.js';
 import { sample } from '../src/sampling/index.js';
 import { FIXTURE_NAMES, type FixtureName, assertAllClose, fixtureDir, reference } from './hf-fixtures.js';
 
@@ -63,6 +64,10 @@ test('config details reach the model: GQA heads, head_dim, biases, q/k norm, tyi
     assert.equal(ll.config.rope.type, 'llama3');
     assert.equal(ll.config.kvHeads, 2);
     assert.ok(ll.namedParameters().some(([n]) => n === 'lm_head.weight'));
+    // the fixtures cover both 16-bit formats end to end
+    const dtypes = (name: FixtureName) => new Set([...openCheckpointTensors(fixtureDir(name)).values()].map((e) => e.dtype));
+    assert.deepEqual(dtypes('llama_tied'), new Set(['F16']));
+    assert.deepEqual(dtypes('qwen2'), new Set(['BF16']));
   } finally {
     [q3, q2, ll].forEach((m) => m.dispose());
   }
