@@ -484,7 +484,9 @@ function randomSource(seed: number): ParamSource {
 function tokenizerFiles(tok: Tokenizer): Record<string, string> {
   const json = tok.toJSON() as Record<string, unknown> | null;
   if (!json || typeof json !== 'object' || !('model' in json)) return {};
-  const { igrpo_config, ...rest } = json;
+  // the toolkit's own keys (igrpo_config, igrpo_generation_config, …) stay out of tokenizer.json
+  const rest = Object.fromEntries(Object.entries(json).filter(([k]) => !k.startsWith('igrpo_')));
+  const igrpo_config = json.igrpo_config;
   const files: Record<string, string> = { 'tokenizer.json': JSON.stringify(rest) + '\n' };
   if (igrpo_config && typeof igrpo_config === 'object' && Object.keys(igrpo_config).length) {
     files['tokenizer_config.json'] = JSON.stringify(igrpo_config, null, 2) + '\n';
