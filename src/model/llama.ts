@@ -1,0 +1,507 @@
+// The Llama family (Llama 2/3.x, SmolLM2, Qwen2/2.5, Qwen3) as a Policy, following transformers'
+// modeling_llama.py, modeling_qwen2.py and modeling_qwen3.py:
+//
+//   x = embed_tokens(ids)
+//   per layer: x += o_proj(attn(rope(q_norm?(q_proj(n))), rope(k_norm?(k_proj(n))), v_proj(n))), n = rmsnorm(x)
+//              x += down_proj(silu(gate_proj(n)) · up_proj(n)),                               n = rmsnorm(x)
+//   logits = norm(x)·Wᵀ, W = lm_head or the tied embed_tokens
+//
+// Weights keep their Hugging Face names and [out, in] layout (x·Wᵀ inside the matMul kernel), so a
+// checkpoint loads and saves without renaming or transposing. Attention is grouped-query: the cache
+// keeps Hkv heads, and kv heads are expanded to H in one place (expandKv) until fused GQA kernels take
+// them as they are. The KV cache is the GPT's (kvcache.ts): a prompt prefix shared by a group's rows
+// plus each row's generated suffix. LoRA adapters (lora.ts) sit beside the base projections; with them
+// on only the adapters are trainable, and reference() is the base model (adapters off) sharing weights.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { causalAttention, embedding } from '../ops/index.js';
+import { applyRope, chunkedHeadLogProbs, repeatKv, rmsNorm, ropeTables, swiglu } from '../ops/llm.js';
+import type { Tokenizer } from '../tokenizer/types.js';
+import { Rng } from '../util/rng.js';
+import { type LlamaConfig, ropeInvFreq } from './hf-config.js';
+import { GPTKVCache, type LayerKV, asGPTCache } from './kvcache.js';
+import { decodeAttention } from './decode-attention.js';
+import { LORA_TARGETS, type LinearModule, LoraAdapters, type LoraConfigInput, type LoraTarget, readPeftAdapter, savePeftAdapter } from './lora.js';
+import type { KVCache, Policy } from './policy.js';
+import type { NamedTensor } from './safetensors.js';
+
+export interface LlamaParamSpec {
+  name: string;
+  shape: number[];
+  init: 'normal' | 'zeros' | 'ones';
+}
+
+/** Every tensor of a checkpoint for this config, with HF names, in a stable order. */
+export function llamaParamSpecs(c: LlamaConfig): LlamaParamSpec[] {
+  const d = c.hidden;
+  const qd = c.heads * c.headDim;
+  const kvd = c.kvHeads * c.headDim;
+  const specs: LlamaParamSpec[] = [{ name: 'model.embed_tokens.weight', shape: [c.vocabSize, d], init: 'normal' }];
+  for (let i = 0; i < c.layers; i++) {
+    const p = `model.layers.${i}.`;
+    const lin = (name: string, out: number, inp: number, bias: boolean) => {
+      specs.push({ name: `${p}${name}.weight`, shape: [out, inp], init: 'normal' });
+      if (bias) specs.push({ name: `${p}${name}.bias`, shape: [out], init: 'zeros' });
+    };
+    specs.push({ name: `${p}input_layernorm.weight`, shape: [d], init: 'ones' });
+    lin('self_attn.q_proj', qd, d, c.qkvBias);
+    lin('self_attn.k_proj', kvd, d, c.qkvBias);
+    lin('self_attn.v_proj', kvd, d, c.qkvBias);
+    lin('self_attn.o_proj', d, qd, c.oBias);
+    if (c.qkNorm) {
+      specs.push({ name: `${p}self_attn.q_norm.weight`, shape: [c.headDim], init: 'ones' });
+      specs.push({ name: `${p}self_attn.k_norm.weight`, shape: [c.headDim], init: 'ones' });
+    }
+    specs.push({ name: `${p}post_attention_layernorm.weight`, shape: [d], init: 'ones' });
+    lin('mlp.gate_proj', c.intermediate, d, c.mlpBias);
+    lin('mlp.up_proj', c.intermediate, d, c.mlpBias);
+    lin('mlp.down_proj', d, c.intermediate, c.mlpBias);
+  }
+  specs.push({ name: 'model.norm.weight', shape: [d], init: 'ones' });
+  if (!c.tieEmbeddings) specs.push({ name: 'lm_head.weight', shape: [c.vocabSize, d], init: 'normal' });
+  return specs;
+}
+
+/** The linear layers LoRA may target, by HF module path. */
+export function llamaLinearModules(c: LlamaConfig): LinearModule[] {
+  const out: LinearModule[] = [];
+  const qd = c.heads * c.headDim;
+  const kvd = c.kvHeads * c.headDim;
+  const sizes: Record<LoraTarget, [string, number, number]> = {
+    q_proj: ['self_attn', c.hidden, qd],
+    k_proj: ['self_attn', c.hidden, kvd],
+    v_proj: ['self_attn', c.hidden, kvd],
+    o_proj: ['self_attn', qd, c.hidden],
+    gate_proj: ['mlp', c.hidden, c.intermediate],
+    up_proj: ['mlp', c.hidden, c.intermediate],
+    down_proj: ['mlp', c.intermediate, c.hidden],
+  };
+  for (let i = 0; i < c.layers; i++) {
+    for (const t of LORA_TARGETS) {
+      const [part, inF, outF] = sizes[t];
+      out.push({ module: `model.layers.${i}.${part}.${t}`, target: t, inFeatures: inF, outFeatures: outF });
+    }
+  }
+  return out;
+}
+
+/** Where a forward pass's tokens sit: every row at start..start+T-1, or (decoding) one position per row. */
+type Positions = { start: number } | { perRow: number[] };
+
+export interface LlamaOptions {
+  /** Rows of logits computed at once in tokenLogProbs (memory: chunkRows × vocab floats). */
+  logProbChunkRows?: number;
+  /** Seed of the random init when no weights are given. */
+  seed?: number;
+}
+
+/** Makes the initial tensor of a parameter (from a checkpoint, a clone, or a random init). */
+export type ParamSource = (spec: LlamaParamSpec) => tf.Tensor;
+
+export class LlamaModel implements Policy {
+  readonly config: LlamaConfig;
+  readonly tokenizer: Tokenizer;
+  /** Rows of logits per chunk in tokenLogProbs. */
+  logProbChunkRows: number;
+  /** The folder the model was loaded from: save() copies its tokenizer and generation files. */
+  sourceDir?: string;
+  private readonly specs: LlamaParamSpec[];
+  private readonly vars = new Map<string, tf.Variable>();
+  private readonly invFreq: Float64Array;
+  private lora: LoraAdapters | null = null;
+  private adaptersOff = 0;
+  private disposed = false;
+
+  /** A model for this config: parameters from `source`, or a seeded N(0, 0.02²) init. */
+  constructor(config: LlamaConfig, tokenizer: Tokenizer, source?: ParamSource, opts: LlamaOptions = {}) {
+    this.config = config;
+    this.tokenizer = tokenizer;
+    this.logProbChunkRows = opts.logProbChunkRows ?? 256;
+    if (config.vocabSize < tokenizer.vocabSize) {
+      throw new Error(`the tokenizer's vocabulary (${tokenizer.vocabSize}) does not fit the model's embedding (vocab_size ${config.vocabSize})`);
+    }
+    this.specs = llamaParamSpecs(config);
+    this.invFreq = ropeInvFreq(config.rope, config.headDim);
+    const make = source ?? randomSource(opts.seed ?? 0);
+    try {
+      for (const s of this.specs) {
+        const t = make(s);
+        if (t.shape.length !== s.shape.length || t.shape.some((n, i) => n !== s.shape[i])) {
+          t.dispose();
+          throw new Error(`weight '${s.name}' has shape [${t.shape}], the config needs [${s.shape}]`);
+        }
+        this.vars.set(s.name, tf.variable(t, true));
+        t.dispose();
+      }
+    } catch (e) {
+      for (const v of this.vars.values()) v.dispose();
+      throw e;
+    }
+  }
+
+  get maxSeqLen(): number {
+    return this.config.maxPositions;
+  }
+
+  /** Trainable parameters: the LoRA adapters when they are on, else every base weight. */
+  parameters(): tf.Variable[] {
+    return this.lora ? this.lora.parameters() : this.baseParameters();
+  }
+
+  /** The base weights in checkpoint order (whatever is trainable). */
+  baseParameters(): tf.Variable[] {
+    return this.specs.map((s) => this.vars.get(s.name)!);
+  }
+
+  /** Base weights by HF name, in checkpoint order. */
+  namedParameters(): [string, tf.Variable][] {
+    return this.specs.map((s) => [s.name, this.vars.get(s.name)!]);
+  }
+
+  numParameters(): number {
+    return this.parameters().reduce((a, p) => a + p.size, 0);
+  }
+
+  logits(ids: tf.Tensor2D): tf.Tensor3D {
+    const [b, t] = ids.shape;
+    return tf.tidy(() => {
+      const { hidden } = this.forward(ids, { start: 0 });
+      return tf.matMul(hidden, this.headWeight(), false, true).reshape([b, t, this.config.vocabSize]) as tf.Tensor3D;
+    });
+  }
+
+  /** [B, T] → [B, T-1] log p(ids[t+1] | ids[..t]) at temperature τ (logits / τ), logits computed in row chunks. */
+  tokenLogProbs(ids: tf.Tensor2D, opts: { temperature?: number } = {}): tf.Tensor2D {
+    const [b, t] = ids.shape;
+    if (t < 2) throw new Error(`tokenLogProbs needs sequences of at least 2 tokens, got ${t}`);
+    const temperature = opts.temperature ?? 1;
+    if (!(temperature > 0)) throw new Error(`tokenLogProbs: temperature must be > 0, got ${temperature}`);
+    return tf.tidy(() => {
+      const inputs = ids.slice([0, 0], [b, t - 1]) as tf.Tensor2D;
+      const targets = ids.slice([0, 1], [b, t - 1]).reshape([-1]) as tf.Tensor1D;
+      const { hidden } = this.forward(inputs, { start: 0 });
+      return chunkedHeadLogProbs(hidden, this.headWeight(), targets, temperature, this.logProbChunkRows).reshape([b, t - 1]) as tf.Tensor2D;
+    });
+  }
+
+  prefill(ids: tf.Tensor2D): { logits: tf.Tensor2D; cache: KVCache } {
+    const [b, t] = ids.shape;
+    this.checkLength(t);
+    const d = this.config.hidden;
+    const { logits, layers } = tf.tidy(() => {
+      const { hidden, layers } = this.forward(ids, { start: 0 });
+      const last = hidden.reshape([b, t, d]).slice([0, t - 1, 0], [b, 1, d]).reshape([b, d]) as tf.Tensor2D;
+      return { logits: tf.matMul(last, this.headWeight(), false, true) as tf.Tensor2D, layers };
+    });
+    return { logits, cache: new GPTKVCache(layers, null, 1, null, new Array<number>(b).fill(t)) };
+  }
+
+  decode(ids: tf.Tensor2D, cache: KVCache): tf.Tensor2D {
+    const c = asGPTCache(cache);
+    const [b, t] = ids.shape;
+    if (b !== c.batch) throw new Error(`decode: ids have ${b} rows, the cache ${c.batch}`);
+    if (t !== 1) throw new Error(`decode takes one token per row, got ${t}`);
+    const maxPos = Math.max(...c.positions);
+    if (maxPos >= this.maxSeqLen) throw new Error(`decode: position ${maxPos} is past max_position_embeddings ${this.maxSeqLen}`);
+    const { logits, layers } = tf.tidy(() => {
+      const { hidden, layers } = this.forward(ids, { perRow: c.positions }, c);
+      return { logits: tf.matMul(hidden, this.headWeight(), false, true) as tf.Tensor2D, layers };
+    });
+    c.advance(layers);
+    return logits;
+  }
+
+  /** A frozen copy in memory (base weights and adapters, if any), e.g. a KL reference for full fine-tuning. */
+  clone(): LlamaModel {
+    const copy = new LlamaModel(this.config, this.tokenizer, (s) => tf.clone(this.vars.get(s.name)!), { logProbChunkRows: this.logProbChunkRows });
+    if (this.lora) {
+      const lora = this.lora;
+      const pairs = new Map(lora.modules().map((m) => [m, lora.get(m)!]));
+      copy.lora = new LoraAdapters(lora.config, llamaLinearModules(this.config), (key) => {
+        const m = /^base_model\.model\.(.+)\.lora_([AB])\.weight$/.exec(key)!;
+        const p = pairs.get(m[1]);
+        if (!p) return undefined;
+        const v = m[2] === 'A' ? p.a : p.b;
+        return { data: v.dataSync() as Float32Array, shape: v.shape };
+      });
+    }
+    for (const v of copy.vars.values()) v.trainable = false;
+    for (const v of copy.lora?.parameters() ?? []) v.trainable = false;
+    return copy;
+  }
+
+  // ---- LoRA -------------------------------------------------------------------------------------
+
+  /** The adapters, when LoRA is on. */
+  get adapters(): LoraAdapters | null {
+    return this.lora;
+  }
+
+  /** Turn LoRA on with fresh adapters (B = 0: outputs unchanged); only they are trainable from now on. */
+  enableLora(config: LoraConfigInput): LoraAdapters {
+    if (this.lora) throw new Error('LoRA is already on for this model (merge or dispose the adapters first)');
+    this.lora = new LoraAdapters(config, llamaLinearModules(this.config));
+    this.freezeBase(true);
+    return this.lora;
+  }
+
+  /** Load a PEFT adapter folder (adapter_config.json + adapter_model.safetensors) and turn LoRA on with it. */
+  loadAdapter(dir: string): LoraAdapters {
+    if (this.lora) throw new Error('LoRA is already on for this model (merge or dispose the adapters first)');
+    const a = readPeftAdapter(dir);
+    const modules = llamaLinearModules(this.config);
+    const known = new Set(modules.filter((m) => a.config.targetModules.includes(m.target)).flatMap((m) => [`base_model.model.${m.module}.lora_A.weight`, `base_model.model.${m.module}.lora_B.weight`]));
+    const extra = a.keys.find((k) => !known.has(k));
+    if (extra) throw new Error(`${dir}/adapter_model.safetensors: tensor '${extra}' matches no targeted module of this model`);
+    try {
+      this.lora = new LoraAdapters(a.config, modules, a.tensor);
+    } catch (e) {
+      throw new Error(`${dir}/adapter_model.safetensors: ${(e as Error).message}`);
+    }
+    this.freezeBase(true);
+    return this.lora;
+  }
+
+  /** Save the adapters in PEFT's format (baseModel: what adapter_config.json names as base_model_name_or_path). */
+  async saveAdapter(dir: string, baseModel = ''): Promise<void> {
+    if (!this.lora) throw new Error('saveAdapter: LoRA is not on for this model');
+    await savePeftAdapter(dir, this.lora, baseModel);
+  }
+
+  /** W += (alpha/r)·B·A for every adapter, then drop the adapters: the base is trainable again. */
+  mergeAdapters(): void {
+    const lora = this.lora;
+    if (!lora) throw new Error('mergeAdapters: LoRA is not on for this model');
+    for (const m of lora.modules()) {
+      const w = this.vars.get(`${m}.weight`)!;
+      tf.tidy(() => w.assign(tf.add(w, lora.mergedDelta(m))));
+    }
+    lora.dispose();
+    this.lora = null;
+    this.freezeBase(false);
+  }
+
+  /** Drop the adapters without merging. */
+  disableLora(): void {
+    this.lora?.dispose();
+    this.lora = null;
+    this.freezeBase(false);
+  }
+
+  /** Run fn (synchronous) with the adapters off: the base model's outputs, no copy of its weights. */
+  withAdaptersDisabled<T>(fn: () => T): T {
+    this.adaptersOff++;
+    try {
+      return fn();
+    } finally {
+      this.adaptersOff--;
+    }
+  }
+
+  /**
+   * The base model as a Policy of its own, sharing this model's weights: the KL reference under LoRA.
+   * Every call runs with the adapters off; it has no trainable parameters.
+   */
+  reference(): Policy {
+    return new AdaptersOffView(this);
+  }
+
+  // ---- checkpoints ------------------------------------------------------------------------------
+
+  /**
+   * Write config.json + model.safetensors (HF names and layout; F32 or BF16) and `extraFiles` (e.g. the
+   * tokenizer files copied from the source folder) to dir atomically. With LoRA on, the base is saved
+   * unmerged and the adapters go to `dir/adapter` in PEFT's format (merge first for one model).
+   */
+  async save(dir: string, opts: { dtype?: 'F32' | 'BF16'; extraFiles?: Record<string, string | Uint8Array> } = {}): Promise<void> {
+    const { saveHFCheckpoint } = await import('./hf-save.js');
+    const tensors: [string, NamedTensor][] = [];
+    for (const [name, v] of this.namedParameters()) tensors.push([name, { data: (await v.data()) as Float32Array, shape: v.shape }]);
+    const copied = this.sourceDir ? readSideFiles(this.sourceDir) : {};
+    await saveHFCheckpoint(dir, this.config, tensors, opts.dtype ?? 'F32', { ...tokenizerFiles(this.tokenizer), ...copied, ...opts.extraFiles });
+    if (this.lora) await this.saveAdapter(`${dir}/adapter`, dir);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const v of this.vars.values()) v.dispose();
+    this.lora?.dispose();
+  }
+
+  // ---- forward ----------------------------------------------------------------------------------
+
+  private freezeBase(frozen: boolean): void {
+    for (const v of this.vars.values()) v.trainable = !frozen;
+  }
+
+  private checkLength(t: number): void {
+    if (t > this.maxSeqLen) throw new Error(`sequence of ${t} tokens is longer than max_position_embeddings ${this.maxSeqLen}`);
+  }
+
+  private headWeight(): tf.Tensor2D {
+    return this.vars.get(this.config.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight') as tf.Tensor2D;
+  }
+
+  private w(name: string): tf.Tensor {
+    return this.vars.get(name)!;
+  }
+
+  /** x [N, in] → x·Wᵀ + b (+ the LoRA adapter's scale·x·Aᵀ·Bᵀ when on). module: HF path without ".weight". */
+  private linear(x: tf.Tensor2D, module: string): tf.Tensor2D {
+    const bias = this.vars.get(`${module}.bias`) as tf.Tensor1D | undefined;
+    const y = tf.fused.matMul({ a: x, b: this.w(`${module}.weight`) as tf.Tensor2D, transposeB: true, bias });
+    const delta = this.lora && this.adaptersOff === 0 ? this.lora.delta(module, x) : undefined;
+    return (delta ? tf.add(y, delta) : y) as tf.Tensor2D;
+  }
+
+  /** cos/sin broadcastable to [B, H, T, dh]. */
+  private ropeFor(pos: Positions, b: number, t: number): { cos: tf.Tensor; sin: tf.Tensor } {
+    const dh = this.config.headDim;
+    if ('perRow' in pos) {
+      const { cos, sin } = ropeTables(pos.perRow, this.invFreq);
+      return { cos: tf.tensor4d(cos, [b, 1, 1, dh]), sin: tf.tensor4d(sin, [b, 1, 1, dh]) };
+    }
+    const positions = Array.from({ length: t }, (_, i) => pos.start + i);
+    const { cos, sin } = ropeTables(positions, this.invFreq);
+    return { cos: tf.tensor2d(cos, [t, dh]), sin: tf.tensor2d(sin, [t, dh]) };
+  }
+
+  /**
+   * Embeddings and every layer: ids [B, T] → hidden [B·T, d] after the final norm, and per layer the
+   * K/V the cache keeps ([B, Hkv, T, dh]; with a cache, its suffix grown by this step). Inside a tidy.
+   */
+  private forward(ids: tf.Tensor2D, pos: Positions, cache?: GPTKVCache): { hidden: tf.Tensor2D; layers: LayerKV[] } {
+    const [b, t] = ids.shape;
+    const c = this.config;
+    if ('start' in pos) this.checkLength(pos.start + t);
+    let x = embedding(this.w('model.embed_tokens.weight') as tf.Tensor2D, ids.reshape([-1]) as tf.Tensor1D);
+    const { cos, sin } = this.ropeFor(pos, b, t);
+    const layers: LayerKV[] = [];
+    for (let i = 0; i < c.layers; i++) {
+      const p = `model.layers.${i}.`;
+      const n1 = rmsNorm(x, this.w(`${p}input_layernorm.weight`) as tf.Tensor1D, c.rmsEps) as tf.Tensor2D;
+      let q: tf.Tensor = this.linear(n1, `${p}self_attn.q_proj`).reshape([b, t, c.heads, c.headDim]);
+      let k: tf.Tensor = this.linear(n1, `${p}self_attn.k_proj`).reshape([b, t, c.kvHeads, c.headDim]);
+      const v = this.linear(n1, `${p}self_attn.v_proj`).reshape([b, t, c.kvHeads, c.headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
+      if (c.qkNorm) {
+        q = rmsNorm(q, this.w(`${p}self_attn.q_norm.weight`) as tf.Tensor1D, c.rmsEps);
+        k = rmsNorm(k, this.w(`${p}self_attn.k_norm.weight`) as tf.Tensor1D, c.rmsEps);
+      }
+      const qr = applyRope(q.transpose([0, 2, 1, 3]) as tf.Tensor4D, cos, sin); // [B, H, T, dh]
+      const kr = applyRope(k.transpose([0, 2, 1, 3]) as tf.Tensor4D, cos, sin); // [B, Hkv, T, dh]
+      let att: tf.Tensor4D;
+      let kKeep = kr;
+      let vKeep = v;
+      if (cache) {
+        const past = cache.validSuffix(i);
+        if (past) {
+          kKeep = tf.concat([past.k, kr], 2) as tf.Tensor4D;
+          vKeep = tf.concat([past.v, v], 2) as tf.Tensor4D;
+        }
+        att = this.attendCache(qr, cache, i, kKeep, vKeep);
+      } else {
+        att = this.attend(qr, kr, v);
+      }
+      layers.push({ k: kKeep, v: vKeep });
+      const merged = att.transpose([0, 2, 1, 3]).reshape([b * t, c.heads * c.headDim]) as tf.Tensor2D;
+      x = tf.add(x, this.linear(merged, `${p}self_attn.o_proj`)) as tf.Tensor2D;
+      const n2 = rmsNorm(x, this.w(`${p}post_attention_layernorm.weight`) as tf.Tensor1D, c.rmsEps) as tf.Tensor2D;
+      const hid = swiglu(this.linear(n2, `${p}mlp.gate_proj`), this.linear(n2, `${p}mlp.up_proj`)) as tf.Tensor2D;
+      x = tf.add(x, this.linear(hid, `${p}mlp.down_proj`)) as tf.Tensor2D;
+    }
+    return { hidden: rmsNorm(x, this.w('model.norm.weight') as tf.Tensor1D, c.rmsEps) as tf.Tensor2D, layers };
+  }
+
+  // The two places kv heads meet query heads. Both expand Hkv → H with repeatKv until the kernels-gqa
+  // branch's causalAttention / decodeAttention take Hkv heads directly (then these become one call each).
+  private attend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
+    const g = this.config.heads / this.config.kvHeads;
+    return causalAttention(q, repeatKv(k, g), repeatKv(v, g));
+  }
+
+  private attendCache(q: tf.Tensor4D, cache: GPTKVCache, layer: number, ks: tf.Tensor4D, vs: tf.Tensor4D): tf.Tensor4D {
+    const g = this.config.heads / this.config.kvHeads;
+    const pre = cache.prefix[layer];
+    return decodeAttention(q, repeatKv(pre.k, g), repeatKv(pre.v, g), cache.prefixMask, cache.group, repeatKv(ks, g), repeatKv(vs, g));
+  }
+}
+
+/** The base model of a LlamaModel with LoRA as its own Policy (adapters off on every call; weights shared). */
+class AdaptersOffView implements Policy {
+  constructor(private readonly model: LlamaModel) {}
+  get tokenizer(): Tokenizer {
+    return this.model.tokenizer;
+  }
+  get maxSeqLen(): number {
+    return this.model.maxSeqLen;
+  }
+  parameters(): tf.Variable[] {
+    return [];
+  }
+  numParameters(): number {
+    return 0;
+  }
+  logits(ids: tf.Tensor2D): tf.Tensor3D {
+    return this.model.withAdaptersDisabled(() => this.model.logits(ids));
+  }
+  tokenLogProbs(ids: tf.Tensor2D, opts?: { temperature?: number }): tf.Tensor2D {
+    return this.model.withAdaptersDisabled(() => this.model.tokenLogProbs(ids, opts));
+  }
+  prefill(ids: tf.Tensor2D): { logits: tf.Tensor2D; cache: KVCache } {
+    return this.model.withAdaptersDisabled(() => this.model.prefill(ids));
+  }
+  decode(ids: tf.Tensor2D, cache: KVCache): tf.Tensor2D {
+    return this.model.withAdaptersDisabled(() => this.model.decode(ids, cache));
+  }
+  /** A frozen in-memory copy of the base alone. */
+  clone(): Policy {
+    const copy = this.model.clone();
+    copy.disableLora();
+    for (const v of copy.baseParameters()) v.trainable = false;
+    return copy;
+  }
+  async save(dir: string): Promise<void> {
+    throw new Error(`the adapters-off view of a model is not saved on its own (save the model: ${dir})`);
+  }
+  dispose(): void {
+    /* shares the model's weights: nothing of its own */
+  }
+}
+
+function randomSource(seed: number): ParamSource {
+  const rng = new Rng(seed);
+  return (s) => {
+    const data = new Float32Array(s.shape.reduce((a, b) => a * b, 1));
+    if (s.init === 'ones') data.fill(1);
+    else if (s.init === 'normal') rng.fillNormal(data, 0.02); // transformers' initializer_range
+    return tf.tensor(data, s.shape, 'float32');
+  };
+}
+
+/** tokenizer.json for a Hugging Face tokenizer (its own JSON, no toolkit fields); nothing for others. */
+function tokenizerFiles(tok: Tokenizer): Record<string, string> {
+  const json = tok.toJSON() as Record<string, unknown> | null;
+  if (!json || typeof json !== 'object' || !('model' in json)) return {};
+  // the toolkit's own keys (igrpo_config, igrpo_generation_config, …) stay out of tokenizer.json
+  const rest = Object.fromEntries(Object.entries(json).filter(([k]) => !k.startsWith('igrpo_')));
+  const igrpo_config = json.igrpo_config;
+  const files: Record<string, string> = { 'tokenizer.json': JSON.stringify(rest) + '\n' };
+  if (igrpo_config && typeof igrpo_config === 'object' && Object.keys(igrpo_config).length) {
+    files['tokenizer_config.json'] = JSON.stringify(igrpo_config, null, 2) + '\n';
+  }
+  return files;
+}
+
+/** Files of a HF model folder that travel with its weights (tokenizer, chat template, generation settings). */
+export const SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'chat_template.jinja'] as const;
+
+function readSideFiles(dir: string): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
+  for (const f of SIDE_FILES) {
+    const p = path.join(dir, f);
+    if (fs.existsSync(p)) out[f] = fs.readFileSync(p);
+  }
+  return out;
+}

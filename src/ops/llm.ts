@@ -1,0 +1,126 @@
+// Building blocks of the Llama family (transformers' modeling_llama.py / qwen2 / qwen3), as pure,
+// differentiable composites of stock tfjs ops. A backend may later register fused kernels for them
+// (the kernels-gqa branch); until then these run everywhere.
+import * as tf from '@tensorflow/tfjs';
+
+/** RMSNorm over the last axis, in fp32: w · x · rsqrt(mean(x²) + eps). x [..., D], w [D]. */
+export function rmsNorm(x: tf.Tensor, w: tf.Tensor1D, eps: number): tf.Tensor {
+  return tf.tidy(() => {
+    const ms = tf.mean(tf.square(x), -1, true);
+    return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), w);
+  });
+}
+
+/** silu(x) = x · σ(x). */
+export function silu(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(x, tf.sigmoid(x)));
+}
+
+/** SwiGLU's gate: silu(gate) · up (the MLP is down_proj(swiglu(gate_proj(x), up_proj(x)))). */
+export function swiglu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(silu(gate), up));
+}
+
+/** rotate_half(x) = cat(-x2, x1) over the last axis (transformers' layout: halves, not interleaved pairs). */
+export function rotateHalf(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const d = x.shape[x.rank - 1];
+    const [x1, x2] = tf.split(x, [d / 2, d / 2], -1);
+    return tf.concat([tf.neg(x2), x1], -1);
+  });
+}
+
+/**
+ * Rotary embedding x·cos + rotate_half(x)·sin. x [B, H, T, dh]; cos, sin broadcastable to it
+ * ([T, dh] for shared positions, [B, 1, 1, dh] for one position per row). Its gradient (through
+ * stock ops) is the inverse rotation.
+ */
+export function applyRope(x: tf.Tensor4D, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor4D {
+  return tf.tidy(() => tf.add(tf.mul(x, cos), tf.mul(rotateHalf(x), sin)) as tf.Tensor4D);
+}
+
+/**
+ * cos and sin tables [positions.length, dh] for inv_freq [dh/2] (ropeInvFreq), computed as transformers
+ * does: freqs = position · inv_freq in fp32, emb = cat(freqs, freqs).
+ */
+export function ropeTables(positions: readonly number[], invFreq: Float64Array): { cos: Float32Array; sin: Float32Array } {
+  const half = invFreq.length;
+  const dh = 2 * half;
+  const cos = new Float32Array(positions.length * dh);
+  const sin = new Float32Array(positions.length * dh);
+  positions.forEach((p, r) => {
+    for (let i = 0; i < half; i++) {
+      const f = Math.fround(p * invFreq[i]);
+      const c = Math.cos(f);
+      const s = Math.sin(f);
+      cos[r * dh + i] = cos[r * dh + half + i] = c;
+      sin[r * dh + i] = sin[r * dh + half + i] = s;
+    }
+  });
+  return { cos, sin };
+}
+
+/**
+ * GQA: kv heads [B, Hkv, T, dh] → [B, Hkv·groups, T, dh], query head h reading kv head floor(h / groups)
+ * (transformers' repeat_kv). The one place heads are expanded until fused GQA kernels take Hkv heads.
+ */
+export function repeatKv(x: tf.Tensor4D, groups: number): tf.Tensor4D {
+  if (groups === 1) return x;
+  const [b, hkv, t, dh] = x.shape;
+  // rank-4 tile (tfjs has no rank-5 tile gradient): [B, Hkv, 1, T·dh] → [B, Hkv, groups, T·dh]
+  return tf.tidy(() => tf.tile(x.reshape([b, hkv, 1, t * dh]), [1, 1, groups, 1]).reshape([b, hkv * groups, t, dh]) as tf.Tensor4D);
+}
+
+/**
+ * log softmax(h·Wᵀ / τ)[n, targets[n]] for hidden h [N, d] and an output matrix W [V, d], computed in
+ * row chunks so no more than `chunkRows` × V logits exist at once — in the forward AND the backward
+ * (which recomputes each chunk's logits instead of keeping them). Differentiable in h and W.
+ */
+export function chunkedHeadLogProbs(h: tf.Tensor2D, w: tf.Tensor2D, targets: tf.Tensor1D, temperature = 1, chunkRows = 256): tf.Tensor1D {
+  const n = h.shape[0];
+  const v = w.shape[0];
+  const inv = 1 / temperature;
+  const chunks = (fn: (start: number, size: number) => void) => {
+    for (let s = 0; s < n; s += chunkRows) fn(s, Math.min(chunkRows, n - s));
+  };
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [hh, ww, tt, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    save([hh, ww, tt]);
+    const parts: tf.Tensor[] = [];
+    chunks((s, size) => {
+      parts.push(
+        tf.tidy(() => {
+          const z = tf.mul(tf.matMul(hh.slice([s, 0], [size, -1]), ww, false, true), inv);
+          const y = tf.cast(tt.slice([s], [size]), 'int32');
+          const mask = tf.cast(tf.oneHot(y, v), 'float32');
+          return tf.sub(tf.sum(tf.mul(z, mask), -1), tf.logSumExp(z, -1));
+        }),
+      );
+    });
+    const value = parts.length === 1 ? parts[0] : tf.concat(parts);
+    if (parts.length > 1) parts.forEach((p) => p.dispose());
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sh, sw, st] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+      const dhParts: tf.Tensor[] = [];
+      let dw: tf.Tensor = tf.zerosLike(sw);
+      chunks((s, size) => {
+        const [dhc, dwNext] = tf.tidy(() => {
+          const hc = sh.slice([s, 0], [size, -1]);
+          const z = tf.mul(tf.matMul(hc, sw, false, true), inv);
+          const mask = tf.cast(tf.oneHot(tf.cast(st.slice([s], [size]), 'int32'), v), 'float32');
+          // d lp / d z = onehot(y) − softmax(z); chain through z = h·Wᵀ/τ
+          const dz = tf.mul(tf.mul(tf.sub(mask, tf.softmax(z, -1)), dy.slice([s], [size]).reshape([size, 1])), inv);
+          return [tf.matMul(dz, sw), tf.add(dw, tf.matMul(dz, hc, true, false))];
+        });
+        dhParts.push(dhc);
+        dw.dispose();
+        dw = dwNext;
+      });
+      const dh = dhParts.length === 1 ? dhParts[0] : tf.concat(dhParts);
+      if (dhParts.length > 1) dhParts.forEach((p) => p.dispose());
+      return [dh, dw, tf.zerosLike(st)];
+    };
+    return { value, gradFunc };
+  });
+  return f(h, w, targets) as tf.Tensor1D;
+}
