@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { HFTokenizer } from '../tokenizer/hf.js';
+import { loadHFTokenizer } from '../tokenizer/load-hf.js';
 import { IdsOnlyTokenizer } from '../tokenizer/ids.js';
 import type { Tokenizer } from '../tokenizer/types.js';
 import { type LlamaConfig, parseHFConfig } from './hf-config.js';
@@ -62,16 +62,8 @@ export function checkCheckpointTensors(dir: string, config: LlamaConfig): Map<st
 
 /** The tokenizer of a model folder: tokenizer.json through @huggingface/tokenizers, else ids only. */
 export function loadFolderTokenizer(dir: string, config: LlamaConfig): Tokenizer {
-  const tj = path.join(dir, 'tokenizer.json');
-  if (fs.existsSync(tj)) {
-    const tc = path.join(dir, 'tokenizer_config.json');
-    const cfg = fs.existsSync(tc) ? (readJSON(tc) as Record<string, unknown>) : {};
-    try {
-      return new HFTokenizer(readJSON(tj) as Record<string, unknown>, cfg);
-    } catch (e) {
-      throw new Error(`${tj}: ${(e as Error).message}`);
-    }
-  }
+  // transformers' semantics (special_tokens_map, chat_template.jinja, generation_config eos ids) live in one loader
+  if (fs.existsSync(path.join(dir, 'tokenizer.json'))) return loadHFTokenizer(dir);
   const eos = config.eosIds[0] ?? 2;
   return new IdsOnlyTokenizer(config.vocabSize, eos, eos, config.bosId);
 }
