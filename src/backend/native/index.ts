@@ -10,6 +10,7 @@ import { softmaxKernel, sumKernel, transposeKernel } from './elementwise.js';
 import { registerFusedKernels } from './fused.js';
 import { registerDecodeKernels } from './decode.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
+import { registerAdamKernel } from '../../ops/adam.js';
 
 export const NATIVE_BACKEND = 'native';
 
@@ -101,6 +102,11 @@ export async function registerNativeBackend(): Promise<void> {
   const addon = loadAddon();
   addon.setThreads(nativeThreads());
   registerKernels(addon);
+  // src/optim's Adam over host arrays: one fused C++ loop per parameter, in place
+  registerAdamKernel(NATIVE_BACKEND, {
+    kind: 'host',
+    update: (p, g, m, v, s) => addon.adamUpdate(p, g, m, v, s.lr, s.beta1, s.beta2, s.eps, s.decay, s.bc1, s.bc2Sqrt),
+  });
   tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
   registered = true;
 }
