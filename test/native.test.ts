@@ -173,7 +173,7 @@ test('fused matMul with bias (and its bias gradient through Sum) matches', () =>
     (a, b, bias) => tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias, activation: 'relu' }), [0, 1, 2]);
 });
 
-test('Add/Sub/Mul/Div broadcasting, Sum, Transpose, Softmax, Slice, Concat, GatherV2 overrides match the cpu kernels', () => {
+test('Add/Sub/Mul/Div broadcasting, Sum, Transpose, Softmax, Slice, SplitV, Concat, GatherV2 overrides match the cpu kernels', () => {
   compare('add', [{ shape: [4, 3, 5] }, { shape: [3, 5] }], (a, b) => tf.add(a, b), [0, 1]);
   compare('add general broadcast', [{ shape: [4, 1, 5] }, { shape: [3, 1] }], (a, b) => tf.add(a, b), [0, 1]);
   compare('sub column broadcast', [{ shape: [6, 5] }, { shape: [6, 1] }], (a, b) => tf.sub(a, b), [0, 1]);
@@ -188,6 +188,9 @@ test('Add/Sub/Mul/Div broadcasting, Sum, Transpose, Softmax, Slice, Concat, Gath
   compare('slice inner', [{ shape: [2, 3, 4, 9] }], (x) => tf.slice(x, [0, 1, 0, 2], [2, 2, 4, 6]), [0]);
   compare('slice last column', [{ shape: [2, 3, 9] }], (x) => tf.slice(x, [0, 0, 8], [2, 3, 1]), [0]);
   compare('slice middle axis', [{ shape: [4, 5, 3] }], (x) => tf.slice(x, [1, 2, 0], [2, 2, 3]), [0]);
+  for (const [axis, sizes] of [[1, [4, 2, 2]], [2, 3], [0, [1, 1]]] as [number, number | number[]][]) {
+    compare(`split axis ${axis} into ${sizes}`, [{ shape: [2, 8, 3, 6] }], (x) => tf.concat(tf.split(x, sizes, axis).map((p, i) => tf.mul(p, i + 1)), axis), [0]);
+  }
   compare('concat axis 2', [{ shape: [2, 3, 4, 5] }, { shape: [2, 3, 1, 5] }], (a, b) => tf.concat([a, b], 2), [0, 1]);
   compare('concat axis 0', [{ shape: [2, 3] }, { shape: [1, 3] }], (a, b) => tf.concat([a, b], 0), [0, 1]);
   compare('gather axis 0', [{ shape: [5, 2, 3] }, { shape: [4], dtype: 'int32', values: [4, 0, 4, 2] }], (x, i) => tf.gather(x, i), []);

@@ -275,12 +275,14 @@ export class GPT implements Policy {
       const [q, k, v] = tf.unstack(qkv.reshape([b, t, 3, h, dh]).transpose([2, 0, 3, 1, 4])) as tf.Tensor4D[];
       return { q, k, v };
     }
-    // column blocks; with T = 1 (decoding) [B, n·dh] is already [B, n, 1, dh] in memory
-    const heads = (col: number, n: number) => {
-      const x = qkv.slice([0, col * dh], [b * t, n * dh]);
-      return (t === 1 ? x.reshape([b, n, 1, dh]) : x.reshape([b, t, n, dh]).transpose([0, 2, 1, 3])) as tf.Tensor4D;
-    };
-    return { q: heads(0, h), k: heads(h, hkv), v: heads(h + hkv, hkv) };
+    if (t === 1) {
+      // decoding: [B, (H + 2·Hkv)·dh] is [B, H + 2·Hkv, 1, dh] in memory, so one split along heads
+      const [q, k, v] = tf.split(qkv.reshape([b, h + 2 * hkv, 1, dh]), [h, hkv, hkv], 1) as tf.Tensor4D[];
+      return { q, k, v };
+    }
+    const [q, k, v] = tf.split(qkv.reshape([b, t, h + 2 * hkv, dh]), [h, hkv, hkv], 2);
+    const heads = (x: tf.Tensor) => x.transpose([0, 2, 1, 3]) as tf.Tensor4D;
+    return { q: heads(q), k: heads(k), v: heads(v) };
   }
 
   /** Output projection, residual, and the MLP half of a block; merged [B·T, d] is the attention output. */

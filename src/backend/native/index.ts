@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { type NativeAddon, loadAddon } from './addon.js';
 import { pool } from './pool.js';
-import { concatKernel, gatherKernel, sliceKernel } from './copy.js';
+import { concatKernel, gatherKernel, sliceKernel, splitKernel } from './copy.js';
 import { binaryKernel } from './binary.js';
 import { softmaxKernel, sumKernel, transposeKernel } from './elementwise.js';
 import { registerFusedKernels } from './fused.js';
@@ -82,6 +82,7 @@ function registerKernels(addon: NativeAddon): void {
     Concat: concatKernel(cpuKernel('Concat') as never) as unknown as KernelFn,
     GatherV2: gatherKernel(cpuKernel('GatherV2') as never) as unknown as KernelFn,
   };
+  ours.SplitV = splitKernel(ours.Slice as never) as unknown as KernelFn;
   ours._FusedMatMul = fusedMatMulKernel(addon, cpuKernel('_FusedMatMul') as never, ours.Add as never) as unknown as KernelFn;
   for (const k of tf.getKernelsForBackend('cpu')) {
     if (tf.getKernel(k.kernelName, NATIVE_BACKEND)) continue;
