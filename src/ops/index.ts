@@ -15,7 +15,6 @@ export { type AdamKernel, type AdamSlot, type AdamStepScalars, adamKernel, regis
 
 registerFusedGradients();
 
-
 /** LayerNorm over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta. x: [..., D]. */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e-5): tf.Tensor {
   if (hasFused(FUSED.layerNorm)) {
