@@ -7,6 +7,8 @@ import type { KVCache } from '../src/model/policy.js';
 import { GPTKVCache } from '../src/model/kvcache.js';
 import { Rng } from '../src/util/rng.js';
 import { arithmeticTokenizer, tinyGPT } from './core-fixtures.js';
+import { GQA, checkCacheEqualsFullForward, checkFiniteDifferences, fdModel, referenceGqaAttention } from './gqa-fixtures.js';
+import { causalAttention } from '../src/ops/index.js';
 
 /** Max |a - b| over two equally long arrays. */
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -211,6 +213,45 @@ test('gradients match central finite differences (tiny model, float32)', () => {
   }
 });
 
+test('grouped-query attention (cpu composite) equals repeat-kv then plain attention, forward and gradients of q, k, v', () => {
+  const rng = new Rng(4);
+  const t4 = (shape: number[]) => {
+    const a = new Float32Array(shape.reduce((x, y) => x * y, 1));
+    rng.fillNormal(a, 1);
+    return tf.tensor4d(a, shape as [number, number, number, number]);
+  };
+  for (const [h, hkv, tq, tk] of [[4, 2, 5, 5], [4, 1, 3, 6], [6, 3, 1, 4], [2, 2, 4, 4]]) {
+    const [q, k, v] = [t4([2, h, tq, 8]), t4([2, hkv, tk, 8]), t4([2, hkv, tk, 8])];
+    const w = t4([2, h, tq, 8]); // a weighted sum, so every output element's gradient differs
+    const run = (f: typeof causalAttention) => {
+      const y = f(q, k, v);
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D), w)))([q, k, v]);
+      return [y, ...g].map((x) => x.dataSync());
+    };
+    const got = tf.tidy(() => run(causalAttention));
+    const want = tf.tidy(() => run(referenceGqaAttention));
+    ['forward', 'dq', 'dk', 'dv'].forEach((what, i) => assert.ok(maxDiff(got[i], want[i]) < 1e-5, `H ${h} Hkv ${hkv} Tq ${tq} Tk ${tk} ${what}: ${maxDiff(got[i], want[i])}`));
+    assert.deepEqual([got[2].length, got[3].length], [2 * hkv * tk * 8, 2 * hkv * tk * 8]); // dk, dv keep Hkv heads
+    tf.dispose([q, k, v, w]);
+  }
+  assert.throws(() => tf.tidy(() => causalAttention(t4([1, 4, 2, 8]), t4([1, 3, 2, 8]), t4([1, 3, 2, 8]))), /H a multiple of Hkv/);
+});
+
+test('a GQA GPT (kvHeads = nHeads / 2): KV-cache decoding (shared groups, padding, ragged select) equals the full forward', async () => {
+  const m = tinyGPT(GQA);
+  assert.deepEqual(m.namedParameters().find(([n]) => n === 'h.0.attn.wqkv')![1].shape, [16, 16 + 2 * 2 * 4]);
+  await checkCacheEqualsFullForward(m, KV_TOL);
+  m.dispose();
+});
+
+test('a GQA GPT (kvHeads = nHeads / 2): gradients match central finite differences (cpu)', async () => {
+  for (const tied of [true, false]) {
+    const m = fdModel(tied);
+    assert.ok((await checkFiniteDifferences(m)) >= 3 * 14);
+    m.dispose();
+  }
+});
+
 test('parameter count follows the formula V·d + T·d + L·(12d² + 13d) + 2d (+ d·V untied)', () => {
   const tok = arithmeticTokenizer();
   const [V, d, L, T] = [tok.vocabSize, 16, 3, 32];
@@ -243,6 +284,8 @@ test('invalid model configs give a clear error naming the field', () => {
   assert.throws(() => parseGPTConfig({ vocabSize: 10, dModel: 8, nLayers: 0, nHeads: 2, maxSeqLen: 8 }), /invalid model config: nLayers/);
   assert.throws(() => parseGPTConfig({ vocabSize: 10, dModel: 8, nLayers: 1, nHeads: 2 }), /maxSeqLen: Required/);
   assert.throws(() => parseGPTConfig({ vocabSize: 10, dModel: 8, nLayers: 1, nHeads: 2, maxSeqLen: 8, nHead: 2 }), /Unrecognized key.*nHead/);
+  assert.throws(() => parseGPTConfig({ vocabSize: 10, dModel: 12, nLayers: 1, nHeads: 6, kvHeads: 4, maxSeqLen: 8 }), /kvHeads: nHeads must be a multiple of kvHeads/);
+  assert.equal(parseGPTConfig({ vocabSize: 10, dModel: 8, nLayers: 1, nHeads: 2, maxSeqLen: 8 }).kvHeads, 2); // default: multi-head
   assert.throws(() => new GPT({ vocabSize: 5, dModel: 8, nLayers: 1, nHeads: 2, maxSeqLen: 8 }, tok), /vocabSize 5 is smaller than the tokenizer's/);
 });
 

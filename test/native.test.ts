@@ -5,10 +5,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { registerNativeBackend } from '../src/backend/native/index.js';
-import { causalAttention, embedding, gelu, layerNorm, tokenLogProbs } from '../src/ops/index.js';
+import { DECODE_KERNELS, FUSED, adamKernel, causalAttention, embedding, gelu, gradKernel, layerNorm, tokenLogProbs } from '../src/ops/index.js';
 import { GPT } from '../src/model/gpt.js';
 import { CharTokenizer } from '../src/tokenizer/index.js';
 import { Adam } from '../src/optim/adam.js';
+import { tinyGPT } from './core-fixtures.js';
+import { GQA, checkCacheEqualsFullForward, checkFiniteDifferences, fdModel, referenceGqaAttention } from './gqa-fixtures.js';
 
 await registerNativeBackend();
 
@@ -77,6 +79,13 @@ test('the native backend registers the fused kernels and the matmul overrides', 
   for (const k of ['IgrpoLayerNorm', 'IgrpoGelu', 'IgrpoCausalAttention', 'IgrpoTokenLogProbs', 'IgrpoEmbedding', 'BatchMatMul', '_FusedMatMul']) {
     assert.ok(tf.getKernel(k, 'native'), k);
   }
+  // backends register kernels only: each fused op's one gradient (src/ops/gradients.ts) runs the backend's `${name}Grad`
+  for (const name of Object.values(FUSED)) {
+    assert.ok(tf.getKernel(gradKernel(name), 'native'), gradKernel(name));
+    assert.ok(tf.getGradient(name), `gradient of ${name}`);
+  }
+  for (const name of Object.values(DECODE_KERNELS)) assert.ok(tf.getKernel(name, 'native'), name);
+  assert.equal(adamKernel('native')?.kind, 'host'); // src/optim's Adam finds the C++ update by backend name
   assert.equal(tf.getKernelsForBackend('native').length >= tf.getKernelsForBackend('cpu').length, true);
 });
 
@@ -94,6 +103,27 @@ for (const [tq, tk] of [[7, 7], [3, 9], [1, 6]]) {
       (q, k, v) => causalAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D), [0, 1, 2]);
   });
 }
+
+for (const [h, hkv, tq, tk] of [[4, 2, 7, 7], [6, 2, 3, 9], [4, 1, 1, 6]]) {
+  test(`grouped-query attention H=${h} Hkv=${hkv} Tq=${tq} Tk=${tk}: forward and gradients match the composite and the repeat-kv reference`, () => {
+    const specs = [{ shape: [2, h, tq, 8] }, { shape: [2, hkv, tk, 8] }, { shape: [2, hkv, tk, 8] }];
+    const op = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => causalAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D);
+    compare('GQA attention', specs, op, [0, 1, 2]);
+    const ref = runOn('cpu', specs, (q, k, v) => referenceGqaAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D), [0, 1, 2]);
+    const got = runOn('native', specs, op, [0, 1, 2]);
+    ref.forEach((w, i) => assertClose(got[i], w, 2e-5, `GQA attention vs reference ${i === 0 ? 'forward' : `gradient ${i - 1}`}`));
+  });
+}
+
+test('a GQA GPT (kvHeads = nHeads / 2) on native: KV-cache decoding equals the full forward, gradients match finite differences', async () => {
+  tf.setBackend('native');
+  const m = tinyGPT(GQA);
+  await checkCacheEqualsFullForward(m, 2e-5);
+  m.dispose();
+  const f = fdModel();
+  assert.ok((await checkFiniteDifferences(f)) >= 3 * 14);
+  f.dispose();
+});
 
 test('tokenLogProbs: forward and logits gradient match log-softmax + one-hot', () => {
   compare('tokenLogProbs', [{ shape: [6, 11] }, { shape: [6], dtype: 'int32', values: [0, 10, 3, 3, 7, 1] }],
@@ -143,7 +173,7 @@ test('fused matMul with bias (and its bias gradient through Sum) matches', () =>
     (a, b, bias) => tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias, activation: 'relu' }), [0, 1, 2]);
 });
 
-test('Add/Sub/Mul/Div broadcasting, Sum, Transpose, Softmax, Slice, Concat, GatherV2 overrides match the cpu kernels', () => {
+test('Add/Sub/Mul/Div broadcasting, Sum, Transpose, Softmax, Slice, SplitV, Concat, GatherV2 overrides match the cpu kernels', () => {
   compare('add', [{ shape: [4, 3, 5] }, { shape: [3, 5] }], (a, b) => tf.add(a, b), [0, 1]);
   compare('add general broadcast', [{ shape: [4, 1, 5] }, { shape: [3, 1] }], (a, b) => tf.add(a, b), [0, 1]);
   compare('sub column broadcast', [{ shape: [6, 5] }, { shape: [6, 1] }], (a, b) => tf.sub(a, b), [0, 1]);
@@ -158,6 +188,9 @@ test('Add/Sub/Mul/Div broadcasting, Sum, Transpose, Softmax, Slice, Concat, Gath
   compare('slice inner', [{ shape: [2, 3, 4, 9] }], (x) => tf.slice(x, [0, 1, 0, 2], [2, 2, 4, 6]), [0]);
   compare('slice last column', [{ shape: [2, 3, 9] }], (x) => tf.slice(x, [0, 0, 8], [2, 3, 1]), [0]);
   compare('slice middle axis', [{ shape: [4, 5, 3] }], (x) => tf.slice(x, [1, 2, 0], [2, 2, 3]), [0]);
+  for (const [axis, sizes] of [[1, [4, 2, 2]], [2, 3], [0, [1, 1]]] as [number, number | number[]][]) {
+    compare(`split axis ${axis} into ${sizes}`, [{ shape: [2, 8, 3, 6] }], (x) => tf.concat(tf.split(x, sizes, axis).map((p, i) => tf.mul(p, i + 1)), axis), [0]);
+  }
   compare('concat axis 2', [{ shape: [2, 3, 4, 5] }, { shape: [2, 3, 1, 5] }], (a, b) => tf.concat([a, b], 2), [0, 1]);
   compare('concat axis 0', [{ shape: [2, 3] }, { shape: [1, 3] }], (a, b) => tf.concat([a, b], 0), [0, 1]);
   compare('gather axis 0', [{ shape: [5, 2, 3] }, { shape: [4], dtype: 'int32', values: [4, 0, 4, 2] }], (x, i) => tf.gather(x, i), []);

@@ -5,6 +5,7 @@ import { bannedBias, bannedIds, generate, parseSampleOptions, rowSeed, sample, s
 import type { GPT } from '../src/model/gpt.js';
 import { Rng } from '../src/util/rng.js';
 import { tinyGPT } from './core-fixtures.js';
+import { GQA } from './gqa-fixtures.js';
 
 const PROMPTS = ['12+34=', '(5*6)-7=', '9'];
 
@@ -143,8 +144,8 @@ test('completions never contain padding or bos', async () => {
   m.dispose();
 });
 
-test('grouped sampling (shared prefix, padded batch) gives the same tokens as each completion alone', async () => {
-  const m = tinyGPT();
+for (const heads of [{}, GQA]) test(`grouped sampling (shared prefix, padded batch) gives the same tokens as each completion alone${heads === GQA ? ' (GQA: 4 query heads over 2 kv heads)' : ''}`, async () => {
+  const m = tinyGPT(heads);
   const seed = 21;
   const grouped = await sample(m, PROMPTS, { n: 3, maxNewTokens: 10, seed });
   const opts = parseSampleOptions({ maxNewTokens: 10 });

@@ -11,6 +11,8 @@ import { sample } from '../src/sampling/index.js';
 import { webgpuErrors } from '../src/backend/webgpu/index.js';
 import { jsAdamUpdate } from '../src/optim/host.js';
 import { SKIP_WEBGPU, assertClose, runOn, startWebgpu, stopWebgpu } from './webgpu_helpers.js';
+import { tinyGPT } from './core-fixtures.js';
+import { GQA, checkCacheEqualsFullForward, checkFiniteDifferences, fdModel } from './gqa-fixtures.js';
 
 const opts = { skip: SKIP_WEBGPU ? 'IGRPO_SKIP_WEBGPU=1' : false };
 before(startWebgpu);
@@ -134,6 +136,27 @@ test('grouped sampling (shared prompt prefix, Gumbel-max on the device) gives th
   // and the groups are real samples: the four completions of a prompt are not all the same
   assert.ok(new Set(gpu[0].map((c) => c.ids.join(','))).size > 1);
   gpu.flat().forEach((c, i) => assertClose(Float32Array.from(c.logprobs), Float32Array.from(cpu.flat()[i].logprobs), `log-probs of completion ${i}`, 1e-4, 1e-4));
+});
+
+test('a GQA GPT (kvHeads = nHeads / 2) on webgpu: KV-cache decoding equals the full forward, gradients match finite differences', opts, async () => {
+  await tf.setBackend('webgpu');
+  const m = tinyGPT(GQA);
+  await checkCacheEqualsFullForward(m, 1e-4);
+  m.dispose();
+  const f = fdModel();
+  assert.ok((await checkFiniteDifferences(f, 2)) >= 2 * 14);
+  f.dispose();
+  // and its logits and loss gradients match cpu
+  const body = () => {
+    const g = new GPT({ ...CONFIG, nHeads: 4, kvHeads: 2 }, tokenizer);
+    const out = [g.logits(ids()), ...gradsOf(g)];
+    g.dispose();
+    return out;
+  };
+  const cpu = await runOn('cpu', body);
+  const gpu = await runOn('webgpu', body);
+  assertClose(gpu[0], cpu[0], 'GQA logits', 1e-4, 1e-4);
+  for (let i = 1; i < cpu.length; i++) assertClose(gpu[i], cpu[i], `GQA gradient of parameter ${i - 1}`, 2e-5, 2e-3);
 });
 
 test('tf.memory().numTensors is unchanged over repeated train steps on webgpu', opts, async () => {

@@ -4,9 +4,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { causalAttention, embedding, gelu, layerNorm, tokenLogProbs } from '../src/ops/index.js';
-import { DECODE_ATTENTION, webgpuCounters, webgpuErrors } from '../src/backend/webgpu/index.js';
-import { decodeAttention } from '../src/model/decode-attention.js';
+import { DECODE_KERNELS, FUSED, causalAttention, decodeAttentionComposite, embedding, gelu, gradKernel, kvAppend, layerNorm, tokenLogProbs } from '../src/ops/index.js';
+import { webgpuCounters, webgpuErrors } from '../src/backend/webgpu/index.js';
+import { referenceGqaAttention } from './gqa-fixtures.js';
 import { SKIP_WEBGPU, assertClose, runOn, seeded, startWebgpu, stopWebgpu } from './webgpu_helpers.js';
 
 const opts = { skip: SKIP_WEBGPU ? 'IGRPO_SKIP_WEBGPU=1' : false };
@@ -79,23 +79,57 @@ test('fused embedding matches the composite (gather forward, scatter-sum backwar
   );
 });
 
-test('fused decode attention (shared prefix per group, own suffix) matches src/model decodeAttention on cpu', opts, async () => {
-  const [u, g, h, tp, ts, dh] = [2, 3, 2, 5, 3, 16];
-  const t = (shape: number[], seed: number) => tf.tensor(seeded(shape.reduce((a, b) => a * b, 1), seed), shape);
-  const mask = tf.tensor2d([1, 1, 1, 1, 1, 0, 0, 1, 1, 1], [u, tp]); // the second prompt is left-padded
-  for (const withMask of [false, true]) {
-    const inputs = () => [t([u * g, h, 1, dh], 31), t([u, h, tp, dh], 32), t([u, h, tp, dh], 33), t([u * g, h, ts, dh], 34), t([u * g, h, ts, dh], 35)] as tf.Tensor4D[];
-    const cpu = await runOn('cpu', () => {
-      const [q, kp, vp, ks, vs] = inputs();
-      return decodeAttention(q, kp, vp, withMask ? mask : null, g, ks, vs);
-    });
-    const gpu = await runOn('webgpu', () => {
-      const [q, kp, vp, ks, vs] = inputs();
-      const named: tf.NamedTensorMap = withMask ? { q, kp, vp, ks, vs, prefixMask: mask } : { q, kp, vp, ks, vs };
-      return tf.engine().runKernel(DECODE_ATTENTION, named, { group: g }) as tf.Tensor;
-    });
-    assertClose(gpu[0], cpu[0], `decode attention, mask ${withMask}`, 1e-5, 1e-4);
+test('grouped-query causal attention (Hkv < H) on webgpu matches the composite and the repeat-kv reference, forward and gradients', opts, async () => {
+  for (const [h, hkv, tq, tk] of [[4, 2, 6, 6], [6, 2, 2, 7], [4, 1, 1, 5]]) {
+    const shapes = [{ shape: [2, h, tq, 8], seed: 41 }, { shape: [2, hkv, tk, 8], seed: 42 }, { shape: [2, hkv, tk, 8], seed: 43 }];
+    await compare(`GQA attention H=${h} Hkv=${hkv} Tq=${tq} Tk=${tk}`, shapes, (q, k, v) => causalAttention(tf.mul(q, 2) as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D));
+    // and against the hand-written reference on cpu (forward, dq, dk, dv)
+    const make = () => shapes.map((s) => tf.tensor4d(seeded(s.shape.reduce((a, b) => a * b, 1), s.seed), s.shape as [number, number, number, number]));
+    const grads = (f: (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor) => () => {
+      const [q, k, v] = make();
+      const w = tf.tensor(seeded(2 * h * tq * 8, 99), [2, h, tq, 8]);
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D), w)))([q, k, v]);
+      return [f(q, k, v), ...g];
+    };
+    const ref = await runOn('cpu', grads(referenceGqaAttention));
+    const gpu = await runOn('webgpu', grads(causalAttention));
+    ref.forEach((r, i) => assertClose(gpu[i], r, `GQA H=${h} Hkv=${hkv} vs reference ${['forward', 'dq', 'dk', 'dv'][i]}`, 1e-4, 1e-4));
   }
+});
+
+test('fused decode attention (shared prefix per group, own suffix with spare capacity, GQA) matches the composite on cpu', opts, async () => {
+  const [u, g, h, tp, ts, cap, dh] = [2, 3, 4, 5, 3, 6, 16];
+  const t = (shape: number[], seed: number) => tf.tensor4d(seeded(shape.reduce((a, b) => a * b, 1), seed), shape as [number, number, number, number]);
+  const mask = () => tf.tensor2d([1, 1, 1, 1, 1, 0, 0, 1, 1, 1], [u, tp]); // the second prompt is left-padded
+  for (const hkv of [h, h / 2]) {
+    for (const withMask of [false, true]) {
+      const layer = () => ({ kp: t([u, hkv, tp, dh], 32), vp: t([u, hkv, tp, dh], 33), prefixMask: withMask ? mask() : null, ks: t([u * g, hkv, cap, dh], 34), vs: t([u * g, hkv, cap, dh], 35), suffixLength: ts });
+      const cpu = await runOn('cpu', () => decodeAttentionComposite(t([u * g, h, 1, dh], 31), layer(), { group: g, kvHeads: hkv }));
+      const gpu = await runOn('webgpu', () => {
+        const { kp, vp, ks, vs, prefixMask } = layer();
+        const named: tf.NamedTensorMap = prefixMask ? { q: t([u * g, h, 1, dh], 31), kp, vp, ks, vs, prefixMask } : { q: t([u * g, h, 1, dh], 31), kp, vp, ks, vs };
+        return tf.engine().runKernel(DECODE_KERNELS.attention, named, { group: g, kvHeads: hkv, suffixLength: ts }) as tf.Tensor;
+      });
+      assertClose(gpu[0], cpu[0], `decode attention, ${hkv} kv heads, mask ${withMask}`, 1e-5, 1e-4);
+    }
+  }
+});
+
+test('kvAppend on webgpu (one dispatch) equals the composite on cpu', opts, async () => {
+  const t = (shape: number[], seed: number) => tf.tensor4d(seeded(shape.reduce((a, b) => a * b, 1), seed), shape as [number, number, number, number]);
+  for (const pos of [0, 3, 5]) {
+    const body = () => kvAppend(t([3, 2, 6, 8], 51), t([3, 2, 1, 8], 52), pos);
+    const cpu = await runOn('cpu', body);
+    const gpu = await runOn('webgpu', body);
+    assert.deepEqual(Array.from(gpu[0]), Array.from(cpu[0]), `kvAppend at ${pos}`); // a copy: exact
+  }
+});
+
+test('webgpu registers kernels only: every fused op has its `${name}Grad` kernel beside the forward', opts, () => {
+  for (const name of Object.values(FUSED)) {
+    assert.ok(tf.getKernel(name, 'webgpu') && tf.getKernel(gradKernel(name), 'webgpu'), name);
+  }
+  assert.ok(tf.getKernel(DECODE_KERNELS.attention, 'webgpu') && tf.getKernel(DECODE_KERNELS.append, 'webgpu'));
 });
 
 test('Sum and Mean gradients (on-device broadcast) equal hand values', opts, async () => {

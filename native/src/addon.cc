@@ -74,17 +74,17 @@ Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// (q, k, v, out, bh, tq, tk, dh)
+// (q, k, v, out, bh, groups, tq, tk, dh)
 Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
   igrpo::attention_forward(F(info, 0), F(info, 1), F(info, 2), F(info, 3), N(info, 4), N(info, 5), N(info, 6),
-                           N(info, 7));
+                           N(info, 7), N(info, 8));
   return info.Env().Undefined();
 }
 
-// (dout, q, k, v, dq, dk, dv, bh, tq, tk, dh)
+// (dout, q, k, v, dq, dk, dv, bh, groups, tq, tk, dh)
 Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   igrpo::attention_backward(F(info, 0), F(info, 1), F(info, 2), F(info, 3), F(info, 4), F(info, 5), F(info, 6),
-                            N(info, 7), N(info, 8), N(info, 9), N(info, 10));
+                            N(info, 7), N(info, 8), N(info, 9), N(info, 10), N(info, 11));
   return info.Env().Undefined();
 }
 

@@ -9,7 +9,8 @@ namespace igrpo {
 
 // Per head, the scores and probabilities go through sgemm (llm.c's layout, OpenBLAS instead of loops):
 // S = Q·Kᵀ·scale, causal softmax row by row, O = P·V. Heads run one after another; each product is
-// small, so OpenBLAS runs it on the calling thread.
+// small, so OpenBLAS runs it on the calling thread. Grouped-query attention: `groups` consecutive query
+// heads read one kv head (flat query head i reads kv head i / groups, since H = Hkv·groups).
 
 // P = causal softmax(Q·Kᵀ·scale) for one head, [tq, tk], zero above the diagonal (offset tk - tq).
 static void head_probs(const float* q, const float* k, float* p, int tq, int tk, int dh, float scale) {
@@ -33,34 +34,38 @@ static void head_probs(const float* q, const float* k, float* p, int tq, int tk,
   }
 }
 
-void attention_forward(const float* q, const float* k, const float* v, float* out, int bh, int tq, int tk, int dh) {
+void attention_forward(const float* q, const float* k, const float* v, float* out, int bh, int groups, int tq, int tk,
+                       int dh) {
   const float scale = 1.0f / std::sqrt((float)dh);
   std::vector<float> p((size_t)tq * tk);
   for (int h = 0; h < bh; h++) {
     const float* qh = q + (int64_t)h * tq * dh;
-    const float* kh = k + (int64_t)h * tk * dh;
-    const float* vh = v + (int64_t)h * tk * dh;
+    const float* kh = k + (int64_t)(h / groups) * tk * dh;
+    const float* vh = v + (int64_t)(h / groups) * tk * dh;
     head_probs(qh, kh, p.data(), tq, tk, dh, scale);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, tq, dh, tk, 1.0f, p.data(), tk, vh, dh, 0.0f,
                 out + (int64_t)h * tq * dh, dh);
   }
 }
 
-// Recomputes P (flash-attention style) instead of keeping [BH, Tq, Tk] from the forward.
+// Recomputes P (flash-attention style) instead of keeping [BH, Tq, Tk] from the forward. A kv head's
+// dK and dV sum over its `groups` query heads: the first writes (beta 0), the others accumulate.
 void attention_backward(const float* dout, const float* q, const float* k, const float* v,
-                        float* dq, float* dk, float* dv, int bh, int tq, int tk, int dh) {
+                        float* dq, float* dk, float* dv, int bh, int groups, int tq, int tk, int dh) {
   const float scale = 1.0f / std::sqrt((float)dh);
   std::vector<float> p((size_t)tq * tk), dp((size_t)tq * tk);
   for (int h = 0; h < bh; h++) {
+    const int64_t kv = h / groups;
+    const float beta = h % groups == 0 ? 0.0f : 1.0f;
     const float* qh = q + (int64_t)h * tq * dh;
-    const float* kh = k + (int64_t)h * tk * dh;
-    const float* vh = v + (int64_t)h * tk * dh;
+    const float* kh = k + kv * tk * dh;
+    const float* vh = v + kv * tk * dh;
     const float* doh = dout + (int64_t)h * tq * dh;
     head_probs(qh, kh, p.data(), tq, tk, dh, scale);
     // dP = dO·Vᵀ, dV = Pᵀ·dO
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tq, tk, dh, 1.0f, doh, dh, vh, dh, 0.0f, dp.data(), tk);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, tk, dh, tq, 1.0f, p.data(), tk, doh, dh, 0.0f,
-                dv + (int64_t)h * tk * dh, dh);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, tk, dh, tq, 1.0f, p.data(), tk, doh, dh, beta,
+                dv + kv * tk * dh, dh);
     // dS = P ∘ (dP − rowsum(P ∘ dP)), kept in dp (zero wherever P is)
     for (int i = 0; i < tq; i++) {
       const float* pr = p.data() + (int64_t)i * tk;
@@ -74,8 +79,8 @@ void attention_backward(const float* dout, const float* q, const float* k, const
     // dQ = dS·K·scale, dK = dSᵀ·Q·scale
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, tq, dh, tk, scale, dp.data(), tk, kh, dh, 0.0f,
                 dq + (int64_t)h * tq * dh, dh);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, tk, dh, tq, scale, dp.data(), tk, qh, dh, 0.0f,
-                dk + (int64_t)h * tk * dh, dh);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, tk, dh, tq, scale, dp.data(), tk, qh, dh, beta,
+                dk + kv * tk * dh, dh);
   }
 }
 

@@ -2,8 +2,9 @@
 // row against its group's shared prompt prefix (masked where left-padded) and the row's own generated
 // suffix, in one pass per (row, head); plus the in-place append and growth of a preallocated suffix.
 //
-// Layouts (row-major): q row b, head h at q[b·qStride + h·dh]; prefix kp/vp [U, H, Tp, dh] with
-// U = B / group; suffix ks/vs [B, H, cap, dh] of which the first ts positions are valid; out [B, H·dh].
+// Layouts (row-major): q and out [B, H, dh]; prefix kp/vp [U, Hkv, Tp, dh] with U = B / group; suffix
+// ks/vs [B, Hkv, cap, dh] of which the first ts positions are valid. Query head h reads kv head
+// h / (H / Hkv) (grouped-query attention; Hkv = H is multi-head).
 // The composite in decode-attention.ts adds -1e9 to masked scores; exp of that underflows to exactly 0,
 // so skipping masked keys gives the same result.
 #include <cblas.h>
@@ -104,53 +105,59 @@ void weighted_sum_any(const float* p, const float* v, int n, int dh, float* o) {
 
 }  // namespace
 
-// Per (prompt u, head h): the group's G queries against the prompt's keys — one small GEMM
-// (scores [G, Tp]) when G > 1, so the prompt is read once per group — each row's own suffix by
-// register-blocked loops, one softmax per row over both parts, then P_prefix · Vp (again one GEMM for
-// the group, straight into the output rows, stride H·dh) plus the row's suffix values.
-void decode_attention(const float* q, long qStride, const float* kp, const float* vp, const float* mask,
-                      const float* ks, const float* vs, float* out, int b, int h, int dh, int group, int tp,
-                      int cap, int ts) {
+// Per (prompt u, kv head): the M = G·R queries that read this kv head (the group's G rows × the R =
+// H / Hkv query heads sharing it; R = 1 without grouped-query attention) against the prompt's keys —
+// one small GEMM (scores [M, Tp]) when M > 1, so the prompt is read once per group — each row's own
+// suffix by register-blocked loops, one softmax per query over both parts, then P_prefix · Vp (again
+// one GEMM, straight into the output rows when R = 1) plus the row's suffix values.
+void decode_attention(const float* q, const float* kp, const float* vp, const float* mask, const float* ks,
+                      const float* vs, float* out, int b, int h, int hkv, int dh, int group, int tp, int cap, int ts) {
   const float scale = 1.0f / std::sqrt((float)dh);
   const int n = tp + ts;
-  std::vector<float> p((size_t)group * n);
+  const int r = h / hkv;
+  const int mq = group * r;  // queries per (prompt, kv head)
+  std::vector<float> p((size_t)mq * n);
   std::vector<float> mrow(mask ? n : 0, 1.0f);  // a row's key mask over prefix + suffix
-  std::vector<float> qs((size_t)group * dh);
-  std::vector<float> inv(group);
-  const bool gemm = group > 1 && tp > 0;
+  std::vector<float> qs((size_t)mq * dh);
+  std::vector<float> tmp(r == 1 ? 0 : (size_t)mq * dh);
+  std::vector<float> inv(mq);
+  const bool gemm = mq > 1 && tp > 0;
   const int u = b / group;
   const long outStride = (long)h * dh;
+  // query m = g·R + ri: batch row u·G + g, query head kh·R + ri
+  auto qrow = [&](int ui, int m) { return (long)ui * group + m / r; };
   for (int ui = 0; ui < u; ui++) {
     if (mask) std::memcpy(mrow.data(), mask + (long)ui * tp, sizeof(float) * tp);
-    for (int hi = 0; hi < h; hi++) {
-      const float* kpu = kp + ((long)ui * h + hi) * tp * dh;
-      const float* vpu = vp + ((long)ui * h + hi) * tp * dh;
-      float* og = out + (long)ui * group * outStride + (long)hi * dh;
-      for (int g = 0; g < group; g++) {
-        const float* qr = q + ((long)ui * group + g) * qStride + (long)hi * dh;
-        for (int c = 0; c < dh; c++) qs[(size_t)g * dh + c] = qr[c] * scale;
+    for (int kh = 0; kh < hkv; kh++) {
+      const float* kpu = kp + ((long)ui * hkv + kh) * tp * dh;
+      const float* vpu = vp + ((long)ui * hkv + kh) * tp * dh;
+      // where query m's output goes: the output rows themselves (R = 1, stride H·dh) or a scratch [M, dh]
+      float* ob = r == 1 ? out + (long)ui * group * outStride + (long)kh * dh : tmp.data();
+      const long ldo = r == 1 ? outStride : dh;
+      for (int m = 0; m < mq; m++) {
+        const float* qr = q + qrow(ui, m) * outStride + ((long)kh * r + m % r) * dh;
+        for (int c = 0; c < dh; c++) qs[(size_t)m * dh + c] = qr[c] * scale;
       }
       if (gemm)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, group, tp, dh, 1.0f, qs.data(), dh, kpu, dh, 0.0f, p.data(), n);
-      for (int g = 0; g < group; g++) {
-        const long row = (long)ui * group + g;
-        float* pg = p.data() + (long)g * n;
-        if (!gemm) scores_any(qs.data() + (size_t)g * dh, kpu, tp, dh, pg);
-        scores_any(qs.data() + (size_t)g * dh, ks + (row * h + hi) * cap * dh, ts, dh, pg + tp);
-        inv[g] = 1.0f / exp_shifted(pg, n, mask ? mrow.data() : nullptr);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mq, tp, dh, 1.0f, qs.data(), dh, kpu, dh, 0.0f, p.data(), n);
+      for (int m = 0; m < mq; m++) {
+        float* pm = p.data() + (long)m * n;
+        if (!gemm) scores_any(qs.data() + (size_t)m * dh, kpu, tp, dh, pm);
+        scores_any(qs.data() + (size_t)m * dh, ks + (qrow(ui, m) * hkv + kh) * cap * dh, ts, dh, pm + tp);
+        inv[m] = 1.0f / exp_shifted(pm, n, mask ? mrow.data() : nullptr);
       }
       if (gemm)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, group, dh, tp, 1.0f, p.data(), n, vpu, dh, 0.0f, og, outStride);
-      for (int g = 0; g < group; g++) {
-        const long row = (long)ui * group + g;
-        float* o = og + g * outStride;
-        const float* pg = p.data() + (long)g * n;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mq, dh, tp, 1.0f, p.data(), n, vpu, dh, 0.0f, ob, ldo);
+      for (int m = 0; m < mq; m++) {
+        float* o = ob + m * ldo;
+        const float* pm = p.data() + (long)m * n;
         if (!gemm) {
           std::memset(o, 0, sizeof(float) * dh);
-          weighted_sum_any(pg, vpu, tp, dh, o);
+          weighted_sum_any(pm, vpu, tp, dh, o);
         }
-        weighted_sum_any(pg + tp, vs + (row * h + hi) * cap * dh, ts, dh, o);
-        for (int c = 0; c < dh; c++) o[c] *= inv[g];
+        weighted_sum_any(pm + tp, vs + (qrow(ui, m) * hkv + kh) * cap * dh, ts, dh, o);
+        for (int c = 0; c < dh; c++) o[c] *= inv[m];
+        if (r > 1) std::memcpy(out + qrow(ui, m) * outStride + ((long)kh * r + m % r) * dh, o, sizeof(float) * dh);
       }
     }
   }

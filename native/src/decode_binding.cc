@@ -2,9 +2,8 @@
 #include <napi.h>
 
 namespace igrpo {
-void decode_attention(const float* q, long qStride, const float* kp, const float* vp, const float* mask,
-                      const float* ks, const float* vs, float* out, int b, int h, int dh, int group, int tp,
-                      int cap, int ts);
+void decode_attention(const float* q, const float* kp, const float* vp, const float* mask, const float* ks,
+                      const float* vs, float* out, int b, int h, int hkv, int dh, int group, int tp, int cap, int ts);
 void kv_append(const float* src, long srcStride, float* dst, int b, int h, int dh, int cap, int pos);
 void kv_grow(const float* x, float* out, long bh, int xcap, int len, int cap, int dh);
 }  // namespace igrpo
@@ -20,11 +19,11 @@ float* F32(const Napi::CallbackInfo& info, size_t i) {
 
 int Int(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int32Value(); }
 
-// (q, qStride, kp, vp, mask | null, ks, vs, out, b, h, dh, group, tp, cap, ts)
+// (q, kp, vp, mask | null, ks, vs, out, b, h, hkv, dh, group, tp, cap, ts)
 Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
-  const float* mask = info[4].IsNull() ? nullptr : F32(info, 4);
-  igrpo::decode_attention(F32(info, 0), Int(info, 1), F32(info, 2), F32(info, 3), mask, F32(info, 5), F32(info, 6),
-                          F32(info, 7), Int(info, 8), Int(info, 9), Int(info, 10), Int(info, 11), Int(info, 12),
+  const float* mask = info[3].IsNull() ? nullptr : F32(info, 3);
+  igrpo::decode_attention(F32(info, 0), F32(info, 1), F32(info, 2), mask, F32(info, 4), F32(info, 5), F32(info, 6),
+                          Int(info, 7), Int(info, 8), Int(info, 9), Int(info, 10), Int(info, 11), Int(info, 12),
                           Int(info, 13), Int(info, 14));
   return info.Env().Undefined();
 }

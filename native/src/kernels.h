@@ -22,10 +22,12 @@ void layernorm_backward(const float* dy, const float* x, const float* gamma, flo
 void gelu_forward(const float* x, float* y, int64_t n);
 void gelu_backward(const float* dy, const float* x, float* dx, int64_t n);
 
-// q: [BH, Tq, dh], k and v: [BH, Tk, dh]; query i sees keys 0..(Tk - Tq + i).
-void attention_forward(const float* q, const float* k, const float* v, float* out, int bh, int tq, int tk, int dh);
+// q: [BH, Tq, dh], k and v: [BH / groups, Tk, dh] (query head i reads kv head i / groups); query i
+// sees keys 0..(Tk - Tq + i).
+void attention_forward(const float* q, const float* k, const float* v, float* out, int bh, int groups, int tq, int tk,
+                       int dh);
 void attention_backward(const float* dout, const float* q, const float* k, const float* v,
-                        float* dq, float* dk, float* dv, int bh, int tq, int tk, int dh);
+                        float* dq, float* dk, float* dv, int bh, int groups, int tq, int tk, int dh);
 
 // out[n] = log softmax(logits[n])[targets[n]]; dlogits[n] = dy[n] (onehot(targets[n]) - softmax(logits[n])).
 void token_logprobs_forward(const float* logits, const int32_t* targets, float* out, int rows, int vocab);

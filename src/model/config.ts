@@ -10,6 +10,11 @@ export const GPTConfigSchema = z
     dModel: z.number().int().positive(),
     nLayers: z.number().int().positive(),
     nHeads: z.number().int().positive(),
+    /**
+     * Key/value heads (grouped-query attention, as Llama and Qwen): query head h reads kv head
+     * floor(h / (nHeads / kvHeads)). Default nHeads (multi-head attention); must divide nHeads.
+     */
+    kvHeads: z.number().int().positive().optional(),
     /** Longest prompt + completion (learned position embeddings have this many rows). */
     maxSeqLen: z.number().int().positive(),
     /** MLP hidden width = mlpRatio × dModel. */
@@ -26,7 +31,12 @@ export const GPTConfigSchema = z
   .refine((c) => c.dModel % c.nHeads === 0, {
     message: 'dModel must be divisible by nHeads',
     path: ['dModel'],
-  });
+  })
+  .refine((c) => c.kvHeads === undefined || c.nHeads % c.kvHeads === 0, {
+    message: 'nHeads must be a multiple of kvHeads',
+    path: ['kvHeads'],
+  })
+  .transform((c) => ({ ...c, kvHeads: c.kvHeads ?? c.nHeads }));
 
 export type GPTConfig = z.infer<typeof GPTConfigSchema>;
 export type GPTConfigInput = z.input<typeof GPTConfigSchema>;

@@ -2,15 +2,15 @@
 // self-attention and a GELU MLP, a final LayerNorm and a tied or untied output head.
 //
 // Weights are stored [in, out] so every projection is a plain matMul (no transposes in the forward);
-// q, k and v come from one fused [d, 3d] projection that is reshaped and transposed once per block.
-// All the building blocks go through src/ops, where a backend may register fused kernels.
+// q, k and v come from one fused [d, d + 2·Hkv·dh] projection (kvHeads = Hkv ≤ nHeads: grouped-query
+// attention when fewer; [d, 3d] otherwise), reshaped into heads once per block. All the building blocks
+// go through src/ops, where a backend may register fused kernels.
 import * as tf from '@tensorflow/tfjs';
-import { causalAttention, embedding, gelu, layerNorm, tokenLogProbs } from '../ops/index.js';
+import { causalAttention, decodeAttention, embedding, gelu, layerNorm, tokenLogProbs } from '../ops/index.js';
 import type { Tokenizer } from '../tokenizer/types.js';
 import { Rng } from '../util/rng.js';
 import { type GPTConfig, type GPTConfigInput, parseGPTConfig } from './config.js';
 import { GPTKVCache, type LayerKV, asGPTCache } from './kvcache.js';
-import { canDecodeInPlace, decodeAttention, decodeAttentionInPlace } from './decode-attention.js';
 import type { KVCache, Policy } from './policy.js';
 import { savePolicyFiles } from './checkpoint.js';
 import type { NamedTensor } from './safetensors.js';
@@ -26,6 +26,7 @@ interface ParamSpec {
 export function gptParamSpecs(c: GPTConfig): ParamSpec[] {
   const d = c.dModel;
   const m = c.mlpRatio * d;
+  const qkv = d + 2 * c.kvHeads * (d / c.nHeads); // q, then k and v with kvHeads heads each
   const specs: ParamSpec[] = [
     { name: 'wte', shape: [c.vocabSize, d], init: 'normal' },
     { name: 'wpe', shape: [c.maxSeqLen, d], init: 'normal' },
@@ -35,8 +36,8 @@ export function gptParamSpecs(c: GPTConfig): ParamSpec[] {
     specs.push(
       { name: `${p}ln1.g`, shape: [d], init: 'ones' },
       { name: `${p}ln1.b`, shape: [d], init: 'zeros' },
-      { name: `${p}attn.wqkv`, shape: [d, 3 * d], init: 'normal' },
-      { name: `${p}attn.bqkv`, shape: [3 * d], init: 'zeros' },
+      { name: `${p}attn.wqkv`, shape: [d, qkv], init: 'normal' },
+      { name: `${p}attn.bqkv`, shape: [qkv], init: 'zeros' },
       { name: `${p}attn.wo`, shape: [d, d], init: 'residual' },
       { name: `${p}attn.bo`, shape: [d], init: 'zeros' },
       { name: `${p}ln2.g`, shape: [d], init: 'ones' },
@@ -193,15 +194,9 @@ export class GPT implements Policy {
     if (t !== 1) throw new Error(`decode takes one token per row, got ${t}`);
     const maxPos = Math.max(...c.positions);
     if (maxPos >= this.config.maxSeqLen) throw new Error(`decode: position ${maxPos} is past maxSeqLen ${this.config.maxSeqLen}`);
-    // in place (native): each layer's kernel writes the step's K/V into the cache's preallocated suffix
-    const inPlace = canDecodeInPlace();
-    if (inPlace) c.reserveSuffix(c.suffixLength + 1, this.config.maxSeqLen);
-    const { logits, layers } = tf.tidy(() => {
-      const { hidden, layers } = this.forward(ids, { perRow: c.positions }, c, inPlace);
-      return { logits: this.head(hidden) as tf.Tensor2D, layers };
-    });
-    if (inPlace) c.advanceInPlace();
-    else c.advance(layers);
+    c.beginStep(this.config.maxSeqLen); // the cache makes room; each layer appends its K/V (src/ops kvAppend)
+    const logits = tf.tidy(() => this.head(this.forward(ids, { perRow: c.positions }, c).hidden) as tf.Tensor2D);
+    c.endStep();
     return logits;
   }
 
@@ -224,11 +219,11 @@ export class GPT implements Policy {
   }
 
   /**
-   * Embeddings and every block. ids [B, T] → hidden [B·T, d] after the final LayerNorm, and per layer
-   * the K/V a cache keeps: all of them without a cache (prefill), else the cache's suffix grown by this
-   * step. Call inside a tidy.
+   * Embeddings and every block. ids [B, T] → hidden [B·T, d] after the final LayerNorm, and without a
+   * cache (training, prefill) per layer the K/V [B, Hkv, T, dh] a cache would keep; with one (decoding,
+   * T = 1) each layer appends its K/V to it instead. Call inside a tidy.
    */
-  private forward(ids: tf.Tensor2D, pos: Positions, cache?: GPTKVCache, inPlace = false): { hidden: tf.Tensor2D; layers: LayerKV[] } {
+  private forward(ids: tf.Tensor2D, pos: Positions, cache?: GPTKVCache): { hidden: tf.Tensor2D; layers: LayerKV[] } {
     const [b, t] = ids.shape;
     const c = this.config;
     const d = c.dModel;
@@ -246,54 +241,48 @@ export class GPT implements Policy {
     }
     const layers: LayerKV[] = [];
     this.blocks.forEach((blk, i) => {
-      if (cache && inPlace) {
-        x = this.decodeBlockInPlace(x, blk, cache, i);
-        return;
-      }
       const r = this.block(x, b, t, blk, cache, i);
       x = r.x;
-      layers.push({ k: r.k, v: r.v });
+      if (r.kv) layers.push(r.kv);
     });
     const hidden = layerNorm(x, this.vars.get('lnf.g') as tf.Tensor1D, this.vars.get('lnf.b') as tf.Tensor1D, c.layerNormEps);
     return { hidden: hidden as tf.Tensor2D, layers };
   }
 
-  private block(x: tf.Tensor2D, b: number, t: number, blk: Block, cache: GPTKVCache | undefined, layer: number) {
+  /** One block; without a cache it also returns its K/V [B, Hkv, T, dh] (what prefill keeps). */
+  private block(x: tf.Tensor2D, b: number, t: number, blk: Block, cache: GPTKVCache | undefined, layer: number): { x: tf.Tensor2D; kv?: LayerKV } {
     const c = this.config;
-    const d = c.dModel;
-    const h = c.nHeads;
-    const dh = d / h;
-    const eps = c.layerNormEps;
-    const n1 = layerNorm(x, blk.ln1g, blk.ln1b, eps) as tf.Tensor2D;
-    const qkv = tf.fused.matMul({ a: n1, b: blk.wqkv, bias: blk.bqkv }); // [B·T, 3d]
-    // [B, T, 3, H, dh] → [3, B, H, T, dh]: the one transpose that puts heads before time
-    const [q, kNew, vNew] = tf.unstack(qkv.reshape([b, t, 3, h, dh]).transpose([2, 0, 3, 1, 4])) as tf.Tensor4D[];
-    let k = kNew;
-    let v = vNew;
+    const n1 = layerNorm(x, blk.ln1g, blk.ln1b, c.layerNormEps) as tf.Tensor2D;
+    const qkv = tf.fused.matMul({ a: n1, b: blk.wqkv, bias: blk.bqkv }) as tf.Tensor2D; // [B·T, d + 2·Hkv·dh]
+    const { q, k, v } = this.splitHeads(qkv, b, t);
+    // (RoPE and per-head norms, in the families that have them, sit here: between projection and cache)
     let att: tf.Tensor4D; // [B, H, T, dh]
-    if (cache) {
-      const past = cache.validSuffix(layer);
-      if (past) {
-        k = tf.concat([past.k, kNew], 2) as tf.Tensor4D;
-        v = tf.concat([past.v, vNew], 2) as tf.Tensor4D;
-      }
-      const pre = cache.prefix[layer];
-      att = decodeAttention(q, pre.k, pre.v, cache.prefixMask, cache.group, k, v);
-    } else {
-      att = causalAttention(q, k, v);
-    }
-    const merged = att.transpose([0, 2, 1, 3]).reshape([b * t, d]) as tf.Tensor2D;
-    return { x: this.blockTail(x, merged, blk), k, v };
+    if (cache) att = decodeAttention(q, cache.append(layer, k, v), { group: cache.group, kvHeads: c.kvHeads });
+    else att = causalAttention(q, k, v);
+    // T = 1 (decoding): [B, H, 1, dh] is already [B, H·dh] in memory, no transpose needed
+    const merged = (t === 1 ? att.reshape([b, c.dModel]) : att.transpose([0, 2, 1, 3]).reshape([b * t, c.dModel])) as tf.Tensor2D;
+    return { x: this.blockTail(x, merged, blk), kv: cache ? undefined : { k, v } };
   }
 
-  /** One decoding step of a block on a backend that decodes in place: the attention kernel appends K/V to the cache. */
-  private decodeBlockInPlace(x: tf.Tensor2D, blk: Block, cache: GPTKVCache, layer: number): tf.Tensor2D {
-    const n1 = layerNorm(x, blk.ln1g, blk.ln1b, this.config.layerNormEps) as tf.Tensor2D;
-    const qkv = tf.fused.matMul({ a: n1, b: blk.wqkv, bias: blk.bqkv }) as tf.Tensor2D; // [B, 3d]
-    const pre = cache.prefix[layer];
-    const suf = cache.suffix![layer];
-    const merged = decodeAttentionInPlace(qkv, pre.k, pre.v, cache.prefixMask, cache.group, suf.k, suf.v, cache.suffixLength);
-    return this.blockTail(x, merged, blk);
+  /** The fused projection [B·T, d + 2·Hkv·dh] → q [B, H, T, dh], k and v [B, Hkv, T, dh]. */
+  private splitHeads(qkv: tf.Tensor2D, b: number, t: number): { q: tf.Tensor4D; k: tf.Tensor4D; v: tf.Tensor4D } {
+    const c = this.config;
+    const h = c.nHeads;
+    const hkv = c.kvHeads;
+    const dh = c.dModel / h;
+    if (hkv === h && t > 1) {
+      // [B, T, 3, H, dh] → [3, B, H, T, dh]: one transpose puts heads before time for all three
+      const [q, k, v] = tf.unstack(qkv.reshape([b, t, 3, h, dh]).transpose([2, 0, 3, 1, 4])) as tf.Tensor4D[];
+      return { q, k, v };
+    }
+    if (t === 1) {
+      // decoding: [B, (H + 2·Hkv)·dh] is [B, H + 2·Hkv, 1, dh] in memory, so one split along heads
+      const [q, k, v] = tf.split(qkv.reshape([b, h + 2 * hkv, 1, dh]), [h, hkv, hkv], 1) as tf.Tensor4D[];
+      return { q, k, v };
+    }
+    const [q, k, v] = tf.split(qkv.reshape([b, t, h + 2 * hkv, dh]), [h, hkv, hkv], 2);
+    const heads = (x: tf.Tensor) => x.transpose([0, 2, 1, 3]) as tf.Tensor4D;
+    return { q: heads(q), k: heads(k), v: heads(v) };
   }
 
   /** Output projection, residual, and the MLP half of a block; merged [B·T, d] is the attention output. */

@@ -1,24 +1,23 @@
-// The GPT's key/value cache, in two parts per layer:
+// A decoder's key/value cache (the GPT's; nothing in it is GPT-specific), in two parts per layer:
 //
-//   prefix [U, H, Tp, dh]  the prompts' keys/values, ONE row per distinct prompt, shared by `group`
-//                          consecutive batch rows (batch = U·group), left-padded to the longest prompt
-//                          and masked by prefixMask [U, Tp] where prompts differ in length;
-//   suffix [B, H, Ts, dh]  the generated tokens' keys/values, one row per batch row.
+//   prefix [U, Hkv, Tp, dh]  the prompts' keys/values, ONE row per distinct prompt, shared by `group`
+//                            consecutive batch rows (batch = U·group), left-padded to the longest prompt
+//                            and masked by prefixMask [U, Tp] where prompts differ in length;
+//   suffix [B, Hkv, cap, dh] the generated tokens' keys/values, one row per batch row, of which the first
+//                            suffixLength positions are valid (spare capacity after them).
 //
-// Decoding appends to the suffix only, so each step copies the generated part, never the (long) prompt;
-// and attention reads each prompt's keys once per step for all its G rows (decode-attention.ts), which
-// is what makes iGRPO's long shared stage-2 prompt cheap. Each row keeps its own position, so padding
-// changes nothing in what a row computes.
+// Decoding appends to the suffix only, so a step never copies the (long) prompt; and attention reads each
+// prompt's keys once per step for all its G rows (src/ops decodeAttention), which is what makes iGRPO's
+// long shared stage-2 prompt cheap. Each row keeps its own position, so padding changes nothing in what
+// a row computes. Hkv may be fewer than the query heads (grouped-query attention).
 //
-// Where the backend can decode in place (decode-attention.ts canDecodeInPlace: native), the suffix is
-// preallocated with spare capacity [B, H, cap, dh], only its first suffixLength positions are valid,
-// and each step's keys/values are written into it by the attention kernel: no per-step copy of the
-// cache. It grows by doubling, into fresh buffers this cache alone owns (a suffix that came from
-// select() is copied once before it is written). Elsewhere the suffix grows by concat, as exactly
-// [B, H, Ts, dh].
+// The cache owns append and growth: beginStep() makes room for one more position (growing the suffix
+// by doubling, src/ops kvGrow, into fresh buffers this cache alone owns), append(layer, k, v) writes the
+// step's keys/values at position suffixLength (src/ops kvAppend: in place on native, so a step copies
+// nothing) and returns the layer as decodeAttention reads it, and endStep() makes the position valid.
 import * as tf from '@tensorflow/tfjs';
 import type { KVCache } from './policy.js';
-import { growSuffix } from './decode-attention.js';
+import { type KVLayer, kvAppend, kvGrow } from '../ops/index.js';
 
 /** First capacity of an in-place suffix; doubled when full. */
 const FIRST_SUFFIX_CAPACITY = 16;
@@ -33,17 +32,17 @@ export class GPTKVCache implements KVCache {
   private disposed = false;
   /** Valid positions of the suffix (its tensors may hold more: capacity for in-place decoding). */
   private suffixLen: number;
-  /** Whether the suffix tensors were allocated by this cache for in-place writes (reserveSuffix). */
+  /** Whether the suffix tensors were allocated by this cache's own growth (safe to write in place). */
   private suffixOwned = false;
 
   constructor(
-    /** Per layer prompt K/V [U, H, Tp, dh]; owned by this cache (kept out of any tidy scope). */
+    /** Per layer prompt K/V [U, Hkv, Tp, dh]; owned by this cache (kept out of any tidy scope). */
     public prefix: LayerKV[],
     /** [U, Tp] float32, 1 for real keys and 0 for left padding; null when no prompt is padded. */
     public prefixMask: tf.Tensor2D | null,
     /** Batch rows per prefix row. */
     public group: number,
-    /** Per layer generated K/V [B, H, Ts, dh]; null before the first decoding step. */
+    /** Per layer generated K/V [B, Hkv, cap, dh]; null before the first decoding step. */
     public suffix: LayerKV[] | null,
     /** Per batch row, the position its next token takes (its unpadded length so far). */
     public positions: number[],
@@ -66,7 +65,7 @@ export class GPTKVCache implements KVCache {
     return this.suffix ? this.suffixLen : 0;
   }
 
-  /** Layer `layer`'s valid suffix as exact [B, H, suffixLength, dh] tensors (a slice when there is spare capacity). */
+  /** Layer `layer`'s valid suffix as exact [B, Hkv, suffixLength, dh] tensors (a slice when there is spare capacity). */
   validSuffix(layer: number): LayerKV | null {
     const s = this.suffix?.[layer];
     if (!s) return null;
@@ -116,32 +115,20 @@ export class GPTKVCache implements KVCache {
     }
   }
 
-  /** After a decoding step: the new suffix (old suffix + the step's K/V, [B, H, Ts + 1, dh] per layer). */
-  advance(suffix: LayerKV[]): void {
-    keepAll(suffix);
-    if (this.suffix) disposeAll(this.suffix);
-    this.suffix = suffix;
-    this.suffixLen = suffix[0].k.shape[2];
-    this.suffixOwned = false;
-    this.positions = this.positions.map((p) => p + 1);
-  }
-
-  /**
-   * In-place decoding (decode-attention.ts canDecodeInPlace): makes the suffix a buffer this cache owns
-   * with room for `needed` positions (at most maxCapacity), growing it by doubling.
-   */
-  reserveSuffix(needed: number, maxCapacity: number): void {
+  /** Before a decoding step: room for one more suffix position (at most maxCapacity in all), in buffers this cache owns. */
+  beginStep(maxCapacity: number): void {
+    const needed = this.suffixLength + 1;
     const cur = this.suffix;
     const cap = cur ? cur[0].k.shape[2] : 0;
     if (cur && this.suffixOwned && cap >= needed) return;
     const want = cap >= needed ? cap : Math.max(FIRST_SUFFIX_CAPACITY, 2 * cap, needed);
     const capacity = Math.max(needed, Math.min(want, maxCapacity));
-    const [, h, , dh] = this.prefix[0].k.shape;
+    const [, hkv, , dh] = this.prefix[0].k.shape;
     const len = this.suffixLength;
     const grown = this.prefix.map((_, i) =>
       tf.tidy(() => {
-        const empty = cur ? null : (tf.zeros([this.batch, h, 0, dh]) as tf.Tensor4D);
-        return { k: growSuffix(cur ? cur[i].k : empty!, len, capacity), v: growSuffix(cur ? cur[i].v : empty!, len, capacity) };
+        const empty = cur ? null : (tf.zeros([this.batch, hkv, 0, dh]) as tf.Tensor4D);
+        return { k: kvGrow(cur ? cur[i].k : empty!, len, capacity), v: kvGrow(cur ? cur[i].v : empty!, len, capacity) };
       }),
     );
     keepAll(grown);
@@ -151,8 +138,25 @@ export class GPTKVCache implements KVCache {
     this.suffixOwned = true;
   }
 
-  /** After an in-place decoding step wrote position suffixLength of every layer's suffix. */
-  advanceInPlace(): void {
+  /**
+   * Within a step (after beginStep): writes the step's keys/values k, v [B, Hkv, 1, dh] of `layer` at
+   * position suffixLength and returns that layer as src/ops decodeAttention reads it (suffixLength + 1
+   * valid positions). The cache keeps the written tensors (safe inside a tf.tidy).
+   */
+  append(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): KVLayer {
+    const s = this.suffix?.[layer];
+    if (!s || !this.suffixOwned || this.suffixLen >= s.k.shape[2]) throw new Error('KVCache.append: call beginStep() before each decoding step');
+    const nk = tf.keep(kvAppend(s.k, k, this.suffixLen));
+    const nv = tf.keep(kvAppend(s.v, v, this.suffixLen));
+    s.k.dispose();
+    s.v.dispose();
+    this.suffix![layer] = { k: nk, v: nv };
+    const pre = this.prefix[layer];
+    return { kp: pre.k, vp: pre.v, prefixMask: this.prefixMask, ks: nk, vs: nv, suffixLength: this.suffixLen + 1 };
+  }
+
+  /** After a decoding step wrote position suffixLength of every layer's suffix. */
+  endStep(): void {
     this.suffixLen++;
     this.positions = this.positions.map((p) => p + 1);
   }

@@ -15,13 +15,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { causalAttention, embedding } from '../ops/index.js';
-import { applyRope, chunkedHeadLogProbs, repeatKv, rmsNorm, ropeTables, swiglu } from '../ops/llm.js';
+import { causalAttention, decodeAttention, embedding } from '../ops/index.js';
+import { applyRope, chunkedHeadLogProbs, rmsNorm, ropeTables, swiglu } from '../ops/llm.js';
 import type { Tokenizer } from '../tokenizer/types.js';
 import { Rng } from '../util/rng.js';
 import { type LlamaConfig, ropeInvFreq } from './hf-config.js';
 import { GPTKVCache, type LayerKV, asGPTCache } from './kvcache.js';
-import { decodeAttention } from './decode-attention.js';
 import { LORA_TARGETS, type LinearModule, LoraAdapters, type LoraConfigInput, type LoraTarget, readPeftAdapter, savePeftAdapter } from './lora.js';
 import type { KVCache, Policy } from './policy.js';
 import type { NamedTensor } from './safetensors.js';
@@ -204,11 +203,9 @@ export class LlamaModel implements Policy {
     if (t !== 1) throw new Error(`decode takes one token per row, got ${t}`);
     const maxPos = Math.max(...c.positions);
     if (maxPos >= this.maxSeqLen) throw new Error(`decode: position ${maxPos} is past max_position_embeddings ${this.maxSeqLen}`);
-    const { logits, layers } = tf.tidy(() => {
-      const { hidden, layers } = this.forward(ids, { perRow: c.positions }, c);
-      return { logits: tf.matMul(hidden, this.headWeight(), false, true) as tf.Tensor2D, layers };
-    });
-    c.advance(layers);
+    c.beginStep(this.maxSeqLen); // the cache makes room; each layer appends its K/V (src/ops kvAppend)
+    const logits = tf.tidy(() => tf.matMul(this.forward(ids, { perRow: c.positions }, c).hidden, this.headWeight(), false, true) as tf.Tensor2D);
+    c.endStep();
     return logits;
   }
 
@@ -391,20 +388,11 @@ export class LlamaModel implements Policy {
       }
       const qr = applyRope(q.transpose([0, 2, 1, 3]) as tf.Tensor4D, cos, sin); // [B, H, T, dh]
       const kr = applyRope(k.transpose([0, 2, 1, 3]) as tf.Tensor4D, cos, sin); // [B, Hkv, T, dh]
-      let att: tf.Tensor4D;
-      let kKeep = kr;
-      let vKeep = v;
-      if (cache) {
-        const past = cache.validSuffix(i);
-        if (past) {
-          kKeep = tf.concat([past.k, kr], 2) as tf.Tensor4D;
-          vKeep = tf.concat([past.v, v], 2) as tf.Tensor4D;
-        }
-        att = this.attendCache(qr, cache, i, kKeep, vKeep);
-      } else {
-        att = this.attend(qr, kr, v);
-      }
-      layers.push({ k: kKeep, v: vKeep });
+      // GQA: query head h reads kv head floor(h / (H/Hkv)) inside the attention kernels
+      const att = cache
+        ? decodeAttention(qr, cache.append(i, kr, v), { group: cache.group, kvHeads: c.kvHeads })
+        : causalAttention(qr, kr, v);
+      if (!cache) layers.push({ k: kr, v });
       const merged = att.transpose([0, 2, 1, 3]).reshape([b * t, c.heads * c.headDim]) as tf.Tensor2D;
       x = tf.add(x, this.linear(merged, `${p}self_attn.o_proj`)) as tf.Tensor2D;
       const n2 = rmsNorm(x, this.w(`${p}post_attention_layernorm.weight`) as tf.Tensor1D, c.rmsEps) as tf.Tensor2D;
@@ -412,19 +400,6 @@ export class LlamaModel implements Policy {
       x = tf.add(x, this.linear(hid, `${p}mlp.down_proj`)) as tf.Tensor2D;
     }
     return { hidden: rmsNorm(x, this.w('model.norm.weight') as tf.Tensor1D, c.rmsEps) as tf.Tensor2D, layers };
-  }
-
-  // The two places kv heads meet query heads. Both expand Hkv → H with repeatKv until the kernels-gqa
-  // branch's causalAttention / decodeAttention take Hkv heads directly (then these become one call each).
-  private attend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
-    const g = this.config.heads / this.config.kvHeads;
-    return causalAttention(q, repeatKv(k, g), repeatKv(v, g));
-  }
-
-  private attendCache(q: tf.Tensor4D, cache: GPTKVCache, layer: number, ks: tf.Tensor4D, vs: tf.Tensor4D): tf.Tensor4D {
-    const g = this.config.heads / this.config.kvHeads;
-    const pre = cache.prefix[layer];
-    return decodeAttention(q, repeatKv(pre.k, g), repeatKv(pre.v, g), cache.prefixMask, cache.group, repeatKv(ks, g), repeatKv(vs, g));
   }
 }
 

@@ -3,22 +3,17 @@
 // Each op has a portable composite implementation built from stock tfjs ops (used on cpu, wasm and
 // webgpu unless a backend registers a fused kernel) and, where a backend registers a kernel named
 // below (the native CPU backend, the WebGPU backend), runs that kernel instead; its gradient is then
-// registered with tfjs under the same name. Composite and fused paths must agree within the
-// tolerances asserted in test/ops.test.ts.
+// registered once with tfjs (gradients.ts) and runs the backend's `${name}Grad` kernel. Composite and
+// fused paths must agree within the tolerances asserted in test/native.test.ts and test/webgpu_ops.test.ts.
 import * as tf from '@tensorflow/tfjs';
+import { FUSED, hasFused } from './kernels.js';
+import { registerFusedGradients } from './gradients.js';
 
-export const FUSED = {
-  layerNorm: 'IgrpoLayerNorm',
-  gelu: 'IgrpoGelu',
-  attention: 'IgrpoCausalAttention',
-  tokenLogProbs: 'IgrpoTokenLogProbs',
-  embedding: 'IgrpoEmbedding',
-} as const;
+export { DECODE_KERNELS, FUSED, gradKernel, hasFused } from './kernels.js';
+export { type KVLayer, decodeAttention, decodeAttentionComposite, kvAppend, kvGrow } from './decode.js';
+export { type AdamKernel, type AdamSlot, type AdamStepScalars, adamKernel, registerAdamKernel } from './adam.js';
 
-/** True when the active backend has registered a fused kernel under this name. */
-export function hasFused(kernelName: string): boolean {
-  return tf.getKernel(kernelName, tf.getBackend()) !== undefined;
-}
+registerFusedGradients();
 
 /** LayerNorm over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta. x: [..., D]. */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e-5): tf.Tensor {
@@ -45,17 +40,22 @@ export function gelu(x: tf.Tensor): tf.Tensor {
 
 /**
  * Causal scaled dot-product attention.
- * q: [B, H, Tq, dh], k and v: [B, H, Tk, dh] with Tk >= Tq; query i sits at absolute position
- * (Tk - Tq + i) and sees keys 0..(Tk - Tq + i). This one rule covers training (Tq = Tk), prefill and
- * KV-cache decoding (Tq = 1). keyMask, if given, is [B, Tk] with 1 for real keys and 0 for padding.
+ * q: [B, H, Tq, dh], k and v: [B, Hkv, Tk, dh] with Tk >= Tq and H a multiple of Hkv (grouped-query
+ * attention: query head h reads kv head floor(h / (H / Hkv)), transformers' repeat_kv order; Hkv = H
+ * is multi-head attention). Query i sits at absolute position (Tk - Tq + i) and sees keys
+ * 0..(Tk - Tq + i). This one rule covers training (Tq = Tk), prefill and KV-cache decoding (Tq = 1).
+ * keyMask, if given, is [B, Tk] with 1 for real keys and 0 for padding.
  */
 export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, keyMask?: tf.Tensor2D): tf.Tensor4D {
+  checkAttentionShapes(q, k, v);
   if (!keyMask && hasFused(FUSED.attention)) {
     return tf.engine().runKernel(FUSED.attention, { q, k, v }) as tf.Tensor4D;
   }
   return tf.tidy(() => {
-    const [, , tq, dh] = q.shape;
+    const [, h, tq, dh] = q.shape;
     const tk = k.shape[2];
+    k = repeatKv(k, h / k.shape[1]);
+    v = repeatKv(v, h / v.shape[1]);
     const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)); // [B,H,Tq,Tk]
     let bias = causalBias(tq, tk); // [Tq,Tk]
     let biased: tf.Tensor = tf.add(scores, bias);
@@ -67,6 +67,26 @@ export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, 
     bias.dispose();
     return tf.matMul(probs, v) as tf.Tensor4D;
   });
+}
+
+function checkAttentionShapes(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): void {
+  const [b, h, tq, dh] = q.shape;
+  const [kb, hkv, tk, kdh] = k.shape;
+  const same = v.shape.every((n, i) => n === k.shape[i]);
+  if (q.rank !== 4 || k.rank !== 4 || !same || kb !== b || kdh !== dh || tk < tq || hkv < 1 || h % hkv !== 0) {
+    throw new Error(`causalAttention: q [${q.shape}], k [${k.shape}], v [${v.shape}]: need q [B, H, Tq, dh], k and v [B, Hkv, Tk, dh] with Tk >= Tq and H a multiple of Hkv`);
+  }
+}
+
+/**
+ * x [B, Hkv, T, dh] → [B, Hkv·groups, T, dh], each kv head repeated `groups` times in a row
+ * (transformers' repeat_kv), so query head h meets kv head floor(h / groups). Differentiable.
+ */
+export function repeatKv(x: tf.Tensor4D, groups: number): tf.Tensor4D {
+  if (groups === 1) return x;
+  const [b, hkv, t, dh] = x.shape;
+  // rank 3 so that tfjs has Tile's gradient (rank ≤ 4)
+  return tf.tile(x.reshape([b * hkv, 1, t * dh]), [1, groups, 1]).reshape([b, hkv * groups, t, dh]) as tf.Tensor4D;
 }
 
 /** Additive causal mask [Tq, Tk]: 0 where key j <= (Tk - Tq + i), -1e9 elsewhere. */

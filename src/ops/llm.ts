@@ -61,17 +61,6 @@ export function ropeTables(positions: readonly number[], invFreq: Float64Array):
 }
 
 /**
- * GQA: kv heads [B, Hkv, T, dh] → [B, Hkv·groups, T, dh], query head h reading kv head floor(h / groups)
- * (transformers' repeat_kv). The one place heads are expanded until fused GQA kernels take Hkv heads.
- */
-export function repeatKv(x: tf.Tensor4D, groups: number): tf.Tensor4D {
-  if (groups === 1) return x;
-  const [b, hkv, t, dh] = x.shape;
-  // rank-4 tile (tfjs has no rank-5 tile gradient): [B, Hkv, 1, T·dh] → [B, Hkv, groups, T·dh]
-  return tf.tidy(() => tf.tile(x.reshape([b, hkv, 1, t * dh]), [1, 1, groups, 1]).reshape([b, hkv * groups, t, dh]) as tf.Tensor4D);
-}
-
-/**
  * log softmax(h·Wᵀ / τ)[n, targets[n]] for hidden h [N, d] and an output matrix W [V, d], computed in
  * row chunks so no more than `chunkRows` × V logits exist at once — in the forward AND the backward
  * (which recomputes each chunk's logits instead of keeping them). Differentiable in h and W.

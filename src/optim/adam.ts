@@ -2,12 +2,16 @@
 //
 // State is kept as plain Float32Arrays (first and second moments) plus the step count, so the trainer can
 // checkpoint and resume bit-identically. Where the active backend keeps tensor data in host memory
-// (cpu, and the native backend which extends it) the update runs in place over those arrays; when the
-// native addon is loaded it runs as one fused C++ loop per parameter. Elsewhere (wasm, webgpu) a portable
-// tfjs path computes the same formula with tensors.
+// (cpu, and the native backend which extends it) the update runs in place over those arrays; the native
+// backend registers a fused C++ loop for it (src/ops/adam.ts). A backend that registers a device Adam
+// kernel (webgpu) updates in place on the device. Elsewhere (wasm) a portable tfjs path computes the
+// same formula with tensors.
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
+import { type AdamSlot, type AdamStepScalars, adamKernel } from '../ops/adam.js';
 import { hostUpdateKernel } from './host.js';
+
+export type { AdamSlot, AdamStepScalars };
 
 export const AdamConfigSchema = z.object({
   lr: z.number().positive(),
@@ -29,19 +33,6 @@ export interface AdamState {
   v: Float32Array[];
 }
 
-/** Scalars of one step, shared by the host and the tensor paths. */
-export interface AdamStepScalars {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  /** 1 − lr·wd, the decoupled weight-decay factor. */
-  decay: number;
-  /** 1 − beta1^t and √(1 − beta2^t). */
-  bc1: number;
-  bc2Sqrt: number;
-}
-
 export function stepScalars(cfg: AdamConfig, step: number, lr: number): AdamStepScalars {
   return {
     lr,
@@ -52,23 +43,6 @@ export function stepScalars(cfg: AdamConfig, step: number, lr: number): AdamStep
     bc1: 1 - Math.pow(cfg.beta1, step),
     bc2Sqrt: Math.sqrt(1 - Math.pow(cfg.beta2, step)),
   };
-}
-
-/** One parameter's slot in a fused update: the parameter, its gradient and its moments, updated in place. */
-export interface AdamSlot {
-  p: tf.Variable;
-  g: tf.Tensor;
-  m: tf.Variable;
-  v: tf.Variable;
-}
-
-/** A backend's fused Adam over many parameters at once (the webgpu backend registers one when it starts). */
-export type FusedAdamStep = (slots: AdamSlot[], s: AdamStepScalars) => void;
-const fusedSteps = new Map<string, FusedAdamStep>();
-
-/** Called by a backend's registration; Adam.step then uses it whenever that backend is active. */
-export function registerFusedAdamStep(backendName: string, step: FusedAdamStep): void {
-  fusedSteps.set(backendName, step);
 }
 
 /** Moments of one parameter: host arrays on host-memory backends, tensors elsewhere. */
@@ -107,9 +81,9 @@ export class Adam {
     });
     this.t += 1;
     const s = stepScalars(this.config, this.t, lr);
-    const fused = this.config.fused ? fusedSteps.get(tf.getBackend()) : undefined;
-    if (fused && this.moments.every((mo) => mo.kind === 'tensor')) {
-      fused(this.params.map((p, i) => {
+    const kernel = this.config.fused ? adamKernel(tf.getBackend()) : undefined;
+    if (kernel?.kind === 'device' && this.moments.every((mo) => mo.kind === 'tensor')) {
+      kernel.step(this.params.map((p, i) => {
         const mo = this.moments[i] as Extract<Moments, { kind: 'tensor' }>;
         return { p, g: grads[i], m: mo.m, v: mo.v };
       }), s);

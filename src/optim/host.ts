@@ -1,8 +1,8 @@
-// The Adam update over host memory: tensors on the cpu and native backends keep their values in
-// Float32Arrays that the update can rewrite in place (as torch.optim does), avoiding new tensors per step.
+// The Adam update over host memory: tensors on the cpu backend, and on backends that register a host
+// Adam kernel (src/ops/adam.ts; native: C++), keep their values in Float32Arrays that the update can
+// rewrite in place (as torch.optim does), avoiding new tensors per step.
 import * as tf from '@tensorflow/tfjs';
-import type { AdamStepScalars } from './adam.js';
-import { loadedAddon } from '../backend/native/addon.js';
+import { type AdamStepScalars, adamKernel } from '../ops/adam.js';
 
 export type HostUpdate = (p: tf.Variable, g: tf.Tensor, m: Float32Array, v: Float32Array, s: AdamStepScalars) => void;
 
@@ -17,14 +17,17 @@ interface HostBackend {
 /** The in-place update for the active backend, or null when its tensors do not live in host arrays. */
 export function hostUpdateKernel(): HostUpdate | null {
   const name = tf.getBackend();
-  if (name !== 'cpu' && name !== 'native') return null;
+  const registered = adamKernel(name);
+  const update =
+    registered?.kind === 'host'
+      ? registered.update
+      : name === 'cpu'
+        ? (p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, s: AdamStepScalars) =>
+            jsAdamUpdate(p, g, m, v, s.lr, s.beta1, s.beta2, s.eps, s.decay, s.bc1, s.bc2Sqrt)
+        : null;
+  if (!update) return null;
   const backend = tf.backend() as unknown as HostBackend;
-  const addon = name === 'native' ? loadedAddon() : null;
-  const update = addon ? addon.adamUpdate : jsAdamUpdate;
-  return (p, g, m, v, s) => {
-    const gv = backend.data.get(g.dataId).values;
-    update(writableValues(backend, p), gv, m, v, s.lr, s.beta1, s.beta2, s.eps, s.decay, s.bc1, s.bc2Sqrt);
-  };
+  return (p, g, m, v, s) => update(writableValues(backend, p), backend.data.get(g.dataId).values, m, v, s);
 }
 
 /** The variable's own values; when its storage is shared with another tensor, it first gets a private copy. */

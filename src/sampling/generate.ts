@@ -2,7 +2,7 @@
 //
 // Each distinct prompt is run once (prompts of equal length share one prefill batch); its G rows then
 // share that prompt's cache row (KVCache.select with repeated rows copies nothing), and decoding
-// attends to it once per group per step (model/decode-attention.ts): iGRPO's stage-2 prompt (question
+// attends to it once per group per step (src/ops decodeAttention): iGRPO's stage-2 prompt (question
 // + best draft) is long and shared by all G refinements, so this is where time goes. Prompts of
 // different lengths decode together in ONE batch: their caches are left-padded and the padding masked
 // (KVCache.concat), and each row keeps its own position. We chose left padding over decoding each

@@ -18,8 +18,9 @@ export interface NativeAddon {
   layerNormBackward(dy: F32, x: F32, gamma: F32, dx: F32, dgamma: F32, dbeta: F32, rows: number, d: number, eps: number): void;
   geluForward(x: F32, y: F32, n: number): void;
   geluBackward(dy: F32, x: F32, dx: F32, n: number): void;
-  attentionForward(q: F32, k: F32, v: F32, out: F32, bh: number, tq: number, tk: number, dh: number): void;
-  attentionBackward(dout: F32, q: F32, k: F32, v: F32, dq: F32, dk: F32, dv: F32, bh: number, tq: number, tk: number, dh: number): void;
+  /** q [bh, tq, dh], k and v [bh / groups, tk, dh]: `groups` query heads per kv head. */
+  attentionForward(q: F32, k: F32, v: F32, out: F32, bh: number, groups: number, tq: number, tk: number, dh: number): void;
+  attentionBackward(dout: F32, q: F32, k: F32, v: F32, dq: F32, dk: F32, dv: F32, bh: number, groups: number, tq: number, tk: number, dh: number): void;
   tokenLogProbsForward(logits: F32, targets: I32, out: F32, rows: number, vocab: number): void;
   tokenLogProbsBackward(dy: F32, logits: F32, targets: I32, dlogits: F32, rows: number, vocab: number): void;
   embeddingForward(table: F32, ids: I32, out: F32, rows: number, vocab: number, d: number): void;

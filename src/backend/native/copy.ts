@@ -41,6 +41,24 @@ export function sliceKernel(cpu: KernelFn): KernelFn {
   };
 }
 
+/** SplitV as one Slice per part (the cpu kernel slices element by element in JS where a part is strided). */
+export function splitKernel(slice: KernelFn): KernelFn {
+  return (args) => {
+    const { x } = args.inputs;
+    const { numOrSizeSplits, axis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number };
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+    const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, numOrSizeSplits, ax);
+    const begin = new Array<number>(x.shape.length).fill(0);
+    return sizes.map((n) => {
+      const size = x.shape.slice();
+      size[ax] = n;
+      const part = slice({ ...args, attrs: { begin: begin.slice(), size } }) as tf.TensorInfo;
+      begin[ax] += n;
+      return part;
+    });
+  };
+}
+
 export function concatKernel(cpu: KernelFn): KernelFn {
   return (args) => {
     const inputs = Object.values(args.inputs);

@@ -1,32 +1,24 @@
-// KV-cache decoding kernels for 'native' (C++ in native/src/decode_attention.cc), dispatched to by name
-// from src/model/decode-attention.ts and src/model/kvcache.ts. Inference only: no gradients.
+// KV-cache decoding kernels for 'native' (C++ in native/src/decode_attention.cc) under the src/ops
+// DECODE_KERNELS names, dispatched to by src/ops/decode.ts. Inference only: no gradients.
 //
-//   IgrpoDecodeAttention     q [B,H,1,dh], kp, vp [U,H,Tp,dh], ks, vs [B,H,cap,dh], prefixMask [U,Tp]?;
-//                            attrs group, suffixLength? (valid suffix positions, default cap) → [B,H,1,dh].
-//                            The same inputs and result as the webgpu kernel of that name.
-//   IgrpoDecodeAttentionQKV  qkv [B,3·H·dh] (one decoding step's fused projection), kp, vp, ks, vs,
-//                            prefixMask?; attrs group, heads, suffixLength. Writes the step's k and v
-//                            into ks/vs at position suffixLength IN PLACE (the cache's tensors are private
-//                            to it), then attends over suffixLength + 1 positions → [B, H·dh] (heads merged).
-//   IgrpoKVGrow              x [B,H,L,dh]; attrs length (≤ L), capacity → a fresh [B,H,capacity,dh] holding
-//                            x's first `length` positions, zeros after.
+//   IgrpoDecodeAttention  q [B,H,1,dh], kp, vp [U,Hkv,Tp,dh], ks, vs [B,Hkv,cap,dh], prefixMask [U,Tp]?;
+//                         attrs group, kvHeads, suffixLength (valid suffix positions, default cap) → [B,H,1,dh].
+//   IgrpoKVAppend         buffer [B,Hkv,cap,dh], x [B,Hkv,1,dh]; attr position → buffer with x written at
+//                         position: IN PLACE (the result shares the buffer's storage) when no other tensor
+//                         shares that storage, else into a copy.
+//   IgrpoKVGrow           x [B,Hkv,L,dh]; attrs length (≤ L), capacity → a fresh [B,Hkv,capacity,dh] holding
+//                         x's first `length` positions, zeros after.
 import * as tf from '@tensorflow/tfjs';
+import { DECODE_KERNELS } from '../../ops/kernels.js';
 import type { NativeAddon } from './addon.js';
 import { type Info, type KernelArgs, type KernelFn, f32, output, size } from './host.js';
 import { pool } from './pool.js';
 
-// the names src/model/decode-attention.ts dispatches to (the backend cannot import the model)
-export const DECODE_KERNELS = {
-  attention: 'IgrpoDecodeAttention',
-  attentionQKV: 'IgrpoDecodeAttentionQKV',
-  grow: 'IgrpoKVGrow',
-} as const;
-
 type F32 = Float32Array;
 /** The addon's decoding functions (native/src/decode_binding.cc). */
 interface DecodeAddon {
-  decodeAttention(q: F32, qStride: number, kp: F32, vp: F32, mask: F32 | null, ks: F32, vs: F32, out: F32,
-    b: number, h: number, dh: number, group: number, tp: number, cap: number, ts: number): void;
+  decodeAttention(q: F32, kp: F32, vp: F32, mask: F32 | null, ks: F32, vs: F32, out: F32,
+    b: number, h: number, hkv: number, dh: number, group: number, tp: number, cap: number, ts: number): void;
   kvAppend(src: F32, srcStride: number, dst: F32, b: number, h: number, dh: number, cap: number, pos: number): void;
   kvGrow(x: F32, out: F32, bh: number, xcap: number, len: number, cap: number, dh: number): void;
 }
@@ -49,33 +41,38 @@ function kernels(addon: DecodeAddon): Record<string, KernelFn> {
     [DECODE_KERNELS.attention]: (args) => {
       const { q, kp, vp, ks, vs } = args.inputs;
       const [b, h, , dh] = q.shape;
-      const [u, , tp] = kp.shape;
+      const [u, hkv, tp] = kp.shape;
       const cap = ks.shape[2];
       const group = args.attrs!.group as number;
       const ts = (args.attrs!.suffixLength as number | undefined) ?? cap;
-      if (u * group !== b || ts > cap) throw new Error(`decode attention: ${u} prefix rows × group ${group} vs ${b} rows, suffix ${ts} of ${cap}`);
+      const kvHeads = (args.attrs!.kvHeads as number | undefined) ?? hkv;
+      if (u * group !== b || ts > cap || kvHeads !== hkv || ks.shape[1] !== hkv || h % hkv !== 0) {
+        throw new Error(`decode attention: q [${q.shape}], prefix [${kp.shape}], suffix [${ks.shape}] at ${ts}, group ${group}, kvHeads ${kvHeads}`);
+      }
       const out = pool.alloc(size(q.shape));
-      addon.decodeAttention(need(args, q, 'decode attention'), h * dh, need(args, kp, 'decode attention'), need(args, vp, 'decode attention'),
-        mask(args, u, tp), need(args, ks, 'decode attention'), need(args, vs, 'decode attention'), out, b, h, dh, group, tp, cap, ts);
+      addon.decodeAttention(need(args, q, 'decode attention'), need(args, kp, 'decode attention'), need(args, vp, 'decode attention'),
+        mask(args, u, tp), need(args, ks, 'decode attention'), need(args, vs, 'decode attention'), out, b, h, hkv, dh, group, tp, cap, ts);
       return output(args.backend, q.shape, out);
     },
-    [DECODE_KERNELS.attentionQKV]: (args) => {
-      const { qkv, kp, vp, ks, vs } = args.inputs;
-      const [b, h, cap, dh] = ks.shape;
-      const [u, , tp] = kp.shape;
-      const { group, suffixLength: ts } = args.attrs as { group: number; suffixLength: number };
-      if (qkv.shape[0] !== b || qkv.shape[1] !== 3 * h * dh || u * group !== b || ts >= cap) {
-        throw new Error(`decode attention: qkv [${qkv.shape}], cache [${ks.shape}] at ${ts}, ${u} prefix rows × group ${group}`);
+    [DECODE_KERNELS.append]: (args) => {
+      const { buffer, x } = args.inputs;
+      const [b, hkv, cap, dh] = buffer.shape;
+      const pos = args.attrs!.position as number;
+      if (x.shape[0] !== b || x.shape[1] !== hkv || x.shape[2] !== 1 || x.shape[3] !== dh || pos < 0 || pos >= cap) {
+        throw new Error(`KV append: x [${x.shape}] at ${pos} into [${buffer.shape}]`);
       }
-      const x = need(args, qkv, 'decode attention');
-      const kv = [need(args, ks, 'decode attention'), need(args, vs, 'decode attention')];
-      // the step's k and v sit at columns d.. and 2d.. of each qkv row
-      addon.kvAppend(x.subarray(h * dh), 3 * h * dh, kv[0], b, h, dh, cap, ts);
-      addon.kvAppend(x.subarray(2 * h * dh), 3 * h * dh, kv[1], b, h, dh, cap, ts);
-      const out = pool.alloc(b * h * dh);
-      addon.decodeAttention(x, 3 * h * dh, need(args, kp, 'decode attention'), need(args, vp, 'decode attention'), mask(args, u, tp),
-        kv[0], kv[1], out, b, h, dh, group, tp, cap, ts + 1);
-      return output(args.backend, [b, h * dh], out);
+      const data = args.backend.data.get(buffer.dataId)!;
+      const src = need(args, buffer, 'KV append');
+      // a buffer whose storage another tensor shares (refCount > 1) is copied first: never write under a
+      // reader. (Subarray views made by slicing the buffer are not counted: the KV cache, which owns its
+      // buffers, only ever reads positions below the one written.)
+      const inPlace = data.refCount <= 1;
+      const dst = inPlace ? src : pool.alloc(src.length);
+      if (!inPlace) dst.set(src);
+      addon.kvAppend(need(args, x, 'KV append'), hkv * dh, dst, b, hkv, dh, cap, pos);
+      if (!inPlace) return output(args.backend, buffer.shape, dst);
+      args.backend.incRef(buffer.dataId);
+      return { dataId: buffer.dataId, shape: buffer.shape, dtype: buffer.dtype };
     },
     [DECODE_KERNELS.grow]: (args) => {
       const { x } = args.inputs;

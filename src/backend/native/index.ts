@@ -4,12 +4,13 @@ import * as tf from '@tensorflow/tfjs';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { type NativeAddon, loadAddon } from './addon.js';
 import { pool } from './pool.js';
-import { concatKernel, gatherKernel, sliceKernel } from './copy.js';
+import { concatKernel, gatherKernel, sliceKernel, splitKernel } from './copy.js';
 import { binaryKernel } from './binary.js';
 import { softmaxKernel, sumKernel, transposeKernel } from './elementwise.js';
 import { registerFusedKernels } from './fused.js';
 import { registerDecodeKernels } from './decode.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
+import { registerAdamKernel } from '../../ops/adam.js';
 
 export const NATIVE_BACKEND = 'native';
 
@@ -81,6 +82,7 @@ function registerKernels(addon: NativeAddon): void {
     Concat: concatKernel(cpuKernel('Concat') as never) as unknown as KernelFn,
     GatherV2: gatherKernel(cpuKernel('GatherV2') as never) as unknown as KernelFn,
   };
+  ours.SplitV = splitKernel(ours.Slice as never) as unknown as KernelFn;
   ours._FusedMatMul = fusedMatMulKernel(addon, cpuKernel('_FusedMatMul') as never, ours.Add as never) as unknown as KernelFn;
   for (const k of tf.getKernelsForBackend('cpu')) {
     if (tf.getKernel(k.kernelName, NATIVE_BACKEND)) continue;
@@ -101,6 +103,11 @@ export async function registerNativeBackend(): Promise<void> {
   const addon = loadAddon();
   addon.setThreads(nativeThreads());
   registerKernels(addon);
+  // src/optim's Adam over host arrays: one fused C++ loop per parameter, in place
+  registerAdamKernel(NATIVE_BACKEND, {
+    kind: 'host',
+    update: (p, g, m, v, s) => addon.adamUpdate(p, g, m, v, s.lr, s.beta1, s.beta2, s.eps, s.decay, s.bc1, s.bc2Sqrt),
+  });
   tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
   registered = true;
 }

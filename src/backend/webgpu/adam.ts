@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { webgpuBackend, type GPUBufferLike, type WebGPUBackendLike } from './backend.js';
 import { countRawDispatch } from './instrument.js';
-import type { AdamSlot, AdamStepScalars } from '../../optim/adam.js';
+import type { AdamSlot, AdamStepScalars } from '../../ops/adam.js';
 
 /** The step's scalars, as src/optim computes them. */
 export type AdamScalars = AdamStepScalars;

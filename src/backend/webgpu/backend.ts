@@ -59,6 +59,7 @@ export interface WebGPUBackendLike {
   endComputePassEncoder(): void;
   submitQueue(): void;
   makeTensorInfo(shape: number[], dtype: tf.DataType): TensorInfo;
+  disposeData(dataId: object, force?: boolean): boolean;
 }
 
 export interface ComputePass {

@@ -11,12 +11,11 @@ import { registerFusedKernels } from './fused.js';
 import { disposeDeviceScalars, registerReductionGradients } from './gradients.js';
 import { webgpuBackend } from './backend.js';
 import { webgpuAdamStep } from './adam.js';
-import { registerFusedAdamStep } from '../../optim/adam.js';
+import { registerAdamKernel } from '../../ops/adam.js';
 
 export { webgpuCounters, type WebgpuCounters } from './instrument.js';
 export { webgpuAdamUpdate, webgpuAdamStep, flushWebgpu, type AdamScalars } from './adam.js';
 export { deviceScalar } from './gradients.js';
-export { DECODE_ATTENTION } from './kernels/decode_attention.js';
 export { VULKAN_HELP, type AdapterDescription } from './init.js';
 
 /**
@@ -42,7 +41,7 @@ export async function registerWebgpuBackend(): Promise<void> {
   if (process.env.IGRPO_WEBGPU_BASELINE === '1') return;
   registerReductionGradients();
   registerFusedKernels();
-  registerFusedAdamStep('webgpu', webgpuAdamStep); // src/optim's Adam: one in-place dispatch per two parameters
+  registerAdamKernel('webgpu', { kind: 'device', step: webgpuAdamStep }); // src/optim's Adam: one in-place dispatch per two parameters
 }
 
 type ErrorTarget = { onuncapturederror: ((ev: { error: { message: string } }) => void) | null };

@@ -1,8 +1,9 @@
 // Fused causal attention, forward and backward, one invocation per (batch·head, row): the scores,
 // mask and softmax never reach memory and no causal mask is built on the CPU.
 //
-// q: [B, H, Tq, dh]; k, v: [B, H, Tk, dh]; query i sits at absolute position off + i (off = Tk - Tq)
-// and sees keys 0..off+i (src/ops causalAttention's rule). Forward uses an online softmax. Backward
+// q: [B, H, Tq, dh]; k, v: [B, Hkv, Tk, dh] with grp = H / Hkv query heads per kv head (flat query head
+// g reads flat kv head g / grp: transformers' repeat_kv order); query i sits at absolute position
+// off + i (off = Tk - Tq) and sees keys 0..off+i (src/ops causalAttention's rule). Forward uses an online softmax. Backward
 // (FlashAttention-2's recurrences, recomputing scores) takes 4 dispatches: per-row stats
 // (L = logsumexp, D = dO·O), dQ per query row, dK and dV per key row.
 import type { TensorInfo } from '../backend.js';
@@ -10,6 +11,7 @@ import { runFlat } from '../program.js';
 
 interface Dims {
   bh: number;
+  grp: number;
   tq: number;
   tk: number;
   dh: number;
@@ -17,16 +19,17 @@ interface Dims {
 
 function dims(q: TensorInfo, k: TensorInfo): Dims {
   const [b, h, tq, dh] = q.shape;
-  return { bh: b * h, tq, tk: k.shape[2], dh };
+  return { bh: b * h, grp: h / k.shape[1], tq, tk: k.shape[2], dh };
 }
 
 const uniforms = (d: Dims) => [
   { type: 'int32' as const, data: [d.bh] },
+  { type: 'int32' as const, data: [d.grp] },
   { type: 'int32' as const, data: [d.tq] },
   { type: 'int32' as const, data: [d.tk] },
   { type: 'float32' as const, data: [1 / Math.sqrt(d.dh)] },
 ];
-const UNIFORMS = 'bh : i32, tq : i32, tk : i32, scale : f32,';
+const UNIFORMS = 'bh : i32, grp : i32, tq : i32, tk : i32, scale : f32,';
 
 /** Shared WGSL: row bookkeeping and q·k for row r of Q against key j of K (both flat, dh specialised). */
 const helpers = (dh: number) => `
@@ -43,7 +46,7 @@ const QUERY_ROW = `if (index >= uniforms.bh * uniforms.tq) { return; }
   let i = index - g * uniforms.tq;
   let last = uniforms.tk - uniforms.tq + i;
   let qBase = index * DH;
-  let kv0 = g * uniforms.tk * DH;`;
+  let kv0 = (g / uniforms.grp) * uniforms.tk * DH;`;
 
 const zeroAcc = (dh: number) => `var acc : array<f32, ${dh}>;
   for (var c = 0; c < DH; c++) { acc[c] = 0.0; }`;
@@ -52,7 +55,7 @@ export function attentionForward(q: TensorInfo, k: TensorInfo, v: TensorInfo): T
   const d = dims(q, k);
   return runFlat(
     {
-      key: `attn_fwd_${d.dh}`,
+      key: `attn_fwd_gqa_${d.dh}`,
       inputs: ['Q', 'K', 'V'],
       outputShape: q.shape,
       threads: d.bh * d.tq,
@@ -83,7 +86,7 @@ function attentionStats(q: TensorInfo, k: TensorInfo, o: TensorInfo, dO: TensorI
   const d = dims(q, k);
   return runFlat(
     {
-      key: `attn_stats_${d.dh}`,
+      key: `attn_stats_gqa_${d.dh}`,
       inputs: ['Q', 'K', 'O', 'DO'],
       outputShape: [d.bh * d.tq, 2],
       threads: d.bh * d.tq,
@@ -113,7 +116,7 @@ function attentionDq(q: TensorInfo, k: TensorInfo, v: TensorInfo, dO: TensorInfo
   const d = dims(q, k);
   return runFlat(
     {
-      key: `attn_dq_${d.dh}`,
+      key: `attn_dq_gqa_${d.dh}`,
       inputs: ['Q', 'K', 'V', 'DO', 'Stats'],
       outputShape: q.shape,
       threads: d.bh * d.tq,
@@ -138,34 +141,41 @@ function attentionDq(q: TensorInfo, k: TensorInfo, v: TensorInfo, dO: TensorInfo
   );
 }
 
-/** wantDk = 1: dK_j = scale Σ_i dS_ij Q_i; wantDk = 0: dV_j = Σ_i P_ij dO_i (over queries that see key j). */
+/**
+ * wantDk = 1: dK_j = scale Σ_i dS_ij Q_i; wantDk = 0: dV_j = Σ_i P_ij dO_i, over the queries of the grp
+ * query heads reading this kv head that see key j. One invocation per key row of K ([B·Hkv·Tk]).
+ */
 function attentionDkv(q: TensorInfo, k: TensorInfo, v: TensorInfo, dO: TensorInfo, stats: TensorInfo, wantDk: number): TensorInfo {
   const d = dims(q, k);
+  const bhkv = d.bh / d.grp;
   return runFlat(
     {
-      key: `attn_dkv_${d.dh}`,
+      key: `attn_dkv_gqa_${d.dh}`,
       inputs: ['Q', 'K', 'V', 'DO', 'Stats'],
       outputShape: k.shape,
-      threads: d.bh * d.tk,
+      threads: bhkv * d.tk,
       uniforms: `${UNIFORMS} wantDk : i32,`,
       helpers: helpers(d.dh),
-      body: `if (index >= uniforms.bh * uniforms.tk) { return; }
-  let g = index / uniforms.tk;
-  let j = index - g * uniforms.tk;
+      body: `if (index >= (uniforms.bh / uniforms.grp) * uniforms.tk) { return; }
+  let gk = index / uniforms.tk;
+  let j = index - gk * uniforms.tk;
   let kBase = index * DH;
   let off = uniforms.tk - uniforms.tq;
   ${zeroAcc(d.dh)}
-  for (var i = max(j - off, 0); i < uniforms.tq; i++) {
-    let row = g * uniforms.tq + i;
-    let qBase = row * DH;
-    let p = exp(qDotK(qBase, kBase) * uniforms.scale - Stats[row * 2]);
-    if (uniforms.wantDk == 1) {
-      var dp = 0.0;
-      for (var c = 0; c < DH; c++) { dp += DO[qBase + c] * V[kBase + c]; }
-      let ds = p * (dp - Stats[row * 2 + 1]) * uniforms.scale;
-      for (var c = 0; c < DH; c++) { acc[c] += ds * Q[qBase + c]; }
-    } else {
-      for (var c = 0; c < DH; c++) { acc[c] += p * DO[qBase + c]; }
+  for (var r = 0; r < uniforms.grp; r++) {
+    let g = gk * uniforms.grp + r;
+    for (var i = max(j - off, 0); i < uniforms.tq; i++) {
+      let row = g * uniforms.tq + i;
+      let qBase = row * DH;
+      let p = exp(qDotK(qBase, kBase) * uniforms.scale - Stats[row * 2]);
+      if (uniforms.wantDk == 1) {
+        var dp = 0.0;
+        for (var c = 0; c < DH; c++) { dp += DO[qBase + c] * V[kBase + c]; }
+        let ds = p * (dp - Stats[row * 2 + 1]) * uniforms.scale;
+        for (var c = 0; c < DH; c++) { acc[c] += ds * Q[qBase + c]; }
+      } else {
+        for (var c = 0; c < DH; c++) { acc[c] += p * DO[qBase + c]; }
+      }
     }
   }
   for (var c = 0; c < DH; c++) { result[kBase + c] = acc[c]; }`,
