@@ -155,6 +155,31 @@ export function showMarkdown(md: string): void {
   if (!displayBundle({ 'text/markdown': md, 'text/plain': md })) console.log(md);
 }
 
+const IMAGE_TYPES: Record<string, string> = { '.png': 'image/png', '.svg': 'image/svg+xml', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif' };
+
+/**
+ * Markdown whose local images (![alt](relative/path.png), relative to `baseDir`) are embedded as data URLs. A
+ * notebook renders markdown outputs against the *notebook's* folder through the Jupyter server, so a report's
+ * relative image paths (e.g. summary.md's) would show as broken images; embedded ones show anywhere, also after
+ * saving. Remote (http:, data:) and missing images are left as they are.
+ */
+export function inlineMarkdownImages(md: string, baseDir: string): string {
+  return md.replace(/!\[([^\]]*)\]\(([^)\s]+)\)/g, (whole, alt: string, src: string) => {
+    if (/^[a-z]+:/i.test(src)) return whole;
+    const file = path.resolve(baseDir, decodeURI(src));
+    const type = IMAGE_TYPES[path.extname(file).toLowerCase()];
+    if (!type || !fs.existsSync(file)) return whole;
+    return `![${alt}](data:${type};base64,${fs.readFileSync(file).toString('base64')})`;
+  });
+}
+
+/** Shows a markdown file (e.g. a report's summary.md) with its images embedded, so they render in the notebook. */
+export function showMarkdownFile(file: string): void {
+  const md = fs.readFileSync(file, 'utf8');
+  const inlined = inlineMarkdownImages(md, path.dirname(file));
+  if (!displayBundle({ 'text/markdown': inlined, 'text/plain': md })) console.log(md);
+}
+
 type Cell = string | number | boolean | null | undefined;
 
 function formatCell(v: Cell, digits: number): string {

@@ -7,6 +7,7 @@ export * from './parquet.js';
 export * from './flat.js';
 export * from './frames.js';
 export * from './stats.js';
+export * from './labels.js';
 export * from './figures.js';
 export * from './display.js';
 export * from './export.js';
