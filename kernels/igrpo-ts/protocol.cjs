@@ -47,16 +47,32 @@ function startKernel({ root, tslabDir, configPath }) {
     return runInThisContext.call(this, code, options);
   };
 
+  // --- declarations visible to later cells. tslab keeps a cell's declarations only when the cell succeeds, so after
+  // `const trainer = …; await trainer.run()` is interrupted (or throws) `trainer` exists at run time but the next cell
+  // fails to compile ("Cannot find name 'trainer'"). As in Python, a cell that ran keeps what it declared: we pass
+  // the converter our own record of the declarations, updated when a cell compiled and ran, failing or not.
+  const decls = { current: '', pending: null };
+  const keepingDecls = (c) => ({
+    ...c,
+    convert(_prev, src) {
+      const r = c.convert(decls.current, src);
+      decls.pending = r.diagnostics && r.diagnostics.length ? null : (r.declOutput ?? '');
+      return r;
+    },
+    inspect: (_prev, src, pos) => c.inspect(decls.current, src, pos),
+    complete: (_prev, src, pos) => c.complete(decls.current, src, pos),
+  });
+
   // --- the executor, with errors captured for the reply instead of printed
   let lastError = null;
   const convs = {
     _node: null,
     _browser: null,
     get node() {
-      return (this._node ??= createConverter({ isJS: false, isBrowser: false }));
+      return (this._node ??= keepingDecls(createConverter({ isJS: false, isBrowser: false })));
     },
     get browser() {
-      return (this._browser ??= createConverter({ isJS: false, isBrowser: true }));
+      return (this._browser ??= keepingDecls(createConverter({ isJS: false, isBrowser: true })));
     },
     close() {
       this._node?.close();
@@ -115,12 +131,15 @@ function startKernel({ root, tslabDir, configPath }) {
         send?.('execute_input', { code: req.code, execution_count: n });
         interruptState().requested = false; // an interrupt of an earlier cell does not stop this one
         lastError = null;
+        decls.pending = null;
         running = { count: n, write: writeStream };
         // The task resolves even when the cell fails: a rejected task would cancel every queued one (tslab's
         // TaskQueue), which only stop_on_error asks for (below).
         try {
           const ok = await this.executor.execute(req.code);
-          return { count: n, failure: ok ? null : (lastError ?? { name: 'Error', message: 'the cell failed', stack: '' }) };
+          const failure = ok ? null : (lastError ?? { name: 'Error', message: 'the cell failed', stack: '' });
+          if (decls.pending !== null && !(failure && failure.compile)) decls.current = decls.pending;
+          return { count: n, failure };
         } catch (e) {
           return { count: n, failure: e };
         } finally {
