@@ -17,4 +17,3 @@ export * from './viewer.js';
 export * from './report.js';
 export * from './synthetic.js';
 export * from './notebook.js';
-export * from './walkthrough.js';
