@@ -3,6 +3,7 @@
 // kernel's own behaviour (working directory, src/ imports, ESM packages, strict types, real error messages), and
 // that the stored notebooks carry no outputs.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -97,6 +98,43 @@ test('nbconvert: execution counts, --allow-errors runs on, errors mapped to cell
   assert.equal(cfg.traceback![2], '    at cell [4], line 2');
   assert.ok(!cfg.traceback!.some((l) => /evalmachine|tslab|node:|kernels\/igrpo-ts|\.js:/.test(l)), cfg.traceback!.join('\n'));
   assert.match(joined(cells[4].outputs[0].text), /after errors/);
+});
+
+// Driven through jupyter_client directly: the replies a frontend sees.
+const PROTOCOL_PY = String.raw`
+import json
+from jupyter_client.manager import start_new_kernel
+km, kc = start_new_kernel(kernel_name='igrpo-ts', startup_timeout=180)
+def reply(mid):
+    while True:
+        r = kc.get_shell_msg(timeout=180)
+        if r['parent_header'].get('msg_id') == mid: return r['content']
+out = {}
+try:
+    reply(kc.execute('const policy = { abcdef: 1, other: 2 };'))
+    out['complete'] = reply(kc.complete('policy.abc', 10))['matches']
+    out['inspect'] = reply(kc.inspect('policy', 3)).get('data', {}).get('text/plain', '')
+    # two requests at once: the first fails, so the second (already queued) is aborted
+    ids = [kc.execute(c) for c in ['const later = { xyz: 3 };\nthrow new Error("fail");', 'console.log("queued")']]
+    out['queued'] = [reply(i)['status'] for i in ids]
+    # a request sent after the failure runs, and the failed cell's declaration is still there
+    out['afterwards'] = reply(kc.execute('if (later.xyz !== 3) throw new Error("lost");'))['status']
+    out['completeAfter'] = reply(kc.complete('later.x', 7))['matches']
+finally:
+    kc.stop_channels(); km.shutdown_kernel(now=True)
+print(json.dumps(out))
+`;
+
+test('kernel protocol: completion and inspection, queued cells aborted after an error, a failed cell keeps its declarations', { timeout: 300_000 }, () => {
+  const r = spawnSync(runner.python, ['-c', PROTOCOL_PY], { env: { ...process.env, JUPYTER_PATH: path.join(runner.prefix, 'share', 'jupyter') }, encoding: 'utf8', timeout: 280_000 });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  assert.ok(line.startsWith('{'), `${r.stdout}\n${r.stderr}`);
+  const out = JSON.parse(line);
+  assert.deepEqual(out.complete, ['abcdef']);
+  assert.match(out.inspect, /abcdef: number/);
+  assert.deepEqual(out.queued, ['error', 'aborted']);
+  assert.equal(out.afterwards, 'ok');
+  assert.deepEqual(out.completeAfter, ['xyz']);
 });
 
 test('stored notebooks use the igrpo-ts kernel and carry no outputs', () => {

@@ -3,8 +3,8 @@
 //    shows "In [ ]");
 //  - a failed cell answers with ename/evalue/traceback and an `error` output (not an empty reply plus text on
 //    stderr), its traceback mapped to cell and src/*.ts lines (stack.cjs);
-//  - `stop_on_error: false` (nbconvert --allow-errors) is honoured: the cells queued after a failing one still run
-//    (tslab aborted every request arriving within 200 ms of an error);
+//  - after a failing cell the requests already queued are aborted, unless it said `stop_on_error: false` (nbconvert
+//    --allow-errors: the cells after a failing one still run); tslab aborted every request arriving within 200 ms;
 //  - Kernel → Interrupt (SIGINT) requests a cooperative interrupt (src/util/interrupt.ts): library loops stop at their
 //    next interrupt point and the cell says so; only if the cell does not stop within a grace period does the kernel
 //    fall back to tslab's behaviour (stop waiting for the cell) and say that it may go on in the background.
@@ -119,11 +119,17 @@ function startKernel({ root, tslabDir, configPath }) {
     return { ename, evalue, traceback };
   }
 
+  // Jupyter's contract on error: the execute requests already queued when a cell fails are aborted (unless it said
+  // stop_on_error: false, as nbconvert --allow-errors does); requests sent later run. A request remembers the
+  // generation it arrived in; a failure starts a new one.
+  let generation = 0;
   const proto = jupyter.JupyterHandlerImpl.prototype;
   proto.handleExecute = async function (req, writeStream, writeDisplayData, send) {
+    const arrived = generation;
     let count = null;
     try {
       count = await this.execQueue.add(async () => {
+        if (arrived !== generation) return { aborted: true };
         process.stdout.write = this.createWriteToIopub('stdout', writeStream);
         process.stderr.write = this.createWriteToIopub('stderr', writeStream);
         jupyter.lastWriteDisplayData = writeDisplayData;
@@ -133,8 +139,8 @@ function startKernel({ root, tslabDir, configPath }) {
         lastError = null;
         decls.pending = null;
         running = { count: n, write: writeStream };
-        // The task resolves even when the cell fails: a rejected task would cancel every queued one (tslab's
-        // TaskQueue), which only stop_on_error asks for (below).
+        // The task resolves even when the cell fails: a rejected task would make tslab's TaskQueue cancel every
+        // later request, also those sent after the failure.
         try {
           const ok = await this.executor.execute(req.code);
           const failure = ok ? null : (lastError ?? { name: 'Error', message: 'the cell failed', stack: '' });
@@ -150,18 +156,11 @@ function startKernel({ root, tslabDir, configPath }) {
       if (e instanceof TaskCanceledError) return { status: 'aborted', execution_count: null };
       count = { count: null, failure: e };
     }
+    if (count.aborted) return { status: 'aborted', execution_count: null };
     if (!count.failure) return { status: 'ok', execution_count: count.count, payload: [], user_expressions: {} };
     const content = errorContent(count.failure);
     send?.('error', { ...content, execution_count: count.count });
-    // Jupyter's contract: after an error the requests already queued are aborted, unless this one says
-    // stop_on_error: false (nbconvert --allow-errors). A rejected queue head cancels them; 200 ms later the queue
-    // takes requests again (tslab's choice, so that the ones already sent are the ones aborted).
-    if (req.stop_on_error !== false) {
-      const aborted = Promise.reject(new TaskCanceledError('an earlier cell failed'));
-      aborted.catch(() => {});
-      this.execQueue.prev = aborted;
-      this.execQueue.reset(200);
-    }
+    if (req.stop_on_error !== false) generation++;
     return { status: 'error', execution_count: count.count, ...content };
   };
 
