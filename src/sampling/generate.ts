@@ -15,6 +15,7 @@
 // back only the chosen ids and their log-probs.
 import * as tf from '@tensorflow/tfjs';
 import type { KVCache, Policy } from '../model/policy.js';
+import { interruptPoint } from '../util/interrupt.js';
 import { Rng, mixSeed } from '../util/rng.js';
 import { type Completion, type SampleOptions } from './options.js';
 import { bannedBias, candidateCount, selectTokens } from './select.js';
@@ -72,6 +73,9 @@ export async function generate(policy: Policy, rows: readonly GenerationRow[], o
   let steps = 0; // decode calls so far: every row in the batch sits at promptLen + steps
   try {
     for (;;) {
+      // Yields to the event loop once per token (so Kernel → Interrupt is seen) and stops if one was requested;
+      // the finally below frees the cache.
+      await interruptPoint(`while sampling (token ${steps + 1})`);
       const b = members.length;
       const vocab = logits.shape[1];
       const k = candidateCount(vocab, opts);

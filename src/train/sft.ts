@@ -21,6 +21,7 @@ import { buildSequenceBatch, sequenceLogProbs } from '../rl/batch.js';
 import { sample } from '../sampling/index.js';
 import { getTemplate } from '../rl/templates.js';
 import { Rng, mixSeed } from '../util/rng.js';
+import { interruptPoint } from '../util/interrupt.js';
 import { evaluate } from './evaluate.js';
 import { learningRate, ScheduleConfig } from './schedule.js';
 import { evalProblems, promptOf, syntheticTokenizer, TaskConfig, trainProblems } from './task.js';
@@ -185,6 +186,7 @@ export async function runSft(cfg: SftConfig, opts: { out?: string; onProgress?: 
   const ownRng = new Rng(mixSeed(cfg.seed, 29)); // its own stream: configs without own drafts keep their examples
   let own: OwnDraft[] = [];
   for (let step = 0; step < cfg.steps; step++) {
+    await interruptPoint(`before SFT step ${step}`);
     if (cfg.ownDraftFraction > 0 && step % cfg.ownDraftRefreshEvery === 0) own = await sampleOwnDrafts(policy, pool, cfg, ownRng, mixSeed(cfg.seed, 31, step));
     const examples = Array.from({ length: cfg.batchSize }, () => sftExample(pool[rng.int(pool.length)], cfg, rng, own));
     const pairs = examples.map((e) => ({ prompt: tokenizer.encode(e.prompt), completion: [...tokenizer.encode(e.target), tokenizer.eosId] }));

@@ -32,6 +32,7 @@ import {
 import { rewardsOf, scoreGroups, type Completion, type Group, type SampleFn, type Score, type ScoreFn } from '../rl/rollout.js';
 import { NonFiniteLossError, policyUpdate, type TrainSequence, type UpdateResult } from '../rl/update.js';
 import { sample } from '../sampling/index.js';
+import { interruptPoint } from '../util/interrupt.js';
 import { Rng, mixSeed } from '../util/rng.js';
 import { makeScorer } from '../verify/rewards.js';
 import {
@@ -241,8 +242,16 @@ export class Trainer {
     return r;
   }
 
+  /** Set by dispose(): later use says so instead of failing deep inside tfjs ("reading 'backend'"). */
+  private disposed = false;
+
+  private assertLive(what: string): void {
+    if (this.disposed) throw new Error(`Trainer.${what}(): this trainer was disposed (trainer.dispose() freed its policy and optimizer); create a new one with Trainer.create(…)`);
+  }
+
   /** Start a step: its prompts, seed and learning rate. */
   begin(): StepState {
+    this.assertLive('begin');
     const step = this.stepIndex;
     return {
       step,
@@ -324,6 +333,7 @@ export class Trainer {
 
   /** Loss, gradients (accumulated over micro-batches), clipping and the optimizer step(s). */
   async update(s: StepState): Promise<UpdateResult> {
+    this.assertLive('update');
     const seqs = this.trainSequences(s);
     const o = this.config.optimizer;
     return (s.update = await this.timedAsync(s, 'update', () =>
@@ -397,6 +407,7 @@ export class Trainer {
 
   /** Held-out pass@1 (averaged over eval.k samples) of the current policy; logged to evals.jsonl. */
   async evaluate(): Promise<EvalDetail> {
+    this.assertLive('evaluate');
     const ev = this.config.eval;
     const t0 = performance.now();
     const r = await evaluate(this.policy, this.heldOut, {
@@ -413,6 +424,7 @@ export class Trainer {
   }
 
   async checkpoint(): Promise<string> {
+    this.assertLive('checkpoint');
     if (!this.out) throw new Error('checkpoint: this trainer has no run folder (out)');
     const logBytes: Record<string, number> = {};
     for (const f of LOGS) logBytes[f] = fs.statSync(path.join(this.out, f)).size;
@@ -431,6 +443,7 @@ export class Trainer {
       opts.onEval?.(this.evals[this.evals.length - 1]);
     }
     while (this.stepIndex < this.config.steps) {
+      await interruptPoint(`before step ${this.stepIndex}`); // Kernel → Interrupt stops here (or mid-sampling)
       const s = await this.step();
       opts.onStep?.(s);
     }
@@ -500,6 +513,8 @@ export class Trainer {
   }
 
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.optimizer.dispose();
     this.policy.dispose();
     this.reference?.dispose();
