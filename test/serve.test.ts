@@ -166,7 +166,7 @@ describe('igrpo serve', () => {
 
   test('--api-key: every endpoint but /health needs the bearer key (401 otherwise)', async () => {
     const body = { model: 'tiny', prompt: PROMPT, max_tokens: 4 };
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'sekrit' }, { authorization: 'Bearer sekrit2' }]) {
+    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer wrong' }, { authorization: 'sekrit' }, { authorization: 'Bearer sekrit2' }]) {
       const r = await rawPost(`${keyed.url}/v1/completions`, body, headers);
       assert.equal(r.status, 401, JSON.stringify(headers));
       assert.equal(ErrorResponseSchema.parse(r.json()).error.message, 'Unauthorized');
