@@ -6,3 +6,4 @@ export * from './options.js';
 export * from './errors.js';
 export * from './pool.js';
 export * from './remote.js';
+export * from './local.js';

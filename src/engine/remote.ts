@@ -6,7 +6,7 @@
 // A request is split into HTTP requests of `promptsPerRequest` prompts each, dispatched to the least-loaded
 // server. Each HTTP request carries its own seed, mixSeed(seed, first prompt index), so the answer does not
 // depend on which server took it or how often it was retried: a retry replaces, never appends.
-import { mixSeed } from '../util/rng.js';
+import { promptSeed } from './local.js';
 import { EngineError, classify } from './errors.js';
 import { EnginePool, type EngineServer } from './pool.js';
 import { CompletionResponseSchema, parseTokenId, type CompletionResponse } from './protocol.js';
@@ -45,7 +45,8 @@ export function completionBody(opts: RemoteSamplerOptions, prompts: readonly Pro
   return {
     ...opts.extraBody,
     model: opts.model,
-    prompt: prompts.length === 1 ? prompts[0].ids : prompts.map((p) => p.ids),
+    // token ids; text only where a caller has no tokenizer for the engine's model (PromptIn.ids empty)
+    prompt: promptField(prompts),
     n,
     max_tokens: maxTokens,
     temperature: opts.temperature,
@@ -62,6 +63,11 @@ export function completionBody(opts: RemoteSamplerOptions, prompts: readonly Pro
   };
 }
 
+function promptField(prompts: readonly PromptIn[]): string | string[] | number[] | number[][] {
+  if (prompts.every((p) => p.ids.length > 0)) return prompts.length === 1 ? prompts[0].ids : prompts.map((p) => p.ids);
+  return prompts.length === 1 ? prompts[0].text : prompts.map((p) => p.text);
+}
+
 /**
  * completions[prompt][j] for req on the pool's servers. Fails with an EngineError naming the server and the
  * request on a 4xx, a response failing its schema, or a transient error that outlived its retries.
@@ -74,7 +80,7 @@ export async function sampleRemote(pool: EnginePool, opts: RemoteSamplerOptions,
   await Promise.all(
     chunks.map(async (start) => {
       const prompts = req.prompts.slice(start, start + opts.promptsPerRequest);
-      const seed = mixSeed(req.seed, start) & 0x7fffffff;
+      const seed = promptSeed(req.seed, start);
       const what = `completions for prompts ${start}..${start + prompts.length - 1} of ${req.prompts.length} (n ${req.n}, seed ${seed}, model ${opts.model})`;
       const body = completionBody(opts, prompts, req.n, req.maxNewTokens, seed);
       const groups = await withRetries(pool, opts, what, hooks, () => progress.retries++, (server) => post(server, body, what, hooks.signal, prompts.length, req.n, req.maxNewTokens));
