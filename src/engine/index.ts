@@ -7,3 +7,4 @@ export * from './errors.js';
 export * from './pool.js';
 export * from './remote.js';
 export * from './local.js';
+export * from './judge.js';
