@@ -23,7 +23,8 @@ const HELP = `usage: igrpo serve --checkpoint DIR [options]
   --max-prompt-tokens N     prompt tokens at most (default 8192)
   --max-prompts N           prompts per completions request at most (default 64)
   --max-body-bytes N        request body at most (default 1048576)
-  --batch-window-ms MS      how long a request waits for others to batch with (default 5)
+  --batch-window-ms MS      a batch closes once no request arrived for this long (default 5)
+  --batch-max-wait-ms MS    ... or this long after its first request (default 50)
   --max-batch-rows N        completion rows per sampling call at most (default 512)
   --idle-timeout-ms MS      close a connection idle this long (default 30000)
   --request-timeout-ms MS   a request must arrive within this (default 60000)
@@ -41,7 +42,7 @@ export async function run(argv: string[]): Promise<number> {
         checkpoint: { type: 'string' }, 'served-model-name': { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
         'api-key': { type: 'string' }, 'enable-lora-updates': { type: 'boolean' }, 'lora-dir': { type: 'string', multiple: true },
         'max-n': { type: 'string' }, 'max-tokens': { type: 'string' }, 'max-prompt-tokens': { type: 'string' }, 'max-prompts': { type: 'string' },
-        'max-body-bytes': { type: 'string' }, 'batch-window-ms': { type: 'string' }, 'max-batch-rows': { type: 'string' },
+        'max-body-bytes': { type: 'string' }, 'batch-window-ms': { type: 'string' }, 'batch-max-wait-ms': { type: 'string' }, 'max-batch-rows': { type: 'string' },
         'idle-timeout-ms': { type: 'string' }, 'request-timeout-ms': { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -69,7 +70,7 @@ export async function run(argv: string[]): Promise<number> {
       modelName: (values['served-model-name'] as string | undefined) ?? checkpoint,
       apiKey: (values['api-key'] as string | undefined) ?? (process.env.IGRPO_API_KEY || undefined),
       limits: { maxN: flag('max-n'), maxTokens: flag('max-tokens'), maxPromptTokens: flag('max-prompt-tokens'), maxPrompts: flag('max-prompts'), bodyBytes: flag('max-body-bytes') },
-      batch: { windowMs: flag('batch-window-ms'), maxRows: flag('max-batch-rows') },
+      batch: { windowMs: flag('batch-window-ms'), maxWaitMs: flag('batch-max-wait-ms'), maxRows: flag('max-batch-rows') },
       timeouts: { idleMs: flag('idle-timeout-ms'), requestMs: flag('request-timeout-ms') },
       lora: { enabled: !!values['enable-lora-updates'], dirs: (values['lora-dir'] as string[] | undefined) ?? [] },
     },

@@ -45,7 +45,7 @@ interface Sampled {
 export function buildServer(policy: Policy, input: ServeOptionsInput, hooks: { lora?: LoraHook; checkpoint?: string } = {}): PolicyServer {
   const options = parseServeOptions(input);
   const { limits } = options;
-  const batcher = new Batcher(options.batch.windowMs, options.batch.maxRows);
+  const batcher = new Batcher(options.batch.windowMs, options.batch.maxRows, options.batch.maxWaitMs);
   const lora = new LoraRegistry(options.lora.enabled, options.lora.dirs, options.modelName, hooks.lora);
   const tokenizer = policy.tokenizer;
   const app = Fastify({

@@ -1,5 +1,6 @@
-// Concurrent requests → one sampling call. The first request of a batch waits `windowMs` for others (or
-// until `maxRows` completion rows are queued); the queue is then split by sampling parameters (and
+// Concurrent requests → one sampling call. A batch closes once no request has arrived for `windowMs` (a
+// burst of clients is caught whole however long it takes to arrive), `maxWaitMs` after its first request
+// at the latest, or as soon as `maxRows` completion rows are queued; the queue is then split by sampling parameters (and
 // policy), and each part runs as ONE generate() call, where each distinct prompt is prefilled once and its
 // KV cache shared by its rows. Calls run one at a time (the model is one), and requests that arrive while
 // one runs form the next batch, which starts as soon as it ends.
@@ -38,10 +39,16 @@ export interface BatchStats {
 export class Batcher {
   private queue: Queued[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** When the oldest queued request arrived (the batch's deadline counts from it). */
+  private firstAt = 0;
   private running = false;
   readonly stats: BatchStats = { calls: 0, rows: 0, maxRows: 0, maxJobs: 0 };
 
-  constructor(private readonly windowMs: number, private readonly maxRows: number) {}
+  constructor(
+    private readonly windowMs: number,
+    private readonly maxRows: number,
+    private readonly maxWaitMs = 50,
+  ) {}
 
   submit(job: Job): Promise<Completion[]> {
     return new Promise((resolve, reject) => {
@@ -56,16 +63,19 @@ export class Batcher {
   }
 
   private schedule(): void {
+    if (this.queue.length === 1 || this.firstAt === 0) this.firstAt = Date.now();
     if (this.running) return; // the running call flushes when it ends
-    if (this.queuedRows() >= this.maxRows) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const wait = Math.min(this.windowMs, this.firstAt + this.maxWaitMs - Date.now());
+    if (this.queuedRows() >= this.maxRows || wait <= 0) {
       void this.flush();
-    } else if (!this.timer) {
+    } else {
+      // quiet for windowMs: re-armed by every arrival, never past the first request's deadline
       this.timer = setTimeout(() => {
         this.timer = undefined;
         void this.flush();
-      }, this.windowMs);
+      }, wait);
     }
   }
 
@@ -98,7 +108,8 @@ export class Batcher {
       for (const q of take) q.reject(e);
     } finally {
       this.running = false;
-      // what queued meanwhile has waited long enough: run it now
+      // what queued meanwhile has waited at least one call: run it now
+      this.firstAt = this.queue.length > 0 ? Date.now() : 0;
       if (this.queue.length > 0) setImmediate(() => void this.flush());
     }
   }

@@ -30,8 +30,10 @@ export const ServeOptionsSchema = z
       .default({}),
     batch: z
       .object({
-        /** How long the first request of a batch waits for others to join it, ms. */
+        /** A batch closes once no request has arrived for this long, ms. */
         windowMs: z.number().nonnegative().default(5),
+        /** ... or this long after its first request at the latest, ms. */
+        maxWaitMs: z.number().nonnegative().default(50),
         /** Completion rows (prompts × n) per sampling call at most. */
         maxRows: z.number().int().positive().default(512),
       })
