@@ -143,6 +143,9 @@ describe('remote sampler', () => {
     const choice = (tokens: string[], lps: (number | null)[]) => ({ index: 0, text: 'x', finish_reason: 'stop' as const, logprobs: { tokens, token_logprobs: lps, text_offset: tokens.map(() => 0) } });
     assert.deepEqual(toCompletions({ ...base, choices: [choice(['token_id:5', 'token_id:2'], [-0.5, -0.1])] }, 1, 1, 4), [[{ ids: [5, 2], logprobs: [-0.5, -0.1], text: 'x', finishReason: 'stop' }]]);
     assert.throws(() => toCompletions({ ...base, choices: [choice(['hello'], [-1])] }, 1, 1, 4), /tokens\[0\] is "hello", not "token_id:N"/);
+    // SGLang / vLLM ≥ 0.10.2 return_token_ids: the ids come as a list, the token strings may be text
+    assert.deepEqual(toCompletions({ ...base, choices: [{ ...choice(['he', 'llo'], [-1, -2]), token_ids: [7, 9] }] }, 1, 1, 4)[0][0].ids, [7, 9]);
+    assert.throws(() => toCompletions({ ...base, choices: [{ ...choice(['he'], [-1]), token_ids: [7, 9] }] }, 1, 1, 4), /2 tokens but 1 log-probs/);
     assert.throws(() => toCompletions({ ...base, choices: [choice(['token_id:1'], [null])] }, 1, 1, 4), /token_logprobs\[0\] is null/);
     assert.throws(() => toCompletions({ ...base, choices: [{ ...choice([], []), logprobs: null }] }, 1, 1, 4), /logprobs missing/);
     assert.throws(() => toCompletions({ ...base, choices: [choice(['token_id:1'], [-1])] }, 1, 2, 4), /expected 2 choices, got 1/);

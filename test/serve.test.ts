@@ -90,6 +90,13 @@ describe('igrpo serve', () => {
       got.forEach((_, k) => assert.ok(Math.abs(lps[ids.length - 1 + k] - c.logprobs!.token_logprobs[k]!) < 1e-4, `forward pass, token ${k}`));
     });
     assert.deepEqual(r.usage, { prompt_tokens: ids.length, completion_tokens: completionTokens, total_tokens: ids.length + completionTokens });
+    // vLLM's newer return_token_ids: the same ids as a list, the prompt's too
+    const withIds = CompletionResponseSchema.parse((await rawPost(`${server.url}/v1/completions`, { ...body, return_token_ids: true, return_tokens_as_token_ids: false })).json());
+    withIds.choices.forEach((c, j) => {
+      assert.deepEqual(c.token_ids, local[j].ids);
+      assert.deepEqual(c.prompt_token_ids, ids);
+      assert.equal(c.logprobs!.tokens.join(''), policy.tokenizer.decode(local[j].ids.filter((id) => id !== policy.tokenizer.eosId)) + (local[j].ids.at(-1) === policy.tokenizer.eosId ? policy.tokenizer.decode([policy.tokenizer.eosId]) : ''));
+    });
   });
 
   test('/v1/completions: text prompts, lists of prompts (choices numbered prompt·n + j), stop strings stripped unless kept', async () => {

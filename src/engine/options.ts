@@ -28,6 +28,12 @@ export const RemoteSamplerOptionsSchema = z
     retries: z.number().int().nonnegative().default(5),
     backoffMs: z.number().nonnegative().default(250),
     maxBackoffMs: z.number().nonnegative().default(10_000),
+    /**
+     * How the server is asked for the sampled ids: vLLM's return_tokens_as_token_ids ("token_id:N" token
+     * strings) and/or return_token_ids (a token_ids list per choice: vLLM ≥ 0.10.2, SGLang). Both by default;
+     * a server that rejects one of the fields needs the other only. token_ids wins when both come back.
+     */
+    tokenIdFields: z.array(z.enum(['return_tokens_as_token_ids', 'return_token_ids'])).min(1).default(['return_tokens_as_token_ids', 'return_token_ids']),
     /** Extra body fields passed through unchanged (e.g. { min_p: 0.05, repetition_penalty: 1.1 }). */
     extraBody: z.record(z.unknown()).default({}),
   })

@@ -17,6 +17,9 @@ export const CompletionChoiceSchema = z.object({
   logprobs: CompletionLogprobsSchema.nullable().optional(),
   finish_reason: z.enum(['stop', 'length', 'abort']).nullable(),
   stop_reason: z.union([z.string(), z.number(), z.null()]).optional(),
+  /** The sampled ids (vLLM ≥ 0.10.2 and SGLang with return_token_ids: true). */
+  token_ids: z.array(z.number().int().nonnegative()).nullable().optional(),
+  prompt_token_ids: z.array(z.number().int().nonnegative()).nullable().optional(),
 });
 
 export const UsageSchema = z.object({

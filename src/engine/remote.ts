@@ -51,13 +51,14 @@ export function completionBody(opts: RemoteSamplerOptions, prompts: readonly Pro
     max_tokens: maxTokens,
     temperature: opts.temperature,
     top_p: opts.topP,
-    ...(opts.topK > 0 ? { top_k: opts.topK } : {}),
+    // -1 = off, sent explicitly: vLLM would otherwise apply the model's generation_config.json top_k
+    top_k: opts.topK > 0 ? opts.topK : -1,
     seed,
     ...(opts.stop.length > 0 ? { stop: opts.stop } : {}),
     ...(opts.stopIds.length > 0 ? { stop_token_ids: opts.stopIds } : {}),
     // the sampled token's log-prob always comes with logprobs ≥ 1 (vLLM); its id through the token string
     logprobs: 1,
-    return_tokens_as_token_ids: true,
+    ...Object.fromEntries(opts.tokenIdFields.map((f) => [f, true])),
     // our sampler keeps a matched stop string in the text; ask vLLM to do the same
     include_stop_str_in_output: true,
   };
@@ -152,11 +153,13 @@ export function toCompletions(r: CompletionResponse, prompts: number, n: number,
     const j = c.index % n;
     if (p >= prompts || out[p][j]) throw new Error(`choice index ${c.index} out of range or repeated`);
     if (!c.logprobs) throw new Error(`choices[${c.index}].logprobs missing (the server ignored logprobs: 1)`);
-    const ids = c.logprobs.tokens.map((t, k) => {
-      const id = parseTokenId(t);
-      if (id === undefined) throw new Error(`choices[${c.index}].logprobs.tokens[${k}] is ${JSON.stringify(t)}, not "token_id:N" (does the server support return_tokens_as_token_ids?)`);
-      return id;
-    });
+    const ids =
+      c.token_ids ??
+      c.logprobs.tokens.map((t, k) => {
+        const id = parseTokenId(t);
+        if (id === undefined) throw new Error(`choices[${c.index}].logprobs.tokens[${k}] is ${JSON.stringify(t)}, not "token_id:N", and no token_ids came back (does the server support return_tokens_as_token_ids or return_token_ids?)`);
+        return id;
+      });
     const logprobs = c.logprobs.token_logprobs.map((x, k) => {
       if (x === null) throw new Error(`choices[${c.index}].logprobs.token_logprobs[${k}] is null`);
       return x;

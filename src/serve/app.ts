@@ -199,6 +199,7 @@ export function buildServer(policy: Policy, input: ServeOptionsInput, hooks: { l
             logprobs,
             finish_reason: c.finishReason,
             stop_reason: stopReason(c, s.stop),
+            ...(r.return_token_ids ? { token_ids: c.ids, prompt_token_ids: s.prompts[i] } : {}),
           };
         }),
       ),

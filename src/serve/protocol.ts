@@ -35,6 +35,8 @@ export const CompletionRequestSchema = z
     best_of: z.number().int().positive().nullish(),
     suffix: z.null({ errorMap: () => ({ message: 'suffix is not supported' }) }).optional(),
     return_tokens_as_token_ids: z.boolean().default(false),
+    /** vLLM ≥ 0.10.2 / SGLang: token_ids (and prompt_token_ids) per choice. */
+    return_token_ids: z.boolean().default(false),
   })
   .passthrough()
   .refine((r) => r.best_of == null || r.best_of === r.n, { message: 'best_of other than n is not supported', path: ['best_of'] });
