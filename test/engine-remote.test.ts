@@ -8,7 +8,7 @@ import { loadPolicy } from '../src/model/load.js';
 import { dataPath } from '../src/paths.js';
 import { sample } from '../src/sampling/index.js';
 import { mixSeed } from '../src/util/rng.js';
-import { EngineError, makeRemoteSampler, toCompletions, type EngineProgress, type PromptIn, type SampleFn } from '../src/engine/index.js';
+import { EngineError, makeJudgeReward, makeRemoteSampler, toCompletions, type EngineProgress, type PromptIn, type SampleFn } from '../src/engine/index.js';
 import { faultProxy, startServe, stopProcess, type Served } from './serve-helpers.js';
 
 const policy = loadPolicy(dataPath('policy'));
@@ -136,6 +136,17 @@ describe('remote sampler', () => {
     await assert.rejects(tooLong({ ...req, prompts: prompts.slice(0, 1), maxNewTokens: 200 }), /HTTP 400: .*maximum context length/);
     const nobody = makeRemoteSampler({ urls: ['http://127.0.0.1:9/v1'], model: 'tiny', retries: 1, backoffMs: 10 });
     await assert.rejects(nobody({ ...req, prompts: prompts.slice(0, 1) }), /^Error|http:\/\/127\.0\.0\.1:9\/v1: .*connection failed.*gave up after 2 attempts/);
+  });
+
+  test('the judge reward against igrpo serve (the char GPT as a judge that never answers with a score): a flagged 0', async () => {
+    const judge = makeJudgeReward({ url: `${b.url}/v1`, model: 'tiny', api: 'completions', prompt: 'Q:{completion}\n', maxTokens: 16, retries: 0 });
+    const { judge: ask } = judge;
+    const out = await ask('12+7', { id: 'j', problem: '12+7', answer: '19' });
+    assert.equal(out.score, 0);
+    assert.match(out.flagged!, /^judge: no score in \[0, 1\] in its reply/);
+    assert.equal(judge.stats.requests, 1);
+    const chat = makeJudgeReward({ url: `${b.url}/v1`, model: 'tiny', prompt: 'Q:{completion}', maxTokens: 16, retries: 0 });
+    assert.equal((await chat.judge('3*4', { id: 'j', problem: '3*4', answer: '12' })).score, 0);
   });
 
   test('toCompletions names what is missing or malformed', () => {

@@ -167,18 +167,18 @@ export function makeJudgeReward(options: z.input<typeof JudgeOptionsSchema>): Ju
     return p;
   }
 
+  const score = (completion: string, problem: Problem): RewardOutput =>
+    cache.get(key(problem, completion))?.out ?? { score: 0, flagged: 'judge: not consulted for this completion (await prepare() before scoring)' };
   return {
     name: opts.name,
     stats,
-    score(completion: string, problem: Problem): RewardOutput {
-      return cache.get(key(problem, completion))?.out ?? { score: 0, flagged: `judge: not consulted for this completion (await prepare() before scoring)` };
-    },
+    score,
     async prepare(items) {
       await Promise.all(items.map((it) => ensure(it.problem, it.completion)));
     },
     async judge(completion, problem) {
       await ensure(problem, completion);
-      return this.score(completion, problem) as RewardOutput;
+      return score(completion, problem);
     },
   };
 }
