@@ -48,6 +48,8 @@ export class Batcher {
     private readonly windowMs: number,
     private readonly maxRows: number,
     private readonly maxWaitMs = 50,
+    /** The sampling call (generate; tests pass a stand-in). */
+    private readonly run: (policy: Policy, rows: GenerationRow[], opts: SampleOptions) => Promise<Completion[]> = generate,
   ) {}
 
   submit(job: Job): Promise<Completion[]> {
@@ -93,7 +95,7 @@ export class Batcher {
       return false;
     });
     try {
-      const all = await generate(take[0].policy, take.flatMap((q) => q.rows), take[0].opts);
+      const all = await this.run(take[0].policy, take.flatMap((q) => q.rows), take[0].opts);
       this.stats.calls++;
       this.stats.rows += rows;
       this.stats.maxRows = Math.max(this.stats.maxRows, rows);
