@@ -210,7 +210,13 @@ export function buildServer(policy: Policy, input: ServeOptionsInput, hooks: { l
   app.post('/v1/chat/completions', async (req) => {
     const r = parse(ChatRequestSchema, req.body);
     const p = policyFor(r.model);
-    const ids = encode(renderChat(p.tokenizer, r.messages, r.add_generation_prompt), 0, p);
+    let rendered: { text: string; ids?: number[] };
+    try {
+      rendered = renderChat(p.tokenizer, r.messages, r.add_generation_prompt);
+    } catch (e) {
+      throw badRequest(`messages: the chat template failed: ${(e as Error).message}`, 'messages');
+    }
+    const ids = rendered.ids ?? encode(rendered.text, 0, p);
     const maxTokens = r.max_completion_tokens ?? r.max_tokens ?? Math.max(1, Math.min(limits.maxTokens, p.maxSeqLen - ids.length));
     const s = await run(p, r.model, [ids], r, maxTokens);
     return {
