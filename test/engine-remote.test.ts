@@ -130,6 +130,16 @@ describe('remote sampler', () => {
     } finally {
       await bad.close();
     }
+    // a request failing for good cancels the rest of the call: nothing more is sent
+    const first = await faultProxy(b.url, ['schema']);
+    try {
+      const fn = makeRemoteSampler({ urls: [`${first.url}/v1`], model: 'tiny', maxConcurrency: 1, retries: 3 });
+      await assert.rejects(fn({ ...req, prompts: prompts.slice(0, 4) }), /response fails its schema/);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(first.seen, ['schema']);
+    } finally {
+      await first.close();
+    }
     const wrongModel = makeRemoteSampler({ urls: [`${b.url}/v1`], model: 'nope', retries: 3 });
     await assert.rejects(wrongModel({ ...req, prompts: prompts.slice(0, 1) }), (e: Error) => e instanceof EngineError && e.status === 404 && e.message.includes(b.url) && /The model `nope` does not exist/.test(e.message));
     const tooLong = makeRemoteSampler({ urls: [`${b.url}/v1`], model: 'tiny', retries: 3 });

@@ -78,20 +78,42 @@ export async function sampleRemote(pool: EnginePool, opts: RemoteSamplerOptions,
   const progress = { done: 0, total: req.prompts.length, completions: 0, retries: 0 };
   const chunks: number[] = [];
   for (let i = 0; i < req.prompts.length; i += opts.promptsPerRequest) chunks.push(i);
-  await Promise.all(
-    chunks.map(async (start) => {
-      const prompts = req.prompts.slice(start, start + opts.promptsPerRequest);
-      const seed = promptSeed(req.seed, start);
-      const what = `completions for prompts ${start}..${start + prompts.length - 1} of ${req.prompts.length} (n ${req.n}, seed ${seed}, model ${opts.model})`;
-      const body = completionBody(opts, prompts, req.n, req.maxNewTokens, seed);
-      const groups = await withRetries(pool, opts, what, hooks, () => progress.retries++, (server) => post(server, body, what, hooks.signal, prompts.length, req.n, req.maxNewTokens));
-      groups.forEach((g, k) => (out[start + k] = g));
-      progress.done += prompts.length;
-      progress.completions += prompts.length * req.n;
-      hooks.onProgress?.({ ...progress });
-    }),
-  );
+  // the first request that fails for good cancels the others (their answers would be thrown away)
+  const ctrl = new AbortController();
+  const outer = hooks.signal;
+  const onOuter = () => ctrl.abort(outer?.reason);
+  if (outer?.aborted) ctrl.abort(outer.reason);
+  else outer?.addEventListener('abort', onOuter, { once: true });
+  hooks = { ...hooks, signal: ctrl.signal };
+  try {
+    await runChunks();
+  } finally {
+    outer?.removeEventListener('abort', onOuter);
+  }
   return out;
+
+  function runChunks() {
+    return Promise.all(
+      chunks.map((start) =>
+        runChunk(start).catch((e) => {
+          ctrl.abort(e);
+          throw e;
+        }),
+      ),
+    );
+  }
+
+  async function runChunk(start: number): Promise<void> {
+    const prompts = req.prompts.slice(start, start + opts.promptsPerRequest);
+    const seed = promptSeed(req.seed, start);
+    const what = `completions for prompts ${start}..${start + prompts.length - 1} of ${req.prompts.length} (n ${req.n}, seed ${seed}, model ${opts.model})`;
+    const body = completionBody(opts, prompts, req.n, req.maxNewTokens, seed);
+    const groups = await withRetries(pool, opts, what, hooks, () => progress.retries++, (server) => post(server, body, what, hooks.signal, prompts.length, req.n, req.maxNewTokens));
+    groups.forEach((g, k) => (out[start + k] = g));
+    progress.done += prompts.length;
+    progress.completions += prompts.length * req.n;
+    hooks.onProgress?.({ ...progress });
+  }
 }
 
 async function withRetries<T>(
@@ -104,8 +126,12 @@ async function withRetries<T>(
 ): Promise<T> {
   let last: EngineServer | undefined;
   for (let i = 0; ; i++) {
-    if (hooks.signal?.aborted) throw new Error(`${what}: aborted`);
+    if (hooks.signal?.aborted) throw hooks.signal.reason instanceof Error ? hooks.signal.reason : new Error(`${what}: aborted`);
     const server = await pool.acquire(last);
+    if (hooks.signal?.aborted) {
+      pool.release(server);
+      throw hooks.signal.reason instanceof Error ? hooks.signal.reason : new Error(`${what}: aborted`);
+    }
     try {
       const r = await attempt(server);
       pool.release(server);
