@@ -6,6 +6,7 @@ import { ConfigError } from '../train/config.js';
 import { evaluate } from '../train/evaluate.js';
 import { resolvePolicyDir } from '../train/trainer.js';
 import { evalProblems, TaskConfig } from '../train/task.js';
+import { runBenchmarkCommand } from './eval-benchmark.js';
 import { intFlag, UsageError, usageFailure } from './train.js';
 
 const HELP = `usage: igrpo eval [options]
@@ -21,6 +22,9 @@ const HELP = `usage: igrpo eval [options]
   --backend B            (default $IGRPO_BACKEND or auto)
   --json                 print one JSON object
 
+On benchmark files (GSM8K, MATH-500, AIME, AMC, Minerva, any JSONL), with pass@k and engines:
+  igrpo eval --benchmark FILE [--engine-url URL --model NAME] ...   (igrpo eval --benchmark X --help)
+
 exit codes: 0 done, 2 bad usage, 1 other errors`;
 
 function numFlag(v: string | undefined, flag: string, fallback: number): number {
@@ -31,6 +35,8 @@ function numFlag(v: string | undefined, flag: string, fallback: number): number 
 }
 
 export async function run(argv: string[]): Promise<number> {
+  // benchmark files, engines, pass@k: a mode of its own (eval-benchmark.ts); without --benchmark, as before
+  if (argv.some((a) => a === '--benchmark' || a.startsWith('--benchmark='))) return runBenchmarkCommand(argv);
   let values: Record<string, string | boolean | undefined>;
   let task: TaskConfig;
   try {
