@@ -107,7 +107,7 @@ test('judge reward: scores from the judge, cached by (problem, completion); fail
 
   // in the reward sum: a flagged judge zero flags the result, never throws, never gives 1
   const r = scoreCompletion('SLOW', problem, [{ fn: judge, weight: 1 }]);
-  assert.equal(r.total, 0);
+  assert.equal(r.reward, 0);
   assert.ok(r.flagged);
 });
 

@@ -17,8 +17,8 @@ import type { Tokenizer } from '../tokenizer/types.js';
 import { HFTokenizer } from '../tokenizer/hf.js';
 import { tokenizerFromJSON } from '../tokenizer/index.js';
 import { runBenchmark, summaryTable } from '../train/benchmark.js';
-import { resolvePolicyDir } from '../train/trainer.js';
-import { intFlag, UsageError, usageFailure } from './train.js';
+import { resolvePolicyDir } from '../model/load.js';
+import { intFlag, UsageError, usageFailure } from './common.js';
 
 export const BENCHMARK_HELP = `usage: igrpo eval --benchmark FILE [--policy DIR | --engine-url URL... --model NAME] [options]
 

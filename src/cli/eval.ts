@@ -4,10 +4,10 @@ import { describeBackend, selectBackend } from '../backend/select.js';
 import { loadPolicy } from '../model/load.js';
 import { ConfigError } from '../train/config.js';
 import { evaluate } from '../train/evaluate.js';
-import { resolvePolicyDir } from '../train/trainer.js';
+import { resolvePolicyDir } from '../model/load.js';
 import { evalProblems, TaskConfig } from '../train/task.js';
 import { runBenchmarkCommand } from './eval-benchmark.js';
-import { intFlag, UsageError, usageFailure } from './train.js';
+import { intFlag, UsageError, usageFailure } from './common.js';
 
 const HELP = `usage: igrpo eval [options]
 

@@ -5,8 +5,8 @@ import { parseArgs } from 'node:util';
 import { describeBackend, selectBackend } from '../backend/select.js';
 import { loadPolicy } from '../model/load.js';
 import { buildServer } from '../serve/app.js';
-import { resolvePolicyDir } from '../train/trainer.js';
-import { intFlag, UsageError, usageFailure } from './train.js';
+import { resolvePolicyDir } from '../model/load.js';
+import { intFlag, UsageError, usageFailure } from './common.js';
 
 const HELP = `usage: igrpo serve --checkpoint DIR [options]
 

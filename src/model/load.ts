@@ -1,5 +1,6 @@
 // Load a policy from a checkpoint folder (config.json + model.safetensors + tokenizer.json).
 import * as path from 'node:path';
+import { dataPath } from '../paths.js';
 import { tokenizerFromJSON } from '../tokenizer/index.js';
 import { parseGPTConfig } from './config.js';
 import { CHECKPOINT_FILES, readPolicyFiles } from './checkpoint.js';
@@ -22,4 +23,9 @@ export function loadPolicy(dir: string): GPT {
 /** Save any policy to dir (same as policy.save(dir)). */
 export function savePolicy(policy: Policy, dir: string): Promise<void> {
   return policy.save(dir);
+}
+
+/** A policy folder from a config's `policy` field: 'embedded' is the shipped data/policy. */
+export function resolvePolicyDir(spec: string): string {
+  return spec === 'embedded' ? dataPath('policy') : path.resolve(spec);
 }

@@ -17,7 +17,7 @@ import { packageRoot } from '../paths.js';
 import type { Policy } from '../model/policy.js';
 import { Adam } from '../optim/adam.js';
 import { clipByGlobalNorm } from '../optim/clip.js';
-import { buildSequenceBatch, sequenceLogProbs } from '../rl/batch.js';
+import { buildSequenceBatch } from '../rl/batch.js';
 import { sample } from '../sampling/index.js';
 import { getTemplate } from '../rl/templates.js';
 import { Rng, mixSeed } from '../util/rng.js';
@@ -163,7 +163,7 @@ function freshPolicy(cfg: SftConfig): GPT {
 /** Mean next-token NLL over target tokens (the EOS included) of a batch. */
 function nllLoss(policy: Policy, ids: tf.Tensor2D, mask: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
-    const logp = sequenceLogProbs(policy, ids, 1);
+    const logp = policy.tokenLogProbs(ids);
     return tf.div(tf.neg(tf.sum(tf.mul(logp, mask))), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
   });
 }
