@@ -1,6 +1,6 @@
 // `igrpo train`: GRPO or iGRPO on a policy (default: the shipped SFT policy on the synthetic task).
 // Exit codes: 0 done; 2 bad usage or invalid config (the message names the field); 3 training stopped
-// by the non-finite-loss guard (the last good checkpoint is kept and named); 1 anything else.
+// by the non-finite guard (loss, gradient norm or weights; the last good checkpoint is kept and named); 1 anything else.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,7 +22,7 @@ const HELP = `usage: igrpo train --out DIR [options]
   --backend B            auto, native, wasm, cpu, webgpu, … (default $IGRPO_BACKEND or the config's, auto)
   --quiet                no progress bar
 
-exit codes: 0 done, 2 bad usage or config, 3 stopped on a non-finite loss, 1 other errors`;
+exit codes: 0 done, 2 bad usage or config, 3 stopped on a non-finite loss, gradient norm or weight, 1 other errors`;
 
 export class UsageError extends Error {}
 
@@ -95,7 +95,10 @@ export async function run(argv: string[]): Promise<number> {
   let summary;
   try {
     summary = await trainer.run({
-      onStep: (s) => bar?.tick(1, { reward: s.metrics!.reward, acc: s.metrics!.accuracy, ...(s.eval ? { eval: s.eval.passAt1 } : {}) }),
+      onStep: (s) => {
+        for (const w of s.metrics!.warnings ?? []) console.error(`igrpo train: step ${s.step}: warning: ${w}`);
+        bar?.tick(1, { reward: s.metrics!.reward, acc: s.metrics!.accuracy, ...(s.eval ? { eval: s.eval.passAt1 } : {}) });
+      },
       onEval: (r) => bar?.set({ eval: r.passAt1 }),
     });
   } catch (e) {

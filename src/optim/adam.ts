@@ -10,12 +10,12 @@ import { z } from 'zod';
 import { hostUpdateKernel } from './host.js';
 
 export const AdamConfigSchema = z.object({
-  lr: z.number().positive(),
-  beta1: z.number().min(0).lt(1).default(0.9),
-  beta2: z.number().min(0).lt(1).default(0.999),
-  eps: z.number().positive().default(1e-8),
+  lr: z.number().finite().positive(),
+  beta1: z.number().finite().min(0).lt(1).default(0.9),
+  beta2: z.number().finite().min(0).lt(1).default(0.999),
+  eps: z.number().finite().positive().default(1e-8),
   /** Decoupled (AdamW) weight decay: p ← p·(1 − lr·wd) before the Adam step, as torch.optim.AdamW. */
-  weightDecay: z.number().min(0).default(0),
+  weightDecay: z.number().finite().min(0).default(0),
   /** Use the active backend's fused in-place update when it registered one (webgpu); false keeps the tensor path. */
   fused: z.boolean().default(true),
 });

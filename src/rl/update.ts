@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Policy } from '../model/policy.js';
 import { buildSequenceBatch, sequenceLogProbs } from './batch.js';
 import { clipByGlobalNorm } from '../optim/clip.js';
+import { firstNonFiniteParameter } from '../optim/finite.js';
 import { policyLoss, stopGradient, type Normalizer, type ObjectiveConfig } from './loss.js';
 
 export interface TrainSequence {
@@ -53,10 +54,17 @@ export interface UpdateResult {
 }
 
 export class NonFiniteLossError extends Error {
-  constructor(what: string, value: number) {
-    super(`non-finite ${what} (${value}): the update was not applied`);
+  /** applied: the update already ran (a parameter went non-finite), so the in-memory policy is spoilt. */
+  constructor(what: string, value: number, applied = false) {
+    super(`non-finite ${what} (${value}): ${applied ? 'the update made the weights non-finite' : 'the update was not applied'}`);
     this.name = 'NonFiniteLossError';
   }
+}
+
+/** 'h.0.mlp.w1' where the policy names its parameters (GPT does), else '#index'. */
+function parameterName(policy: Policy, i: number): string {
+  const named = (policy as Partial<{ namedParameters(): [string, tf.Variable][] }>).namedParameters?.();
+  return named?.[i] ? `'${named[i][0]}'` : `#${i}`;
 }
 
 function chunks<T>(xs: readonly T[], size: number): T[][] {
@@ -152,6 +160,8 @@ export async function policyUpdate(
       }
       optimizer.step(clippedGrads, opts.lr);
       tf.dispose(clippedGrads);
+      const bad = await firstNonFiniteParameter(policy.parameters());
+      if (bad >= 0) throw new NonFiniteLossError(`parameter ${parameterName(policy, bad)}`, NaN, true);
     }
     const tokensSeen = Math.max(1, norm.tokens * opts.numIterations);
     result.clipFraction = clipped / tokensSeen;

@@ -98,6 +98,8 @@ export const MetricsRecord = z.object({
   tokensPerSecond: z.number(),
   wallMs: StageTimes,
   eval: EvalResult.optional(),
+  /** Signs of a run going wrong (src/train/health.ts), e.g. every completion empty; absent when none. */
+  warnings: z.array(z.string()).optional(),
 });
 export type MetricsRecord = z.infer<typeof MetricsRecord>;
 

@@ -40,6 +40,7 @@ import {
 import type { TrainConfig } from './config.js';
 import { evaluate, type EvalDetail } from './evaluate.js';
 import type { EvalRecord, MetricsRecord, RolloutRecord } from './records.js';
+import { stepWarnings } from './health.js';
 import { learningRate } from './schedule.js';
 import { evalProblems, promptOf, trainProblems } from './task.js';
 
@@ -476,6 +477,8 @@ export class Trainer {
       tokensPerSecond: tokens / Math.max(1e-9, s.times.total / 1000),
       wallMs: { ...s.times, total: s.times.total } as MetricsRecord['wallMs'],
     };
+    const warnings = stepWarnings(sampled);
+    if (warnings.length) m.warnings = warnings;
     if (this.algo === 'igrpo' && s.draftGroups && s.chosen) {
       m.draftAccuracy = frac(drafts);
       m.bestDraftAccuracy = s.draftGroups.filter((g, i) => g.completions[s.chosen![i]].score.correct).length / s.draftGroups.length;
