@@ -92,7 +92,7 @@ export class Adam {
 
   private makeMoments(p: tf.Variable, m: Float32Array, v: Float32Array): Moments {
     if (hostUpdateKernel()) return { kind: 'host', m, v };
-    return { kind: 'tensor', m: tf.variable(tf.tensor(m, p.shape), false), v: tf.variable(tf.tensor(v, p.shape), false) };
+    return { kind: 'tensor', m: variableOf(m, p.shape), v: variableOf(v, p.shape) };
   }
 
   /** One Adam step. grads[i] is the gradient of params[i] (same shape); lr overrides the configured rate. */
@@ -166,6 +166,14 @@ export class Adam {
       }
     }
   }
+}
+
+/** A non-trainable variable holding a copy of `values`; the staging tensor is freed (a variable keeps its own reference). */
+function variableOf(values: Float32Array, shape: number[]): tf.Variable {
+  const initial = tf.tensor(values, shape);
+  const v = tf.variable(initial, false);
+  initial.dispose();
+  return v;
 }
 
 /** Portable path: the same formula as the host kernels, with tensor ops. */

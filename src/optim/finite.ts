@@ -3,6 +3,7 @@
 // leaves NaN or ±Inf in the weights; the next step's sampling then runs on garbage and, with every reward
 // equal, no later loss check would ever fire.
 import * as tf from '@tensorflow/tfjs';
+import { sumMany } from './clip.js';
 
 /**
  * The index of the first parameter holding a NaN or ±Inf, or -1 when all are finite.
@@ -12,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
  */
 export async function firstNonFiniteParameter(params: readonly tf.Variable[]): Promise<number> {
   if (params.length === 0) return -1;
-  const probe = (ps: readonly tf.Tensor[]) => tf.tidy(() => tf.addN(ps.map((p) => tf.sum(tf.mul(p, 0)))));
+  const probe = (ps: readonly tf.Tensor[]) => tf.tidy(() => sumMany(ps.map((p) => tf.sum(tf.mul(p, 0)))));
   const total = probe(params);
   const ok = (await total.data())[0] === 0;
   total.dispose();

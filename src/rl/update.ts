@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Policy } from '../model/policy.js';
 import { buildSequenceBatch, sequenceLogProbs } from './batch.js';
-import { clipByGlobalNorm } from '../optim/clip.js';
+import { clipByGlobalNormAsync } from '../optim/clip.js';
 import { firstNonFiniteParameter } from '../optim/finite.js';
 import { policyLoss, stopGradient, type Normalizer, type ObjectiveConfig } from './loss.js';
 
@@ -146,7 +146,7 @@ export async function policyUpdate(
       }
       const grads = accumulated!;
       // clip (or, with no limit, copy) and read the pre-clip global norm in one go
-      const { grads: clippedGrads, norm: gnorm } = clipByGlobalNorm(grads, opts.maxGradNorm ? opts.maxGradNorm : Infinity);
+      const { grads: clippedGrads, norm: gnorm } = await clipByGlobalNormAsync(grads, opts.maxGradNorm ? opts.maxGradNorm : Infinity);
       tf.dispose(grads);
       if (it === 0) {
         result.loss = lossSum;
