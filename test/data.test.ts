@@ -223,7 +223,7 @@ test('an empty file yields 0 problems with a warning (returned, and on stderr by
     assert.equal(r.problems.length, 0);
     assert.equal(r.warnings.length, 1, name);
     assert.match(r.warnings[0], /no records \(the file is empty\)/);
-    assert.ok(r.warnings[0].startsWith(f));
+    assert.ok(r.warnings[0].startsWith(f), r.warnings[0]);
     assert.deepEqual(seen, [`warning: ${r.warnings[0]}`]);
   }
   const ok = loadProblemsSync(write('one.jsonl', '{"id":"a","problem":"1+1","answer":"2"}\n'));

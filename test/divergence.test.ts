@@ -11,6 +11,8 @@ import * as tf from '@tensorflow/tfjs';
 import { parseGPTConfig } from '../src/model/config.js';
 import { AdamConfigSchema } from '../src/optim/adam.js';
 import { firstNonFiniteParameter } from '../src/optim/finite.js';
+import { groupAdvantages } from '../src/rl/advantages.js';
+import { selectBestDraft } from '../src/rl/igrpo.js';
 import { SampleOptionsSchema } from '../src/sampling/options.js';
 import { ConfigError, readTrainConfig } from '../src/train/config.js';
 import { stepWarnings } from '../src/train/health.js';
@@ -112,7 +114,7 @@ test('a trainer step whose completions are all empty logs a warning in its metri
   const t = await Trainer.create(tinyConfig({ steps: 1 }), { policy, score: lengthScore });
   try {
     const s = await t.step();
-    assert.ok(s.groups!.every((g) => g.completions.every((c) => c.text === '')));
+    assert.ok(s.groups!.every((g) => g.completions.every((c) => c.text === '')), 'every completion is empty');
     assert.match(s.metrics!.warnings?.[0] ?? '', /completions are empty/);
   } finally {
     t.dispose();
@@ -125,4 +127,20 @@ test('a step whose completions are all empty carries a warning in its metrics', 
   const w = stepWarnings([{ text: '' }, { text: '' }]);
   assert.equal(w.length, 1);
   assert.match(w[0], /all 2 completions are empty/);
+});
+
+test('infinite rewards stop training like NaN ones (issue 14.8), even when a whole group is infinite', async () => {
+  assert.deepEqual(groupAdvantages([[Infinity, Infinity]], { scale: 'group', eps: 1e-4 }), [[NaN, NaN]]);
+  assert.deepEqual(groupAdvantages([[1, -Infinity, 0]], { scale: 'none', eps: 1e-4 }), [[NaN, NaN, NaN]]);
+  assert.deepEqual(groupAdvantages([[1, 1], [0, 2]], { scale: 'none', eps: 1e-4 }), [[0, 0], [-1, 1]]);
+  const drafts = [Infinity, 0.5, NaN].map((reward) => ({ ids: [1], score: { reward } }));
+  assert.equal(selectBestDraft(drafts as never, 'first', 0), 1, 'a non-finite draft reward never wins');
+  for (const [algo, bad] of [['grpo', Infinity], ['igrpo', -Infinity], ['grpo', NaN]] as const) {
+    const t = await Trainer.create(tinyConfig({ algo, steps: 2 }), { policy: tinyPolicy(1), score: (p, c) => ({ ...lengthScore(p, c), reward: bad }) });
+    try {
+      await assert.rejects(() => t.step(), (e: Error) => e instanceof TrainingStoppedError && /non-finite advantage \(from a NaN or infinite reward\)/.test(e.message), `${algo} ${bad}`);
+    } finally {
+      t.dispose();
+    }
+  }
 });

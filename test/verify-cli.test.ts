@@ -41,6 +41,13 @@ test('--jsonl answers every line in order; a malformed line gets an error naming
   assert.equal(out[4].equivalent, false);
   const clean = igrpo(['--jsonl'], JSON.stringify({ gold: '2', pred: '2.0' }) + '\n');
   assert.equal(clean.status, 0);
+  // blank lines (between pairs, at the end, CRLF) are skipped, not errors; line numbers still count them
+  const blanks = igrpo(['--jsonl'], ['', JSON.stringify({ gold: '2', pred: '2.0' }), '   ', '\r', 'oops', '', ''].join('\n'));
+  const lines = blanks.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, 2, blanks.stdout);
+  assert.equal(lines[0].equivalent, true);
+  assert.match(lines[1].error, /^line 5: invalid JSON/);
+  assert.equal(igrpo(['--jsonl'], '\n' + JSON.stringify({ gold: '1', pred: '1' }) + '\n\n').status, 0);
 });
 
 test('answerLine is the same function the stream uses', () => {

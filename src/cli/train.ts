@@ -5,8 +5,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProgressBar } from '../analysis/progress.js';
-import { describeBackend, selectBackend } from '../backend/select.js';
+import { describeBackend, selectBackend, UnknownBackendError } from '../backend/select.js';
 import { ConfigError, parseTrainConfig, readTrainConfig, type TrainConfig } from '../train/config.js';
+import { RunFolderError } from '../train/errors.js';
 import { Trainer, TrainingStoppedError } from '../train/trainer.js';
 
 const HELP = `usage: igrpo train --out DIR [options]
@@ -26,12 +27,27 @@ exit codes: 0 done, 2 bad usage or config, 3 stopped on a non-finite loss, gradi
 
 export class UsageError extends Error {}
 
-/** For a bad command line or config: print it (with the help for usage errors) and give exit code 2; else undefined. */
+/**
+ * For a bad command line, config, backend name or run folder: print it (with the help for command-line
+ * errors) and give exit code 2; else undefined.
+ */
 export function usageFailure(command: string, e: unknown, help: string): number | undefined {
   const isParse = (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-  if (!(e instanceof UsageError || e instanceof ConfigError || isParse)) return undefined;
-  console.error(`igrpo ${command}: ${(e as Error).message}${e instanceof ConfigError ? '' : '\n' + help}`);
+  const oneLine = e instanceof ConfigError || e instanceof UnknownBackendError || e instanceof RunFolderError;
+  if (!(e instanceof UsageError || isParse || oneLine)) return undefined;
+  console.error(`igrpo ${command}: ${(e as Error).message}${oneLine ? '' : '\n' + help}`);
   return 2;
+}
+
+/** Run f; a usage-type failure (see usageFailure) becomes { code: 2 } after printing it. */
+export async function orUsage<T>(command: string, help: string, f: () => Promise<T>): Promise<{ value: T } | { code: number }> {
+  try {
+    return { value: await f() };
+  } catch (e) {
+    const code = usageFailure(command, e, help);
+    if (code === undefined) throw e;
+    return { code };
+  }
 }
 
 export function intFlag(v: string | undefined, flag: string): number | undefined {
@@ -82,11 +98,14 @@ export async function run(argv: string[]): Promise<number> {
     if (code === undefined) throw e;
     return code;
   }
-  const backend = await selectBackend(cfg.backend);
-  console.error(describeBackend(backend));
+  const backend = await orUsage('train', HELP, () => selectBackend(cfg.backend));
+  if ('code' in backend) return backend.code;
+  console.error(describeBackend(backend.value));
   const out = path.resolve(values.out as string);
   if (values.overwrite) fs.rmSync(out, { recursive: true, force: true });
-  const trainer = await Trainer.create(cfg, { out, resume: !!values.resume });
+  const created = await orUsage('train', HELP, () => Trainer.create(cfg, { out, resume: !!values.resume }));
+  if ('code' in created) return created.code;
+  const trainer = created.value;
   const from = trainer.stepIndex;
   console.error(`${cfg.algo} seed ${cfg.seed}: ${from > 0 ? `resuming at step ${from}, ` : ''}${cfg.steps} steps, ${cfg.promptsPerStep} prompts × ${cfg.completionsPerPrompt} completions` +
     (cfg.algo === 'igrpo' ? ` (${cfg.igrpo.drafts} drafts + ${cfg.igrpo.refinements} refinements)` : '') + ` → ${out}`);

@@ -14,7 +14,8 @@ Checks whether the predicted answer equals the gold answer (gold first, as in Ma
   --no-cas       compare without the computer-algebra system (numbers, strings and structure only)
   --tolerance T  relative tolerance for numbers (default 1e-6)
   --jsonl        read {"gold": …, "pred": …} per line on stdin; write {"equivalent", "reason"} per line,
-                 in order; a malformed line gets {"error": …} naming its line, and the exit code is 1
+                 in order; blank lines are skipped; a malformed line gets {"error": …} naming its line, and
+                 the exit code is 1
 Exit code (single pair): 0 equivalent, 1 not equivalent, 2 usage error.`;
 
 interface Args {
@@ -85,6 +86,7 @@ async function runJsonl(a: Args): Promise<number> {
   let failed = false;
   for await (const line of rl) {
     lineNo++;
+    if (line.trim() === '') continue; // a blank line (a trailing one, a separator) is no pair: skip it
     const { out, ok } = answerLine(line, lineNo, a.extract, a.opts);
     if (!ok) failed = true;
     process.stdout.write(out + '\n');

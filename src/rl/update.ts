@@ -80,6 +80,9 @@ export async function policyUpdate(
   opts: UpdateOptions,
 ): Promise<UpdateResult> {
   const cfg = opts.objective;
+  // a NaN or infinite reward makes a NaN advantage (src/rl/advantages.ts): stop before any arithmetic
+  const badAdvantage = sequences.find((s) => !Number.isFinite(s.advantage));
+  if (badAdvantage) throw new NonFiniteLossError('advantage (from a NaN or infinite reward)', badAdvantage.advantage);
   const kept = sequences.map((s) => !(cfg.maskTruncated && s.truncated));
   const norm: Normalizer = {
     sequences: sequences.length,

@@ -38,6 +38,7 @@ import {
   listCheckpoints, readCheckpointState, readOptimizerState, removeIncomplete, saveCheckpoint, truncateLog,
 } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
+import { RunFolderError } from './errors.js';
 import { evaluate, type EvalDetail } from './evaluate.js';
 import type { EvalRecord, MetricsRecord, RolloutRecord } from './records.js';
 import { stepWarnings } from './health.js';
@@ -157,7 +158,7 @@ export class Trainer {
       const ckpts = listCheckpoints(opts.out);
       if (opts.resume) resumeFrom = ckpts[ckpts.length - 1];
       else if (ckpts.length || LOGS.some((f) => fs.existsSync(path.join(opts.out!, f)) && fs.statSync(path.join(opts.out!, f)).size > 0)) {
-        throw new Error(`${opts.out} already holds a run; resume it (--resume) or choose another folder`);
+        throw new RunFolderError(`${opts.out} already holds a run; resume it (--resume) or choose another folder`);
       }
     }
     const policy = resumeFrom ? loadPolicy(path.join(resumeFrom.dir, 'policy')) : (opts.policy ?? loadPolicy(start));
@@ -431,12 +432,15 @@ export class Trainer {
       await this.evaluate();
       opts.onEval?.(this.evals[this.evals.length - 1]);
     }
+    const from = this.stepIndex;
     while (this.stepIndex < this.config.steps) {
       const s = await this.step();
       opts.onStep?.(s);
     }
     const summary = this.summary();
-    if (this.out) fs.writeFileSync(path.join(this.out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+    // a resume with nothing left to do leaves the finished run's summary as it was
+    const summaryFile = this.out && path.join(this.out, 'summary.json');
+    if (summaryFile && (this.stepIndex > from || !fs.existsSync(summaryFile))) fs.writeFileSync(summaryFile, JSON.stringify(summary, null, 2) + '\n');
     return summary;
   }
 
