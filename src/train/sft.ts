@@ -16,7 +16,7 @@ import { loadPolicy } from '../model/load.js';
 import { packageRoot } from '../paths.js';
 import type { Policy } from '../model/policy.js';
 import { Adam } from '../optim/adam.js';
-import { clipByGlobalNorm } from '../optim/clip.js';
+import { clipByGlobalNormAsync } from '../optim/clip.js';
 import { buildSequenceBatch, sequenceLogProbs } from '../rl/batch.js';
 import { sample } from '../sampling/index.js';
 import { getTemplate } from '../rl/templates.js';
@@ -194,7 +194,7 @@ export async function runSft(cfg: SftConfig, opts: { out?: string; onProgress?: 
     const mask = tf.tensor2d(b.mask, [b.batch, b.length - 1]);
     const { value, grads } = tf.variableGrads(() => nllLoss(policy, ids, mask), policy.parameters());
     const list = policy.parameters().map((p) => grads[p.name]);
-    const clipped = clipByGlobalNorm(list, cfg.maxGradNorm || Infinity);
+    const clipped = await clipByGlobalNormAsync(list, cfg.maxGradNorm || Infinity); // async read: works on webgpu too
     const lr = learningRate(cfg.lr, step, cfg.steps, cfg.schedule);
     optimizer.step(clipped.grads, lr);
     const loss = (await value.data())[0];
