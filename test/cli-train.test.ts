@@ -34,8 +34,15 @@ test('igrpo train writes metrics, rollouts, evals, checkpoints and a summary', (
   assert.deepEqual(readEvals(path.join(out, 'evals.jsonl')).map((e) => e.updates), [0, 2]);
   assert.ok(fs.existsSync(path.join(out, 'checkpoints', 'step-000002', 'policy', 'model.safetensors')));
   assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')).steps, 2);
-  // the same folder again without --resume is refused; with --resume and more steps it continues
-  assert.equal(igrpo('train', '--steps', '2', '--out', out, '--config', configFile, '--policy', policyDir, '--quiet', '--seed', '3').status, 1);
+  // the same folder again without --resume is refused (bad usage: exit 2); with --resume and more steps it continues
+  const again = igrpo('train', '--steps', '2', '--out', out, '--config', configFile, '--policy', policyDir, '--quiet', '--seed', '3');
+  assert.equal(again.status, 2);
+  assert.match(again.stderr, /already holds a run/);
+  // a resume with nothing left to do leaves summary.json as the finished run wrote it
+  const summary = fs.readFileSync(path.join(out, 'summary.json'), 'utf8');
+  const noop = igrpo('train', '--steps', '2', '--seed', '3', '--out', out, '--config', configFile, '--policy', policyDir, '--quiet', '--resume');
+  assert.equal(noop.status, 0, noop.stderr);
+  assert.equal(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'), summary);
   const more = igrpo('train', '--steps', '3', '--seed', '3', '--out', out, '--config', configFile, '--policy', policyDir, '--quiet', '--resume');
   assert.equal(more.status, 0, more.stderr);
   assert.equal(readMetrics(path.join(out, 'metrics.jsonl')).length, 3);
@@ -46,6 +53,9 @@ test('usage and config errors exit 2 and name the problem', () => {
   assert.equal(noOut.status, 2);
   assert.match(noOut.stderr, /--out DIR is required/);
   assert.equal(igrpo('train', '--algo', 'ppo', '--out', tmp).status, 2);
+  const backend = igrpo('train', '--out', path.join(tmp, 'y'), '--backend', 'gpu9');
+  assert.equal(backend.status, 2);
+  assert.match(backend.stderr, /unknown backend 'gpu9'/);
   const bad = path.join(tmp, 'bad.json');
   fs.writeFileSync(bad, JSON.stringify({ optimizer: { lr: 'fast' } }));
   const r = igrpo('train', '--out', path.join(tmp, 'x'), '--config', bad);

@@ -170,3 +170,62 @@ test('gold answers verify against themselves when dressed, and rarely against ot
   }
   assert.deepEqual(nearMisses, []);
 });
+
+test('non-UTF-8 input fails naming file and line, or reads as Latin-1 when asked', async () => {
+  const latin = Buffer.concat([
+    Buffer.from('{"id":"a","problem":"1+1","answer":"2"}\n{"id":"b","problem":"caf'),
+    Buffer.from([0xe9]), // é in Latin-1, not UTF-8
+    Buffer.from('","answer":"3"}\n'),
+  ]);
+  for (const name of ['latin.jsonl', 'latin.csv', 'latin.json']) {
+    const f = write(name, name.endsWith('.csv') ? Buffer.concat([Buffer.from('id,problem,answer\na,1+1,2\nb,caf'), Buffer.from([0xe9]), Buffer.from(',3\n')])
+      : name.endsWith('.json') ? Buffer.concat([Buffer.from('[{"id":"a","problem":"1+1","answer":"2"},\n{"id":"b","problem":"caf'), Buffer.from([0xe9]), Buffer.from('","answer":"3"}]')])
+      : latin);
+    const line = name.endsWith('.csv') ? 3 : 2;
+    assert.throws(() => loadProblemsSync(f), (e: Error) => e instanceof DatasetError && e.message.startsWith(`${f}: line ${line}: not valid UTF-8 (byte 0xE9`), name);
+    await assert.rejects(() => loadProblems(f), new RegExp(`line ${line}: not valid UTF-8`), name);
+    const r = loadProblemsSync(f, { encoding: 'latin1' });
+    assert.equal(r.problems[1].problem, 'café', name);
+  }
+});
+
+test('a UTF-8 byte-order mark is dropped: record 1 is kept (JSONL, JSON, CSV)', () => {
+  const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+  const files = {
+    'bom.jsonl': '{"id":"a","problem":"1+1","answer":"2"}\n{"id":"b","problem":"2+2","answer":"4"}\n',
+    'bom.json': '[{"id":"a","problem":"1+1","answer":"2"},{"id":"b","problem":"2+2","answer":"4"}]',
+    'bom.csv': 'id,problem,answer\na,1+1,2\nb,2+2,4\n',
+  };
+  for (const [name, text] of Object.entries(files)) {
+    const r = loadProblemsSync(write(name, Buffer.concat([bom, Buffer.from(text)])), { onError: 'skip' });
+    assert.deepEqual(r.problems.map((p) => p.id), ['a', 'b'], name);
+    assert.equal(r.skipped.length, 0, name);
+  }
+});
+
+test('Parquet errors name the file; an empty or 4-byte file is a clear error, and skip mode applies', async () => {
+  for (const [name, bytes] of [['empty.parquet', new Uint8Array(0)], ['four.parquet', Buffer.from('PAR1')], ['junk.parquet', Buffer.from('PAR1 this is not parquet at all PAR1')]] as const) {
+    const f = write(name, bytes);
+    await assert.rejects(() => loadProblems(f), (e: Error) => e instanceof DatasetError && e.message.startsWith(`${f}: whole file: `) && !(e instanceof RangeError), name);
+    const r = await loadProblems(f, { onError: 'skip', warn: () => {} });
+    assert.equal(r.problems.length, 0, name);
+    assert.equal(r.skipped.length, 1, name);
+    assert.match(r.skipped[0].message, /Parquet/, name);
+  }
+  await assert.rejects(() => loadProblems(path.join(dir, 'empty.parquet')), /at least 12/);
+});
+
+test('an empty file yields 0 problems with a warning (returned, and on stderr by default)', async () => {
+  for (const name of ['empty.jsonl', 'empty.csv', 'blank.jsonl']) {
+    const f = write(name, name === 'blank.jsonl' ? '\n\n' : '');
+    const seen: string[] = [];
+    const r = await loadProblems(f, { warn: (m) => seen.push(m) });
+    assert.equal(r.problems.length, 0);
+    assert.equal(r.warnings.length, 1, name);
+    assert.match(r.warnings[0], /no records \(the file is empty\)/);
+    assert.ok(r.warnings[0].startsWith(f), r.warnings[0]);
+    assert.deepEqual(seen, [`warning: ${r.warnings[0]}`]);
+  }
+  const ok = loadProblemsSync(write('one.jsonl', '{"id":"a","problem":"1+1","answer":"2"}\n'));
+  assert.deepEqual(ok.warnings, []);
+});

@@ -1,7 +1,7 @@
 // Answer extraction: each source, its priority, strict vs flexible, and bounded time on pathological text.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { extractAnswer, lastBoxed, matchBrace, bracesBalanced } from '../src/verify/index.js';
+import { extractAnswer, lastBoxed, matchBrace, bracesBalanced, verify } from '../src/verify/index.js';
 
 const ex = (text: string, mode?: 'strict' | 'flexible') => extractAnswer(text, { mode });
 
@@ -25,7 +25,7 @@ test('last \\boxed / \\fbox / \\boxed N with nesting', () => {
   assert.equal(group('$\\boxed{1}$ and $\\boxed{2}$'), '1, 2');
   assert.equal(group('\\boxed{(3, 3)} \\text{ for part (a) and } \\boxed{(1, 1)}'), '(3, 3), (1, 1)');
   assert.equal(group('\\boxed{1}. Much later, after a long discussion of something else entirely, \\boxed{2}'), '2');
-  assert.equal(group('\\boxed{1} '.repeat(50) + '\\boxed{9}'), '9', 'a long run of boxes is not one answer');
+  assert.equal(group('\\boxed{1} '.repeat(50) + '\\boxed{9}'), '1, '.repeat(50) + '9', 'a long run of boxes is one answer set too (issue 14.9)');
   assert.equal(group('\\boxed{1} papers and \\boxed{2} bins'), '1, 2');
   assert.equal(group('\\boxed{1} no no no or no no \\boxed{2}'), '2', 'prose between boxes separates them');
   assert.equal(group('$$\\boxed{20}$$ \\boxed{143}'), '143', 'display math closes an answer');
@@ -70,7 +70,7 @@ test('brace helpers', () => {
 
 test('pathological completions return quickly with a defined result', () => {
   const cases: Array<[string, string, string | undefined]> = [
-    ['a thousand boxes', '\\boxed{1} '.repeat(999) + '\\boxed{1000}', '1000'],
+    ['a thousand boxes', '\\boxed{1} '.repeat(999) + '\\boxed{1000}', '1, '.repeat(999) + '1000'],
     ['a thousand unclosed boxes', '\\boxed{'.repeat(1000), undefined],
     ['1 MB of text then a box', 'x'.repeat(1 << 20) + ' \\boxed{7}', '7'],
     ['1 MB of opening braces', '{'.repeat(1 << 20), undefined],
@@ -81,7 +81,8 @@ test('pathological completions return quickly with a defined result', () => {
   for (const [name, text, expected] of cases) {
     const t0 = Date.now();
     const got = extractAnswer(text, { mode: 'strict' })?.answer;
-    assert.equal(extractAnswer(text, { mode: 'strict', boxes: 'last' })?.answer, got, name);
+    const last = extractAnswer(text, { mode: 'strict', boxes: 'last' })?.answer;
+    assert.equal(last, name === 'a thousand boxes' ? '1000' : got, name);
     const ms = Date.now() - t0;
     assert.equal(got, expected, name);
     // Generous bound: the point is "not quadratic", not a benchmark.
@@ -89,4 +90,45 @@ test('pathological completions return quickly with a defined result', () => {
   }
   // Flexible mode on the same inputs also terminates with some answer or none.
   for (const [, text] of cases) extractAnswer(text);
+});
+
+test('several boxes are one answer set whatever their number (issue 14.9)', () => {
+  for (const k of [2, 6, 7, 12, 40]) {
+    const bodies = Array.from({ length: k }, (_, i) => String(i + 1));
+    const text = 'The values are ' + bodies.map((b) => `\\boxed{${b}}`).join(', ');
+    assert.equal(extractAnswer(text)?.answer, bodies.join(', '), `${k} boxes`);
+  }
+  // a megabyte of unclosed boxes and of boxes stays linear
+  for (const text of ['\\boxed{'.repeat(150_000), '\\boxed{1}'.repeat(100_000)]) {
+    const t0 = Date.now();
+    extractAnswer(text);
+    assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
+  }
+});
+
+test('a box longer than the extraction limit is a clear non-match, not the last number inside it', () => {
+  const long = 'so the answer is \\boxed{' + 'x+'.repeat(12_000) + '7}';
+  const e = extractAnswer(long);
+  assert.equal(e?.answer, '');
+  assert.equal(e?.source, 'boxed');
+  assert.match(e?.note ?? '', /longer than the 20000-character limit/);
+  assert.equal(verify('7', e!.answer), false);
+  // a box that never closes but opened before the limit is the same; a closed box inside the limit still wins
+  assert.match(extractAnswer('\\boxed{' + '1+'.repeat(12_000))?.note ?? '', /longer than/);
+  assert.equal(extractAnswer('\\boxed{' + 'x'.repeat(30_000) + '} then \\boxed{5}')?.answer, '5');
+  assert.equal(extractAnswer('\\boxed{5} ' + 'x '.repeat(15_000) + ' so 7')?.answer, '7', 'a closed box before the limit is not "too long"');
+});
+
+test("decimal commas follow Math-Verify's rule: thousands only as [1-9]dd?,ddd groups, else a decimal comma", () => {
+  const cases: Array<[string, string]> = [
+    ['1000,99', '1000.99'], ['0,111', '0.111'], ['2,74', '2.74'], ['12,5', '12.5'], ['1,22', '1.22'],
+    ['1,234', '1234'], ['1,234,567', '1234567'], ['12,345.5', '12345.5'], ['1,2,3', '3'],
+  ];
+  for (const [written, value] of cases) assert.equal(extractAnswer(`so the total is ${written} today`)?.answer, value, written);
+  for (const [gold, pred, same] of [
+    ['1000.99', '1000,99', true], ['0,111', '0.111', true], ['1,22', '1.22', true], ['2.74', '2,74', true],
+    ['111', '0,111', false], ['1000', '1,000', true], ['1,2', '2,1', true], ['1,2', '12', false], ['0.111', '0,1110', true],
+  ] as const) {
+    assert.equal(verify(gold, pred), same, `${gold} vs ${pred}`);
+  }
 });

@@ -20,12 +20,18 @@ test('igrpo sample --json prints one object per completion, reproducibly, and sa
   assert.equal(igrpo(...args).stdout, a.stdout);
 });
 
-test('igrpo sample errors exit non-zero with one readable line', () => {
+test('igrpo sample usage errors exit 2 (as the README says) with a readable message', () => {
   const bad = igrpo('--prompt', 'x', '--backend', 'gpu9');
-  assert.equal(bad.status, 1);
+  assert.equal(bad.status, 2);
   assert.equal(bad.stderr.trim().split('\n').length, 1);
   assert.match(bad.stderr, /^igrpo sample: unknown backend 'gpu9'; valid names: auto, /);
   const missing = igrpo('--n', '2');
-  assert.equal(missing.status, 1);
+  assert.equal(missing.status, 2);
   assert.match(missing.stderr, /^igrpo sample: --prompt is required/);
+  const unknown = igrpo('--prompt', 'x', '--temprature', '0.5');
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /^igrpo sample: Unknown option '--temprature'/);
+  const nan = igrpo('--prompt', 'x', '--n', 'two');
+  assert.equal(nan.status, 2);
+  assert.match(nan.stderr, /--n expects a number, got 'two'/);
 });

@@ -41,9 +41,34 @@ test('--jsonl answers every line in order; a malformed line gets an error naming
   assert.equal(out[4].equivalent, false);
   const clean = igrpo(['--jsonl'], JSON.stringify({ gold: '2', pred: '2.0' }) + '\n');
   assert.equal(clean.status, 0);
+  // blank lines (between pairs, at the end, CRLF) are skipped, not errors; line numbers still count them
+  const blanks = igrpo(['--jsonl'], ['', JSON.stringify({ gold: '2', pred: '2.0' }), '   ', '\r', 'oops', '', ''].join('\n'));
+  const lines = blanks.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, 2, blanks.stdout);
+  assert.equal(lines[0].equivalent, true);
+  assert.match(lines[1].error, /^line 5: invalid JSON/);
+  assert.equal(igrpo(['--jsonl'], '\n' + JSON.stringify({ gold: '1', pred: '1' }) + '\n\n').status, 0);
 });
 
 test('answerLine is the same function the stream uses', () => {
   assert.deepEqual(answerLine('[1]', 9, false, {}), { out: JSON.stringify({ error: 'line 9: expected a JSON object {"gold", "pred"}' }), ok: false });
   assert.equal(JSON.parse(answerLine('{"gold":"5","pred":"<answer>5</answer>"}', 1, true, {}).out).equivalent, true);
+});
+
+test('--extract reads the gold the same way as the prediction; --gold-verbatim keeps it as given (issue 14.9)', () => {
+  const pair = { gold: 'Adding the parts gives 32349, so the answer is \\boxed{32349}.', pred: 'I think it is \\boxed{32349}' };
+  const r = igrpo(['--jsonl', '--extract'], JSON.stringify(pair) + '\n');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).equivalent, true);
+  const verbatim = igrpo(['--jsonl', '--extract', '--gold-verbatim'], JSON.stringify(pair) + '\n');
+  assert.equal(JSON.parse(verbatim.stdout).equivalent, false);
+  // single pair mode too; a bare gold (no marker) is unchanged by extraction
+  assert.equal(igrpo(['--gold', pair.gold, '--pred', pair.pred, '--extract']).status, 0);
+  assert.equal(igrpo(['--gold', '\\frac12', '--pred', 'so \\boxed{0.5}', '--extract']).status, 0);
+  assert.equal(igrpo(['--gold', '5', '--pred', '5', '--gold-verbatim']).status, 2, '--gold-verbatim needs --extract');
+  // a box longer than the extraction limit is a non-match with a reason, not the last number inside it
+  const long = JSON.stringify({ gold: '7', pred: '\\boxed{' + 'x+'.repeat(12_000) + '7}' });
+  const out = JSON.parse(igrpo(['--jsonl', '--extract'], long + '\n').stdout);
+  assert.equal(out.equivalent, false);
+  assert.match(out.reason, /^prediction: the last \\boxed\{\} is longer than/);
 });

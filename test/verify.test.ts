@@ -149,3 +149,24 @@ test('pathological answers get a defined verdict in bounded time', () => {
     assert.ok(Date.now() - t0 < 5000, `${name}: ${Date.now() - t0} ms`);
   }
 });
+
+test('the CAS does not print: compute-engine output is muted around its calls (issue 14.9)', async () => {
+  const { quietly } = await import('../src/verify/cas.js');
+  const { ComputeEngine } = await import('@cortex-js/compute-engine');
+  const ce = new ComputeEngine();
+  const printed: string[] = [];
+  const saved = { info: console.info, error: console.error, log: console.log };
+  console.info = console.error = console.log = (...a: unknown[]) => void printed.push(a.join(' '));
+  try {
+    void ce.parse('\\{1,2\\}').hash; // compute-engine 0.2x logs "hash BoxedNumber" from this getter
+    assert.ok(printed.length > 0, 'the probe prints when not muted');
+    printed.length = 0;
+    quietly(() => ce.parse('\\{3,4\\}').hash);
+    assert.throws(() => quietly(() => { throw new Error('inner'); }), /inner/);
+    for (const [g, p] of [['\\{1,2\\}', '\\{2,1\\}'], ['x^2-1', '(x-1)(x+1)'], ['\\tan^2 y + 1', '\\sec^2 y'], ['x \\in \\{1,2\\}', 'x=1']]) explain(g, p);
+  } finally {
+    Object.assign(console, saved);
+  }
+  assert.deepEqual(printed, []);
+  assert.equal(console.info, saved.info, 'the console is restored');
+});

@@ -46,7 +46,13 @@ function plain(v: unknown): unknown {
 export async function readParquetRows(file: string): Promise<RawRow[]> {
   const buf = fs.readFileSync(file);
   const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
-  const objects = (await parquetReadObjects({ file: ab })) as Record<string, unknown>[];
+  let objects: Record<string, unknown>[];
+  try {
+    objects = (await parquetReadObjects({ file: ab })) as Record<string, unknown>[];
+  } catch (e) {
+    // hyparquet's own errors (a RangeError for an empty or truncated file) do not say which file
+    throw new Error(`${file}: cannot read Parquet (${buf.length} bytes: ${(e as Error).message})`);
+  }
   return objects.map((o, i) => ({ where: `${file}: row ${i + 1}`, value: plain(o) as Record<string, unknown> }));
 }
 

@@ -72,6 +72,14 @@ const STARTERS: Record<BackendName, () => Promise<string>> = {
   cpu: async () => activate('cpu', 'the cpu backend did not register'),
 };
 
+/** A backend name that does not exist (bad usage: the CLI exits 2), as opposed to one that failed to start. */
+export class UnknownBackendError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnknownBackendError';
+  }
+}
+
 /**
  * Select and start a backend: a name from BACKEND_NAMES or 'auto' (default: $IGRPO_BACKEND, else auto).
  */
@@ -91,7 +99,7 @@ export async function selectBackend(name: string = process.env.IGRPO_BACKEND ?? 
     throw new Error(`no backend could start: ${skipped.map((s) => `${s.name}: ${s.why}`).join('; ')}`);
   }
   if (!(BACKEND_NAMES as readonly string[]).includes(wanted)) {
-    throw new Error(`unknown backend '${name}'; valid names: auto, ${BACKEND_NAMES.join(', ')}`);
+    throw new UnknownBackendError(`unknown backend '${name}'; valid names: auto, ${BACKEND_NAMES.join(', ')}`);
   }
   const b = wanted as BackendName;
   try {

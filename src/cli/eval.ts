@@ -7,7 +7,7 @@ import { evaluate } from '../train/evaluate.js';
 import { resolvePolicyDir } from '../model/load.js';
 import { evalProblems, TaskConfig } from '../train/task.js';
 import { runBenchmarkCommand } from './eval-benchmark.js';
-import { intFlag, UsageError, usageFailure } from './common.js';
+import { intFlag, orUsage, UsageError, usageFailure } from './common.js';
 
 const HELP = `usage: igrpo eval [options]
 
@@ -60,7 +60,9 @@ export async function run(argv: string[]): Promise<number> {
     if (code === undefined) throw e;
     return code;
   }
-  const backend = await selectBackend((values.backend as string | undefined) ?? process.env.IGRPO_BACKEND ?? 'auto');
+  const started = await orUsage('eval', HELP, () => selectBackend((values.backend as string | undefined) ?? process.env.IGRPO_BACKEND ?? 'auto'));
+  if ('code' in started) return started.code;
+  const backend = started.value;
   if (!values.json) console.error(describeBackend(backend));
   const dir = resolvePolicyDir((values.policy as string | undefined) ?? 'embedded');
   const policy = loadPolicy(dir);

@@ -10,6 +10,7 @@ import { CHECKPOINT_FILES } from '../model/checkpoint.js';
 import { dataPath } from '../paths.js';
 import { sample } from '../sampling/index.js';
 import { CharTokenizer, PRINTABLE_ASCII, REASONING_SPECIALS } from '../tokenizer/char.js';
+import { orUsage, UsageError } from './common.js';
 
 const HELP = `usage: igrpo sample --prompt TEXT [options]
 
@@ -31,12 +32,14 @@ const RANDOM_MODEL = { dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 256, seed: 
 function num(v: string | undefined, flag: string, fallback: number): number {
   if (v === undefined) return fallback;
   const x = Number(v);
-  if (!Number.isFinite(x)) throw new Error(`${flag} expects a number, got '${v}'`);
+  if (!Number.isFinite(x)) throw new UsageError(`${flag} expects a number, got '${v}'`);
   return x;
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+type Values = ReturnType<typeof parseFlags>['values'];
+
+function parseFlags(argv: string[]) {
+  return parseArgs({
     args: argv,
     strict: true,
     options: {
@@ -54,26 +57,29 @@ export async function run(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
     },
   });
+}
+
+export async function run(argv: string[]): Promise<number> {
+  // exit 2 for bad usage (an unknown option, a missing --prompt, a bad number, an unknown backend)
+  const parsed = await orUsage('sample', HELP, async () => {
+    const { values } = parseFlags(argv);
+    if (!values.help && values.prompt === undefined) throw new UsageError('--prompt is required');
+    sampleOptions(values);
+    return values;
+  });
+  if ('code' in parsed) return parsed.code;
+  const values = parsed.value;
   if (values.help) {
     console.log(HELP);
     return 0;
   }
-  if (values.prompt === undefined) throw new Error('--prompt is required (igrpo sample --help)');
-
-  const backend = await selectBackend(values.backend ?? process.env.IGRPO_BACKEND ?? 'auto');
-  console.error(describeBackend(backend));
+  const backend = await orUsage('sample', HELP, () => selectBackend(values.backend ?? process.env.IGRPO_BACKEND ?? 'auto'));
+  if ('code' in backend) return backend.code;
+  console.error(describeBackend(backend.value));
 
   const policy = openPolicy(values.checkpoint);
   try {
-    const [completions] = await sample(policy, [values.prompt], {
-      n: num(values.n, '--n', 1),
-      seed: num(values.seed, '--seed', 0),
-      maxNewTokens: num(values['max-new-tokens'], '--max-new-tokens', 64),
-      temperature: num(values.temperature, '--temperature', 1),
-      topK: num(values['top-k'], '--top-k', 0),
-      topP: num(values['top-p'], '--top-p', 1),
-      stop: values.stop ?? [],
-    });
+    const [completions] = await sample(policy, [values.prompt!], sampleOptions(values));
     completions.forEach((c, index) => {
       if (values.json) {
         console.log(JSON.stringify({ index, text: c.text, finishReason: c.finishReason, tokens: c.ids.length, ids: c.ids, logprobs: c.logprobs }));
@@ -86,6 +92,18 @@ export async function run(argv: string[]): Promise<number> {
     policy.dispose();
   }
   return 0;
+}
+
+function sampleOptions(values: Values) {
+  return {
+    n: num(values.n, '--n', 1),
+    seed: num(values.seed, '--seed', 0),
+    maxNewTokens: num(values['max-new-tokens'], '--max-new-tokens', 64),
+    temperature: num(values.temperature, '--temperature', 1),
+    topK: num(values['top-k'], '--top-k', 0),
+    topP: num(values['top-p'], '--top-p', 1),
+    stop: values.stop ?? [],
+  };
 }
 
 function openPolicy(checkpoint: string | undefined): GPT {

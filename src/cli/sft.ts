@@ -6,7 +6,7 @@ import { describeBackend, selectBackend } from '../backend/select.js';
 import { dataPath } from '../paths.js';
 import { ConfigError } from '../train/config.js';
 import { runSft, SftConfig } from '../train/sft.js';
-import { intFlag, UsageError, usageFailure } from './common.js';
+import { intFlag, orUsage, UsageError, usageFailure } from './common.js';
 import * as fs from 'node:fs';
 
 const HELP = `usage: igrpo sft [options]
@@ -54,7 +54,9 @@ export async function run(argv: string[]): Promise<number> {
     if (code === undefined) throw e;
     return code;
   }
-  console.error(describeBackend(await selectBackend((values.backend as string | undefined) ?? process.env.IGRPO_BACKEND ?? 'auto')));
+  const backend = await orUsage('sft', HELP, () => selectBackend((values.backend as string | undefined) ?? process.env.IGRPO_BACKEND ?? 'auto'));
+  if ('code' in backend) return backend.code;
+  console.error(describeBackend(backend.value));
   const out = path.resolve((values.out as string | undefined) ?? dataPath('policy'));
   const bar = values.quiet ? undefined : new ProgressBar({ total: cfg.steps, label: 'sft', intervalMs: 1000 });
   const t0 = performance.now();

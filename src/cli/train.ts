@@ -1,6 +1,6 @@
 // `igrpo train`: GRPO or iGRPO on a policy (default: the shipped SFT policy on the synthetic task).
 // Exit codes: 0 done; 2 bad usage or invalid config (the message names the field); 3 training stopped
-// by the non-finite-loss guard (the last good checkpoint is kept and named); 1 anything else.
+// by the non-finite guard (loss, gradient norm or weights; the last good checkpoint is kept and named); 1 anything else.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -8,7 +8,7 @@ import { ProgressBar } from '../analysis/progress.js';
 import { describeBackend, selectBackend } from '../backend/select.js';
 import { parseTrainConfig, readTrainConfig, type TrainConfig } from '../train/config.js';
 import { Trainer, TrainingStoppedError } from '../train/trainer.js';
-import { intFlag, UsageError, usageFailure } from './common.js';
+import { intFlag, orUsage, UsageError, usageFailure } from './common.js';
 
 const HELP = `usage: igrpo train --out DIR [options]
 
@@ -23,7 +23,7 @@ const HELP = `usage: igrpo train --out DIR [options]
   --backend B            auto, native, wasm, cpu, webgpu, … (default $IGRPO_BACKEND or the config's, auto)
   --quiet                no progress bar
 
-exit codes: 0 done, 2 bad usage or config, 3 stopped on a non-finite loss, 1 other errors`;
+exit codes: 0 done, 2 bad usage or config, 3 stopped on a non-finite loss, gradient norm or weight, 1 other errors`;
 
 /** The config a command line asks for: file (or defaults), then the flags on top. */
 export function configFromArgs(values: Record<string, string | boolean | undefined>): TrainConfig {
@@ -66,11 +66,14 @@ export async function run(argv: string[]): Promise<number> {
     if (code === undefined) throw e;
     return code;
   }
-  const backend = await selectBackend(cfg.backend);
-  console.error(describeBackend(backend));
+  const backend = await orUsage('train', HELP, () => selectBackend(cfg.backend));
+  if ('code' in backend) return backend.code;
+  console.error(describeBackend(backend.value));
   const out = path.resolve(values.out as string);
   if (values.overwrite) fs.rmSync(out, { recursive: true, force: true });
-  const trainer = await Trainer.create(cfg, { out, resume: !!values.resume });
+  const created = await orUsage('train', HELP, () => Trainer.create(cfg, { out, resume: !!values.resume }));
+  if ('code' in created) return created.code;
+  const trainer = created.value;
   const from = trainer.stepIndex;
   console.error(`${cfg.algo} seed ${cfg.seed}: ${from > 0 ? `resuming at step ${from}, ` : ''}${cfg.steps} steps, ${cfg.promptsPerStep} prompts × ${cfg.completionsPerPrompt} completions` +
     (cfg.algo === 'igrpo' ? ` (${cfg.igrpo.drafts} drafts + ${cfg.igrpo.refinements} refinements)` : '') + ` → ${out}`);
@@ -79,7 +82,10 @@ export async function run(argv: string[]): Promise<number> {
   let summary;
   try {
     summary = await trainer.run({
-      onStep: (s) => bar?.tick(1, { reward: s.metrics!.reward, acc: s.metrics!.accuracy, ...(s.eval ? { eval: s.eval.passAt1 } : {}) }),
+      onStep: (s) => {
+        for (const w of s.metrics!.warnings ?? []) console.error(`igrpo train: step ${s.step}: warning: ${w}`);
+        bar?.tick(1, { reward: s.metrics!.reward, acc: s.metrics!.accuracy, ...(s.eval ? { eval: s.eval.passAt1 } : {}) });
+      },
       onEval: (r) => bar?.set({ eval: r.passAt1 }),
     });
   } catch (e) {

@@ -5,16 +5,19 @@ import * as readline from 'node:readline';
 import { explain, type VerifyOptions } from '../verify/equivalence.js';
 import { extractAnswer } from '../verify/extract.js';
 
-const HELP = `usage: igrpo verify --gold A --pred B [--explain] [--extract] [--no-cas] [--tolerance T]
-       igrpo verify --jsonl [--extract] [--no-cas] [--tolerance T]  < pairs.jsonl
+const HELP = `usage: igrpo verify --gold A --pred B [--explain] [--extract [--gold-verbatim]] [--no-cas] [--tolerance T]
+       igrpo verify --jsonl [--extract [--gold-verbatim]] [--no-cas] [--tolerance T]  < pairs.jsonl
 
 Checks whether the predicted answer equals the gold answer (gold first, as in Math-Verify).
   --explain      also print the rule that decided, or why the comparison failed
-  --extract      take the final answer out of --pred first (\\boxed, <answer>, "the answer is", …)
+  --extract      take the final answer out of both the gold and the prediction first (\\boxed, <answer>,
+                 "the answer is", …), as Math-Verify parses both; a gold with no answer found stays as given
+  --gold-verbatim  with --extract: compare the gold as given (extract from the prediction only)
   --no-cas       compare without the computer-algebra system (numbers, strings and structure only)
   --tolerance T  relative tolerance for numbers (default 1e-6)
   --jsonl        read {"gold": …, "pred": …} per line on stdin; write {"equivalent", "reason"} per line,
-                 in order; a malformed line gets {"error": …} naming its line, and the exit code is 1
+                 in order; blank lines are skipped; a malformed line gets {"error": …} naming its line, and
+                 the exit code is 1
 Exit code (single pair): 0 equivalent, 1 not equivalent, 2 usage error.`;
 
 interface Args {
@@ -22,12 +25,13 @@ interface Args {
   pred?: string;
   explain: boolean;
   extract: boolean;
+  goldVerbatim: boolean;
   jsonl: boolean;
   opts: VerifyOptions;
 }
 
 function parseArgs(argv: string[]): Args | string {
-  const a: Args = { explain: false, extract: false, jsonl: false, opts: {} };
+  const a: Args = { explain: false, extract: false, goldVerbatim: false, jsonl: false, opts: {} };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -39,6 +43,7 @@ function parseArgs(argv: string[]): Args | string {
       else if (flag === '--pred') a.pred = value();
       else if (flag === '--explain') a.explain = true;
       else if (flag === '--extract') a.extract = true;
+      else if (flag === '--gold-verbatim') a.goldVerbatim = true;
       else if (flag === '--jsonl') a.jsonl = true;
       else if (flag === '--no-cas') a.opts.symbolic = false;
       else if (flag === '--tolerance') {
@@ -52,15 +57,31 @@ function parseArgs(argv: string[]): Args | string {
   }
   if (!a.jsonl && (a.gold === undefined || a.pred === undefined)) return 'give --gold and --pred, or --jsonl';
   if (a.jsonl && (a.gold !== undefined || a.pred !== undefined)) return '--jsonl reads pairs from stdin; drop --gold/--pred';
+  if (a.goldVerbatim && !a.extract) return '--gold-verbatim only makes sense with --extract';
   return a;
 }
 
-function predictionOf(pred: string, extract: boolean): string {
-  return extract ? (extractAnswer(pred)?.answer ?? '') : pred;
+/** How the two sides are read: extract the answer from the prediction, and (unless goldVerbatim) from the gold. */
+export interface ExtractMode {
+  extract: boolean;
+  goldVerbatim?: boolean;
+}
+
+/** The pair to compare, or a verdict already reached (a box longer than the extraction limit). */
+function comparePair(gold: string, pred: string, mode: ExtractMode, opts: VerifyOptions): { equivalent: boolean; reason: string } {
+  if (!mode.extract) return explain(gold, pred, opts);
+  const p = extractAnswer(pred);
+  if (p?.note) return { equivalent: false, reason: `prediction: ${p.note}` };
+  // the gold goes through the same extraction (a whole reference solution → its boxed answer); a gold
+  // in which no answer is found is compared as given
+  const g = mode.goldVerbatim ? undefined : extractAnswer(gold);
+  if (g?.note) return { equivalent: false, reason: `gold: ${g.note}` };
+  return explain(g?.answer || gold, p?.answer ?? '', opts);
 }
 
 /** One output line for one input line (exported for tests). */
-export function answerLine(line: string, lineNo: number, extract: boolean, opts: VerifyOptions): { out: string; ok: boolean } {
+export function answerLine(line: string, lineNo: number, extract: boolean | ExtractMode, opts: VerifyOptions): { out: string; ok: boolean } {
+  const mode: ExtractMode = typeof extract === 'boolean' ? { extract } : extract;
   const error = (msg: string) => ({ out: JSON.stringify({ error: `line ${lineNo}: ${msg}` }), ok: false });
   let rec: unknown;
   try {
@@ -75,7 +96,7 @@ export function answerLine(line: string, lineNo: number, extract: boolean, opts:
   const p = asText(pred);
   if (typeof g !== 'string') return error(`field 'gold' must be a string or number`);
   if (typeof p !== 'string') return error(`field 'pred' must be a string or number`);
-  const r = explain(g, predictionOf(p, extract), opts);
+  const r = comparePair(g, p, mode, opts);
   return { out: JSON.stringify({ equivalent: r.equivalent, reason: r.reason }), ok: true };
 }
 
@@ -85,7 +106,8 @@ async function runJsonl(a: Args): Promise<number> {
   let failed = false;
   for await (const line of rl) {
     lineNo++;
-    const { out, ok } = answerLine(line, lineNo, a.extract, a.opts);
+    if (line.trim() === '') continue; // a blank line (a trailing one, a separator) is no pair: skip it
+    const { out, ok } = answerLine(line, lineNo, a, a.opts);
     if (!ok) failed = true;
     process.stdout.write(out + '\n');
   }
@@ -103,7 +125,7 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   if (a.jsonl) return runJsonl(a);
-  const r = explain(a.gold!, predictionOf(a.pred!, a.extract), a.opts);
+  const r = comparePair(a.gold!, a.pred!, a, a.opts);
   console.log(a.explain ? `${r.equivalent}\t${r.reason}` : String(r.equivalent));
   return r.equivalent ? 0 : 1;
 }

@@ -7,6 +7,7 @@ import { packageRoot } from '../paths.js';
 import { getAdapter, type Adapter, type AdapterName, type Raw } from './adapters.js';
 import { parseCsv } from './csv.js';
 import { ProblemSchema, type Problem } from './schema.js';
+import { EncodingError, readText, type TextEncoding } from './text.js';
 
 export type DataFormat = 'jsonl' | 'json' | 'csv' | 'parquet';
 
@@ -19,6 +20,16 @@ export interface LoadOptions {
   format?: DataFormat;
   /** Stop after this many good problems. */
   limit?: number;
+  /**
+   * Text formats: 'utf8' (default) is strict, a byte that is not UTF-8 is an error naming file and line;
+   * 'latin1' reads every byte as ISO-8859-1. A UTF-8 byte-order mark is dropped either way.
+   */
+  encoding?: TextEncoding;
+  /**
+   * Where warnings go besides LoadResult.warnings (an empty file, for instance). Default: stderr
+   * (console.warn); pass () => {} to keep them only in the result.
+   */
+  warn?: (message: string) => void;
 }
 
 export interface Skipped {
@@ -31,6 +42,8 @@ export interface LoadResult {
   file: string;
   problems: Problem[];
   skipped: Skipped[];
+  /** Things worth knowing that are not errors, e.g. "no records (the file is empty)". */
+  warnings: string[];
 }
 
 export class DatasetError extends Error {
@@ -61,9 +74,9 @@ export function formatOf(file: string): DataFormat {
 
 const isRecord = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function readJsonl(file: string): Located[] {
+function readJsonl(file: string, encoding?: TextEncoding): Located[] {
   const out: Located[] = [];
-  fs.readFileSync(file, 'utf8')
+  readTextOrFail(file, encoding)
     .split('\n')
     .forEach((text, i) => {
       if (text.trim().length === 0) return;
@@ -78,10 +91,11 @@ function readJsonl(file: string): Located[] {
   return out;
 }
 
-function readJson(file: string): Located[] {
+function readJson(file: string, encoding?: TextEncoding): Located[] {
   let v: unknown;
+  const text = readTextOrFail(file, encoding);
   try {
-    v = JSON.parse(fs.readFileSync(file, 'utf8'));
+    v = JSON.parse(text);
   } catch (e) {
     throw new DatasetError(file, 'whole file', undefined, `invalid JSON (${(e as Error).message})`);
   }
@@ -91,8 +105,8 @@ function readJson(file: string): Located[] {
   return list.map((r, i) => (isRecord(r) ? { at: `record ${i + 1}`, record: r } : { at: `record ${i + 1}`, error: 'not an object' }));
 }
 
-function readCsv(file: string): Located[] {
-  const rows = parseCsv(fs.readFileSync(file, 'utf8'));
+function readCsv(file: string, encoding?: TextEncoding): Located[] {
+  const rows = parseCsv(readTextOrFail(file, encoding));
   if (rows.length === 0) return [];
   const header = rows[0].cells.map((h) => h.trim());
   return rows.slice(1).map(({ line, cells }) => {
@@ -105,26 +119,46 @@ function readCsv(file: string): Located[] {
   });
 }
 
+/** Text of a data file; a non-UTF-8 byte is a DatasetError naming the line. */
+function readTextOrFail(file: string, encoding?: TextEncoding): string {
+  try {
+    return readText(file, encoding);
+  } catch (e) {
+    if (e instanceof EncodingError) throw new DatasetError(file, `line ${e.line}`, undefined, e.message.slice(`${file}: line ${e.line}: `.length));
+    throw e;
+  }
+}
+
+/** The smallest Parquet file: magic "PAR1", a 4-byte footer length, magic "PAR1" (plus a footer). */
+const PARQUET_MIN_BYTES = 12;
+
 async function readParquet(file: string): Promise<Located[]> {
   // Loaded on demand (text formats never pay for it); the whole file as an ArrayBuffer is what
   // hyparquet's AsyncBuffer needs, and avoids its Node-only entry point (tslab resolves the browser one).
   const { parquetReadObjects } = await import('hyparquet');
   const bytes = fs.readFileSync(file);
+  if (bytes.length < PARQUET_MIN_BYTES) {
+    throw new DatasetError(file, 'whole file', undefined, `not a Parquet file: ${bytes.length} bytes, a Parquet file has at least ${PARQUET_MIN_BYTES}`);
+  }
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  const rows = await parquetReadObjects({ file: buffer });
-  return rows.map((r, i) => ({ at: `row ${i + 1}`, record: r as Raw }));
+  try {
+    const rows = await parquetReadObjects({ file: buffer });
+    return rows.map((r, i) => ({ at: `row ${i + 1}`, record: r as Raw }));
+  } catch (e) {
+    throw new DatasetError(file, 'whole file', undefined, `cannot read Parquet (${(e as Error).message})`);
+  }
 }
 
 /** The raw records of a file, each with where it came from. */
-export async function readRecords(file: string, format: DataFormat = formatOf(file)): Promise<Located[]> {
+export async function readRecords(file: string, format: DataFormat = formatOf(file), encoding?: TextEncoding): Promise<Located[]> {
   if (!fs.existsSync(file)) throw new Error(`${file}: no such file`);
   switch (format) {
     case 'jsonl':
-      return readJsonl(file);
+      return readJsonl(file, encoding);
     case 'json':
-      return readJson(file);
+      return readJson(file, encoding);
     case 'csv':
-      return readCsv(file);
+      return readCsv(file, encoding);
     case 'parquet':
       return readParquet(file);
   }
@@ -136,6 +170,8 @@ export function toProblems(file: string, located: readonly Located[], opts: Load
   const skip = opts.onError === 'skip';
   const problems: Problem[] = [];
   const skipped: Skipped[] = [];
+  const warnings: string[] = [];
+  if (located.length === 0) warnings.push(`${file}: no records (the file is empty): 0 problems`);
   const seen = new Map<string, string>();
   const fail = (at: string, field: string | undefined, detail: string) => {
     const err = new DatasetError(file, at, field, detail);
@@ -162,19 +198,41 @@ export function toProblems(file: string, located: readonly Located[], opts: Load
     seen.set(parsed.data.id, loc.at);
     problems.push(parsed.data);
   }
-  return { file, problems, skipped };
+  for (const w of warnings) (opts.warn ?? console.warn)(`warning: ${w}`);
+  return { file, problems, skipped, warnings };
+}
+
+/**
+ * A file that cannot be read at all (an empty or truncated Parquet file, a JSON file that does not parse)
+ * fails like a bad record: thrown, or with onError 'skip', one skipped entry and 0 problems.
+ */
+function unreadable(file: string, e: unknown, opts: LoadOptions): LoadResult {
+  if (opts.onError !== 'skip' || !(e instanceof DatasetError) || e.at !== 'whole file') throw e;
+  return { file, problems: [], skipped: [{ at: e.at, message: e.message }], warnings: [] };
 }
 
 /** Problems from a JSONL, JSON, CSV or Parquet file. */
 export async function loadProblems(file: string, opts: LoadOptions = {}): Promise<LoadResult> {
-  return toProblems(file, await readRecords(file, opts.format), opts);
+  let located: Located[];
+  try {
+    located = await readRecords(file, opts.format, opts.encoding);
+  } catch (e) {
+    return unreadable(file, e, opts);
+  }
+  return toProblems(file, located, opts);
 }
 
 /** Synchronous loading for the text formats (JSONL, JSON, CSV). */
 export function loadProblemsSync(file: string, opts: LoadOptions = {}): LoadResult {
   const format = opts.format ?? formatOf(file);
   if (format === 'parquet') throw new Error(`${file}: Parquet needs the async loadProblems()`);
-  const located = format === 'jsonl' ? readJsonl(file) : format === 'json' ? readJson(file) : readCsv(file);
+  const read = format === 'jsonl' ? readJsonl : format === 'json' ? readJson : readCsv;
+  let located: Located[];
+  try {
+    located = read(file, opts.encoding);
+  } catch (e) {
+    return unreadable(file, e, opts);
+  }
   return toProblems(file, located, opts);
 }
 

@@ -21,9 +21,9 @@ export const GPTConfigSchema = z
     mlpRatio: z.number().int().positive().default(4),
     /** Output head shares the token embedding (GPT-2 style) instead of its own [d, V] matrix. */
     tiedEmbeddings: z.boolean().default(true),
-    layerNormEps: z.number().positive().default(1e-5),
+    layerNormEps: z.number().finite().positive().default(1e-5),
     /** Std of the normal weight init (GPT-2: 0.02); residual output projections get /√(2·nLayers). */
-    initStd: z.number().positive().default(0.02),
+    initStd: z.number().finite().positive().default(0.02),
     /** Seed of the deterministic init. */
     seed: z.number().int().nonnegative().default(0),
   })

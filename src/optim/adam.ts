@@ -14,12 +14,12 @@ import { hostUpdateKernel } from './host.js';
 export type { AdamSlot, AdamStepScalars };
 
 export const AdamConfigSchema = z.object({
-  lr: z.number().positive(),
-  beta1: z.number().min(0).lt(1).default(0.9),
-  beta2: z.number().min(0).lt(1).default(0.999),
-  eps: z.number().positive().default(1e-8),
+  lr: z.number().finite().positive(),
+  beta1: z.number().finite().min(0).lt(1).default(0.9),
+  beta2: z.number().finite().min(0).lt(1).default(0.999),
+  eps: z.number().finite().positive().default(1e-8),
   /** Decoupled (AdamW) weight decay: p ← p·(1 − lr·wd) before the Adam step, as torch.optim.AdamW. */
-  weightDecay: z.number().min(0).default(0),
+  weightDecay: z.number().finite().min(0).default(0),
   /** Use the active backend's fused in-place update when it registered one (webgpu); false keeps the tensor path. */
   fused: z.boolean().default(true),
 });
@@ -66,7 +66,7 @@ export class Adam {
 
   private makeMoments(p: tf.Variable, m: Float32Array, v: Float32Array): Moments {
     if (hostUpdateKernel()) return { kind: 'host', m, v };
-    return { kind: 'tensor', m: tf.variable(tf.tensor(m, p.shape), false), v: tf.variable(tf.tensor(v, p.shape), false) };
+    return { kind: 'tensor', m: variableOf(m, p.shape), v: variableOf(v, p.shape) };
   }
 
   /** One Adam step. grads[i] is the gradient of params[i] (same shape); lr overrides the configured rate. */
@@ -140,6 +140,14 @@ export class Adam {
       }
     }
   }
+}
+
+/** A non-trainable variable holding a copy of `values`; the staging tensor is freed (a variable keeps its own reference). */
+function variableOf(values: Float32Array, shape: number[]): tf.Variable {
+  const initial = tf.tensor(values, shape);
+  const v = tf.variable(initial, false);
+  initial.dispose();
+  return v;
 }
 
 /** Portable path: the same formula as the host kernels, with tensor ops. */

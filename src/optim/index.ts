@@ -1,2 +1,2 @@
 export { Adam, AdamConfigSchema, type AdamConfig, type AdamConfigInput, type AdamState } from './adam.js';
-export { clipByGlobalNorm } from './clip.js';
+export { clipByGlobalNorm, clipByGlobalNormAsync, sumMany } from './clip.js';

@@ -32,6 +32,9 @@ export const isConstant = (group: readonly number[]): boolean => group.every((r)
 export function groupAdvantages(rewards: readonly (readonly number[])[], opts: AdvantageOptions): number[][] {
   const batchStd = sampleStd(rewards.flat());
   return rewards.map((group) => {
+    // A NaN or ±Infinity reward is a broken reward function: NaN advantages, which the update refuses
+    // (an all-Infinity group would otherwise look constant and pass as 0, unlike a NaN one).
+    if (group.some((r) => !Number.isFinite(r))) return group.map(() => NaN);
     // A constant group gets exactly 0, whatever the scaling (no division of 0 by a tiny std).
     if (group.length < 2 || isConstant(group)) return group.map(() => 0);
     const m = mean(group);

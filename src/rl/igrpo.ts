@@ -35,8 +35,9 @@ export type IgrpoOptions = z.infer<typeof IgrpoOptions>;
 /** Index of d̂ in a group of scored drafts. */
 export function selectBestDraft(drafts: readonly Scored[], tieBreak: IgrpoOptions['tieBreak'], seed: number): number {
   if (drafts.length === 0) throw new Error('selectBestDraft: no drafts');
-  // a NaN reward never wins (and all-NaN picks the first): the NaN guard reports it at the loss
-  const reward = (d: Scored) => (Number.isNaN(d.score.reward) ? -Infinity : d.score.reward);
+  // a NaN or ±Infinity reward never wins (all of them: tieBreak picks among all); the same broken reward
+  // function breaks the refinements' advantages, which the update refuses
+  const reward = (d: Scored) => (Number.isFinite(d.score.reward) ? d.score.reward : -Infinity);
   const best = Math.max(...drafts.map(reward));
   const tied = drafts.map((d, i) => (reward(d) === best ? i : -1)).filter((i) => i >= 0);
   if (tieBreak === 'first' || tied.length === 1) return tied[0];

@@ -23,11 +23,11 @@ export const ObjectiveConfig = z
   .object({
     lossType: LossType.default('grpo'),
     /** Lower clip: ratios below 1 − epsilonLow stop pulling when Â < 0. */
-    epsilonLow: z.number().nonnegative().default(0.2),
+    epsilonLow: z.number().finite().nonnegative().default(0.2),
     /** Upper clip (clip-higher, DAPO: 0.28); defaults to epsilonLow. */
-    epsilonHigh: z.number().nonnegative().optional(),
+    epsilonHigh: z.number().finite().nonnegative().optional(),
     /** KL coefficient to the frozen reference (k3 estimator). The paper uses 0. */
-    beta: z.number().nonnegative().default(0),
+    beta: z.number().finite().nonnegative().default(0),
     /** 'token': one ratio per token (GRPO); 'sequence': the length-normalised sequence ratio (GSPO). */
     importanceSampling: z.enum(['token', 'sequence']).default('token'),
     /** Drop completions cut by the length limit from the loss (DAPO's overlong filtering). */

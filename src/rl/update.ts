@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Policy } from '../model/policy.js';
 import { buildSequenceBatch } from './batch.js';
-import { clipByGlobalNorm } from '../optim/clip.js';
+import { clipByGlobalNormAsync } from '../optim/clip.js';
+import { firstNonFiniteParameter } from '../optim/finite.js';
 import { policyLoss, stopGradient, type Normalizer, type ObjectiveConfig } from './loss.js';
 
 export interface TrainSequence {
@@ -53,10 +54,17 @@ export interface UpdateResult {
 }
 
 export class NonFiniteLossError extends Error {
-  constructor(what: string, value: number) {
-    super(`non-finite ${what} (${value}): the update was not applied`);
+  /** applied: the update already ran (a parameter went non-finite), so the in-memory policy is spoilt. */
+  constructor(what: string, value: number, applied = false) {
+    super(`non-finite ${what} (${value}): ${applied ? 'the update made the weights non-finite' : 'the update was not applied'}`);
     this.name = 'NonFiniteLossError';
   }
+}
+
+/** 'h.0.mlp.w1' where the policy names its parameters (GPT does), else '#index'. */
+function parameterName(policy: Policy, i: number): string {
+  const named = (policy as Partial<{ namedParameters(): [string, tf.Variable][] }>).namedParameters?.();
+  return named?.[i] ? `'${named[i][0]}'` : `#${i}`;
 }
 
 function chunks<T>(xs: readonly T[], size: number): T[][] {
@@ -72,6 +80,9 @@ export async function policyUpdate(
   opts: UpdateOptions,
 ): Promise<UpdateResult> {
   const cfg = opts.objective;
+  // a NaN or infinite reward makes a NaN advantage (src/rl/advantages.ts): stop before any arithmetic
+  const badAdvantage = sequences.find((s) => !Number.isFinite(s.advantage));
+  if (badAdvantage) throw new NonFiniteLossError('advantage (from a NaN or infinite reward)', badAdvantage.advantage);
   const kept = sequences.map((s) => !(cfg.maskTruncated && s.truncated));
   const norm: Normalizer = {
     sequences: sequences.length,
@@ -138,7 +149,7 @@ export async function policyUpdate(
       }
       const grads = accumulated!;
       // clip (or, with no limit, copy) and read the pre-clip global norm in one go
-      const { grads: clippedGrads, norm: gnorm } = clipByGlobalNorm(grads, opts.maxGradNorm ? opts.maxGradNorm : Infinity);
+      const { grads: clippedGrads, norm: gnorm } = await clipByGlobalNormAsync(grads, opts.maxGradNorm ? opts.maxGradNorm : Infinity);
       tf.dispose(grads);
       if (it === 0) {
         result.loss = lossSum;
@@ -152,6 +163,8 @@ export async function policyUpdate(
       }
       optimizer.step(clippedGrads, opts.lr);
       tf.dispose(clippedGrads);
+      const bad = await firstNonFiniteParameter(policy.parameters());
+      if (bad >= 0) throw new NonFiniteLossError(`parameter ${parameterName(policy, bad)}`, NaN, true);
     }
     const tokensSeen = Math.max(1, norm.tokens * opts.numIterations);
     result.clipFraction = clipped / tokensSeen;

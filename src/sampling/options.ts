@@ -8,11 +8,11 @@ export const SampleOptionsSchema = z
     n: z.number().int().positive().default(1),
     maxNewTokens: z.number().int().positive().default(128),
     /** 0 = greedy (argmax); otherwise logits are divided by it before sampling. */
-    temperature: z.number().nonnegative().default(1),
+    temperature: z.number().finite().nonnegative().default(1),
     /** Sample among the k most likely tokens only; 0 = off. */
     topK: z.number().int().nonnegative().default(0),
     /** Sample from the smallest set of most likely tokens whose probability reaches p; 1 = off. */
-    topP: z.number().gt(0).lte(1).default(1),
+    topP: z.number().finite().gt(0).lte(1).default(1),
     /** A completion stops once its text contains one of these (the stop string stays in the text). */
     stop: z.array(z.string().min(1)).default([]),
     /** Token ids that end a completion (besides the tokenizer's eos); the id stays in ids but not in text. */

@@ -23,9 +23,9 @@ export const TrainConfig = z
     sampling: z
       .object({
         /** Training temperature (the paper: 0.7). */
-        temperature: z.number().positive().default(0.7),
+        temperature: z.number().finite().positive().default(0.7),
         topK: z.number().int().nonnegative().default(0),
-        topP: z.number().gt(0).lte(1).default(1),
+        topP: z.number().finite().gt(0).lte(1).default(1),
         maxNewTokens: z.number().int().positive().default(32),
       })
       .strict()
@@ -39,21 +39,21 @@ export const TrainConfig = z
     igrpo: IgrpoOptions.default({ template: 'plain' }),
     objective: ObjectiveConfig.extend({
       scaleRewards: ScaleRewards.default('group'),
-      advantageEps: z.number().nonnegative().default(1e-4),
+      advantageEps: z.number().finite().nonnegative().default(1e-4),
     })
       .strict()
       .default({}),
     optimizer: z
       .object({
         type: z.enum(['adam', 'adamw']).default('adamw'),
-        lr: z.number().positive().default(5e-5),
-        beta1: z.number().min(0).lt(1).default(0.9),
-        beta2: z.number().min(0).lt(1).default(0.99),
-        eps: z.number().positive().default(1e-8),
+        lr: z.number().finite().positive().default(5e-5),
+        beta1: z.number().finite().min(0).lt(1).default(0.9),
+        beta2: z.number().finite().min(0).lt(1).default(0.99),
+        eps: z.number().finite().positive().default(1e-8),
         /** AdamW only (Adam ignores it). */
-        weightDecay: z.number().min(0).default(0),
+        weightDecay: z.number().finite().min(0).default(0),
         /** Global-norm gradient clip; 0 = off. */
-        maxGradNorm: z.number().min(0).default(1),
+        maxGradNorm: z.number().finite().min(0).default(1),
         /** Sequences per forward/backward; gradients accumulate over micro-batches. */
         microBatchSize: z.number().int().positive().default(32),
         /** Optimizer updates per sampled batch (TRL's num_iterations). */
@@ -70,8 +70,8 @@ export const TrainConfig = z
         size: z.number().int().positive().default(64),
         /** Samples per problem for pass@1 (the paper: 8, 64 for AIME). */
         k: z.number().int().positive().default(4),
-        temperature: z.number().min(0).default(0.6),
-        topP: z.number().gt(0).lte(1).default(0.95),
+        temperature: z.number().finite().min(0).default(0.6),
+        topP: z.number().finite().gt(0).lte(1).default(0.95),
         /** Evaluate the starting policy before step 0 too. */
         atStart: z.boolean().default(true),
       })

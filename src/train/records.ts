@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { zeroStdFraction } from '../rl/advantages.js';
 import { draftTransitions } from '../rl/igrpo.js';
 import { rewardsOf, type Group, type Scored } from '../rl/rollout.js';
+import { stepWarnings } from './health.js';
 
 export const Algo = z.enum(['grpo', 'igrpo']);
 export type Algo = z.infer<typeof Algo>;
@@ -101,6 +102,8 @@ export const MetricsRecord = z.object({
   tokensPerSecond: z.number(),
   wallMs: StageTimes,
   eval: EvalResult.optional(),
+  /** Signs of a run going wrong (src/train/health.ts), e.g. every completion empty; absent when none. */
+  warnings: z.array(z.string()).optional(),
 });
 export type MetricsRecord = z.infer<typeof MetricsRecord>;
 
@@ -187,6 +190,8 @@ export function metricsOf(s: StepOutcome, run: { algo: Algo; seed: number }): Me
     tokensPerSecond: tokens / Math.max(1e-9, total / 1000),
     wallMs: { ...s.times, total } as StageTimes,
   };
+  const warnings = stepWarnings(sampled);
+  if (warnings.length) m.warnings = warnings;
   if (run.algo === 'igrpo' && s.draftGroups && s.chosen) {
     const chosen = s.chosen;
     m.draftAccuracy = fractionCorrect(drafts);

@@ -10,6 +10,7 @@ import {
   listCheckpoints, readCheckpointState, readOptimizerState, removeIncomplete, saveCheckpoint, truncateLog,
 } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
+import { RunFolderError } from './errors.js';
 import type { EvalRecord, MetricsRecord, RolloutRecord } from './records.js';
 
 export const LOGS = ['metrics.jsonl', 'rollouts.jsonl', 'evals.jsonl'] as const;
@@ -26,7 +27,7 @@ const holdsRun = (out: string): boolean =>
 export function createRun(out: string, config: TrainConfig): void {
   fs.mkdirSync(out, { recursive: true });
   removeIncomplete(out);
-  if (holdsRun(out)) throw new Error(`${out} already holds a run; resume it (--resume) or choose another folder`);
+  if (holdsRun(out)) throw new RunFolderError(`${out} already holds a run; resume it (--resume) or choose another folder`);
   startLogs(out, config);
 }
 
@@ -89,6 +90,8 @@ export function writeCheckpoint(out: string, step: number, policy: Policy, optim
 
 /** The last complete checkpoint, if any (named when training stops). */
 export const lastCheckpoint = (out: string): { step: number; dir: string } | undefined => listCheckpoints(out).pop();
+
+export const hasSummary = (out: string): boolean => fs.existsSync(path.join(out, 'summary.json'));
 
 export function writeSummary(out: string, summary: unknown): void {
   fs.writeFileSync(path.join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');

@@ -5,7 +5,7 @@ export const ScheduleConfig = z
   .object({
     type: z.enum(['cosine', 'constant']).default('cosine'),
     warmupSteps: z.number().int().nonnegative().default(0),
-    minLrRatio: z.number().min(0).max(1).default(0.1),
+    minLrRatio: z.number().finite().min(0).max(1).default(0.1),
   })
   .strict();
 export type ScheduleConfig = z.infer<typeof ScheduleConfig>;

@@ -16,7 +16,7 @@ import { loadPolicy } from '../model/load.js';
 import { packageRoot } from '../paths.js';
 import type { Policy } from '../model/policy.js';
 import { Adam } from '../optim/adam.js';
-import { clipByGlobalNorm } from '../optim/clip.js';
+import { clipByGlobalNormAsync } from '../optim/clip.js';
 import { buildSequenceBatch } from '../rl/batch.js';
 import { sample } from '../sampling/index.js';
 import { getTemplate } from '../rl/templates.js';
@@ -43,31 +43,31 @@ export const SftConfig = z
     init: z.string().optional(),
     steps: z.number().int().positive().default(800),
     batchSize: z.number().int().positive().default(32),
-    lr: z.number().positive().default(3e-3),
-    weightDecay: z.number().min(0).default(0.01),
-    maxGradNorm: z.number().min(0).default(1),
+    lr: z.number().finite().positive().default(3e-3),
+    weightDecay: z.number().finite().min(0).default(0.01),
+    maxGradNorm: z.number().finite().min(0).default(1),
     schedule: ScheduleConfig.default({ warmupSteps: 50, minLrRatio: 0.1 }),
     /** Share of examples in the refinement format (q' with a draft). */
-    refineFraction: z.number().min(0).max(1).default(0.3),
+    refineFraction: z.number().finite().min(0).max(1).default(0.3),
     /** Of those, the share whose draft is the reference solution (the rest are corrupted). */
-    correctDraftFraction: z.number().min(0).max(1).default(0.5),
+    correctDraftFraction: z.number().finite().min(0).max(1).default(0.5),
     /** How corrupted drafts are made: 'last' moves the last step and the answer; 'mixed' also (half the time)
      *  slips one step at random and carries the wrong value through the later steps, as the policy's own errors do. */
     corruption: z.enum(['last', 'mixed']).default('last'),
     /** Of the refinement examples, the share whose draft is the policy's own sample (0 = none). */
-    ownDraftFraction: z.number().min(0).max(1).default(0),
+    ownDraftFraction: z.number().finite().min(0).max(1).default(0),
     /** Own drafts: problems sampled per refresh (one draft each), refresh period in steps, temperature. */
     ownDraftPool: z.number().int().positive().default(512),
     ownDraftRefreshEvery: z.number().int().positive().default(500),
-    ownDraftTemperature: z.number().min(0).default(0.7),
+    ownDraftTemperature: z.number().finite().min(0).default(0.7),
     /** Draw the SFT pool from this many training draws instead of task.trainSize (the held-out problems of
      *  `task`, which the experiment evaluates on, are removed from it); unset = the task's own pool. */
     poolSize: z.number().int().positive().optional(),
     template: z.string().default('plain'),
     seed: z.number().int().nonnegative().default(0),
     evalEvery: z.number().int().nonnegative().default(200),
-    evalTemperature: z.number().min(0).default(0.7),
-    evalTopP: z.number().gt(0).max(1).default(1),
+    evalTemperature: z.number().finite().min(0).default(0.7),
+    evalTopP: z.number().finite().gt(0).max(1).default(1),
     /** Samples per held-out problem in the evaluations (pass@1 averaged over k). */
     evalK: z.number().int().positive().default(1),
     /** Held-out problems for the progress evaluations (and the final one); 0 = none. */
@@ -196,7 +196,7 @@ export async function runSft(cfg: SftConfig, opts: { out?: string; onProgress?: 
     const mask = tf.tensor2d(b.mask, [b.batch, b.length - 1]);
     const { value, grads } = tf.variableGrads(() => nllLoss(policy, ids, mask), policy.parameters());
     const list = policy.parameters().map((p) => grads[p.name]);
-    const clipped = clipByGlobalNorm(list, cfg.maxGradNorm || Infinity);
+    const clipped = await clipByGlobalNormAsync(list, cfg.maxGradNorm || Infinity); // async read: works on webgpu too
     const lr = learningRate(cfg.lr, step, cfg.steps, cfg.schedule);
     optimizer.step(clipped.grads, lr);
     const loss = (await value.data())[0];

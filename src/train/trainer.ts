@@ -329,13 +329,15 @@ export class Trainer {
       await this.evaluate();
       opts.onEval?.(this.evals[this.evals.length - 1]);
     }
+    const from = this.stepIndex;
     while (this.stepIndex < this.config.steps) {
       await interruptPoint(`before step ${this.stepIndex}`); // Kernel → Interrupt stops here (or mid-sampling)
       const s = await this.step(); // (not inside onStep?.(…): an absent callback would skip evaluating it)
       opts.onStep?.(s);
     }
     const summary = this.summary();
-    if (this.out) runFolder.writeSummary(this.out, summary);
+    // a resume with nothing left to do leaves the finished run's summary as it was
+    if (this.out && (this.stepIndex > from || !runFolder.hasSummary(this.out))) runFolder.writeSummary(this.out, summary);
     return summary;
   }
 

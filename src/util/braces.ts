@@ -16,6 +16,19 @@ export function matchBrace(text: string, open: number): number {
   return -1;
 }
 
+/** The matching `}` of every `{` that closes (escaped braces skipped, as matchBrace), in one linear pass. */
+function closingBraces(text: string): Map<number, number> {
+  const out = new Map<number, number>();
+  const stack: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 92) i++;
+    else if (c === 123) stack.push(i);
+    else if (c === 125 && stack.length > 0) out.set(stack.pop()!, i);
+  }
+  return out;
+}
+
 /** True when every `{` closes and no `}` closes nothing (escaped braces ignored). */
 export function bracesBalanced(text: string): boolean {
   let depth = 0;
@@ -53,8 +66,8 @@ export function lastBoxed(text: string): string | undefined {
   return undefined;
 }
 
-/** Every closed `\\boxed{…}` / `\\fbox{…}` among the last `max`, in order, with their spans. */
-export function boxedSpans(text: string, max = 16): Array<{ start: number; end: number; body: string }> {
+/** Every closed `\\boxed{…}` / `\\fbox{…}` (among the last `max`, default all), in order, with their spans. */
+export function boxedSpans(text: string, max = Infinity): Array<{ start: number; end: number; body: string }> {
   const re = /\\(?:boxed|fbox)\s*\{/g;
   const starts: number[] = [];
   for (let m = re.exec(text); m; m = re.exec(text)) {
@@ -62,17 +75,17 @@ export function boxedSpans(text: string, max = 16): Array<{ start: number; end: 
     if (starts.length > max) starts.shift();
   }
   const out: Array<{ start: number; end: number; body: string }> = [];
+  // every box's closing brace from one pass (matchBrace per box would be quadratic on a megabyte of
+  // unclosed boxes, now that every box counts)
+  const closes = starts.length > 16 ? closingBraces(text) : undefined;
   for (const start of starts) {
+    if (out.length > 0 && start < out[out.length - 1].end) continue; // inside the previous box
     const open = text.indexOf('{', start);
-    const close = matchBrace(text, open);
-    if (close >= 0 && (out.length === 0 || start >= out[out.length - 1].end)) {
-      out.push({ start, end: close + 1, body: text.slice(open + 1, close) });
-    }
+    const close = closes ? (closes.get(open) ?? -1) : matchBrace(text, open);
+    if (close >= 0) out.push({ start, end: close + 1, body: text.slice(open + 1, close) });
   }
   return out;
 }
-
-const MAX_GROUP = 6;
 
 /** Text that may sit between the parts of one multi-part answer: "and", commas, spacing, `$`. */
 export const CONNECTOR = /^(?:\s|,|;|\$|\\[()[\]]|\\q?quad|\\[,;: ]|\\text\s*\{[^{}]{0,40}\}|\band\b|\bor\b|&)*$/i;
@@ -81,7 +94,8 @@ const BOX_GAP = /^(?:[\sa-zA-Z,;&$]|\\[()[\]]|\\q?quad|\\[,;: ]|\\text\s*\{[^{}]
 
 /**
  * The final answer when it is split over adjacent boxes (`\\boxed{1} and \\boxed{2}`): their bodies,
- * joined with commas. A single last box is returned alone.
+ * joined with commas, however many there are (hedging over twenty boxed values is one answer set, not a
+ * free pick of the last). A single last box is returned alone. Linear in the text.
  */
 export function lastBoxedGroup(text: string): string | undefined {
   const spans = boxedSpans(text);
@@ -99,6 +113,5 @@ export function lastBoxedGroup(text: string): string | undefined {
     if (gap.length > 60 || gap.includes('$$') || !(CONNECTOR.test(gap) || wordy)) break;
     group.unshift(spans[k].body);
   }
-  // A long run of boxes is degenerate output, not a multi-part answer: the last box stands.
-  return group.length > MAX_GROUP ? last.body : group.join(', ');
+  return group.join(', ');
 }

@@ -29,11 +29,31 @@ function engineClass(): typeof ComputeEngine {
 function ce(): ComputeEngine {
   // The engine's own evaluation time limit (2 s, read-only in 0.27) is the last resort; the length
   // bound and the guard against towers of powers / huge factorials keep real calls well under it.
-  engine ??= new (engineClass())();
+  engine ??= quietly(() => new (engineClass())());
   return engine;
 }
 
 type Expr = ReturnType<ComputeEngine['parse']>;
+
+const CONSOLE_METHODS = ['log', 'info', 'warn', 'error', 'debug', 'trace', 'assert'] as const;
+
+/**
+ * Run f with the console muted. compute-engine 0.2x prints from inside the library (console.info on
+ * every BoxedNumber hash, console.error when a simplification rule throws, console.assert, a
+ * console.log in assumptions): stray lines in a training log or a `verify --jsonl` stream. Every
+ * engine call in this file goes through here; the console is restored even when f throws. Calls are
+ * synchronous, so nothing else can print while it is muted.
+ */
+export function quietly<T>(f: () => T): T {
+  const c = console as unknown as Record<(typeof CONSOLE_METHODS)[number], (...args: unknown[]) => void>;
+  const saved = CONSOLE_METHODS.map((k) => c[k]);
+  for (const k of CONSOLE_METHODS) c[k] = () => {};
+  try {
+    return f();
+  } finally {
+    CONSOLE_METHODS.forEach((k, i) => (c[k] = saved[i]));
+  }
+}
 
 export interface CasValue {
   expr: Expr;
@@ -56,8 +76,15 @@ export function casParse(latex: string): CasValue | undefined {
   if (latex.length === 0 || latex.length > CAS_MAX_CHARS || explosive(latex)) return undefined;
   const hit = cache.get(latex);
   if (hit !== undefined) return hit ?? undefined;
-  let out: CasValue | null = null;
   const engine = ce(); // a missing engine is an error, not a silent "not equal"
+  const out = quietly(() => parseWith(engine, latex));
+  if (cache.size > 50_000) cache.clear();
+  cache.set(latex, out);
+  return out ?? undefined;
+}
+
+function parseWith(engine: ComputeEngine, latex: string): CasValue | null {
+  let out: CasValue | null = null;
   try {
     const expr = engine.parse(casLatex(latex));
     if (expr.isValid) out = { expr };
@@ -74,13 +101,15 @@ export function casParse(latex: string): CasValue | undefined {
       // no numeric value
     }
   }
-  if (cache.size > 50_000) cache.clear();
-  cache.set(latex, out);
-  return out ?? undefined;
+  return out;
 }
 
 /** The CAS's verdict: numerically equal within tolerance, or symbolically equal by the engine. */
 export function casEqual(a: CasValue, b: CasValue, tol: number): boolean {
+  return quietly(() => casEqualLoud(a, b, tol));
+}
+
+function casEqualLoud(a: CasValue, b: CasValue, tol: number): boolean {
   if (a.numeric !== undefined && b.numeric !== undefined) return numbersEqual(a.numeric, b.numeric, tol);
   if ((a.numeric === undefined) !== (b.numeric === undefined) && a.expr.freeVariables.length === 0 && b.expr.freeVariables.length === 0) {
     // One side is numeric and the other is not a number at all (a tuple, a string): not equal.
@@ -124,6 +153,10 @@ function valueAt(e: Expr, point: Record<string, number>): number | undefined {
  * shared free variables: catches identities the engine's isEqual misses (tan²y+1 vs sec²y).
  */
 export function sampledEqual(a: CasValue, b: CasValue, mode: 'equal' | 'proportional' = 'equal'): boolean {
+  return quietly(() => sampledEqualLoud(a, b, mode));
+}
+
+function sampledEqualLoud(a: CasValue, b: CasValue, mode: 'equal' | 'proportional'): boolean {
   const va = [...a.expr.freeVariables].sort();
   const vb = [...b.expr.freeVariables].sort();
   if (va.length === 0 || va.length > 4 || va.join(',') !== vb.join(',')) return false;

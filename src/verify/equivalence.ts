@@ -5,7 +5,7 @@ import { bracesBalanced } from '../util/braces.js';
 import { evaluateExact } from './exact.js';
 import { casEqual, casParse, sampledEqual } from './cas.js';
 import { normalise, type Normalised } from './normalize.js';
-import { DEFAULT_TOLERANCE, literalsEqual, parseLiteral, parsePlainNumber, percentOf, type Literal } from './numbers.js';
+import { DEFAULT_TOLERANCE, literalsEqual, parseDecimalComma, parseLiteral, parsePlainNumber, percentOf, type Literal } from './numbers.js';
 import { describeShape, parseShape, splitTop, type Shape } from './structure.js';
 
 export interface VerifyOptions {
@@ -62,8 +62,12 @@ export function explain(gold: string, pred: string, opts: VerifyOptions = {}): V
   if (typeof pred !== 'string' || pred.trim().length === 0) return done(false, 'prediction is empty');
   if (pred.length > MAX_ANSWER_CHARS) return done(false, `prediction is longer than ${MAX_ANSWER_CHARS} characters`);
   // Fast path: two plain numbers never touch the normaliser or the CAS.
-  const gn = parseLiteral(gold);
-  const pn = parseLiteral(pred);
+  let gn = parseLiteral(gold);
+  let pn = parseLiteral(pred);
+  // A decimal comma ("1000,99", "0,111") against a plain number reads as Math-Verify reads it; two
+  // comma forms ("1,2" vs "2,1") stay lists.
+  if (gn && !pn) pn = parseDecimalComma(pred);
+  else if (pn && !gn) gn = parseDecimalComma(gold);
   if (gn && pn) {
     return literalsEqual(gn, pn, ctx.tol) ? done(true, 'equal numbers') : done(false, `numbers differ: ${gn.value} vs ${pn.value}`);
   }

@@ -8,6 +8,8 @@ export type AnswerSource = 'answer-tag' | 'boxed' | 'gsm8k' | 'answer-is' | 'inl
 export interface Extraction {
   answer: string;
   source: AnswerSource;
+  /** Why the answer is empty although a marker was found (a box longer than tailChars): a clear non-match. */
+  note?: string;
 }
 
 export interface ExtractOptions {
@@ -24,14 +26,23 @@ export interface ExtractOptions {
    * convention the MATH `answer` fields were built with).
    */
   boxes?: 'last' | 'group';
-  /** Only look at the last this-many characters (default 20,000): answers sit at the end. */
+  /**
+   * Only look at the last this-many characters (default 20,000): answers sit at the end. A box that opens
+   * before them and closes inside them is longer than the limit: an empty answer with a note, never a
+   * fall-back to a number inside the box.
+   */
   tailChars?: number;
 }
 
-// Numbers standing alone (not inside a word such as "AZYUK2A"): thousands groups with commas or
-// spaces, decimal commas ("2,74"), fractions a/b, leading-dot decimals.
+// Numbers standing alone (not inside a word such as "AZYUK2A"). Commas follow Math-Verify's number rule:
+// a comma is a thousands separator when the number reads as 1–3 digits (not starting with 0) and then
+// groups of exactly three ("1,234", "12,345.5"); any other comma between digits is a decimal comma
+// ("1000,99" = 1000.99, "0,111" = 0.111, "2,74"). Also space-separated thousands, fractions a/b,
+// leading-dot decimals.
 const NUMBER_RE =
-  /(?<![A-Za-z\d.])(?:-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!,?\d)|-?\d{1,3}(?: \d{3})+(?![\d.,])|-?\d+,\d{1,2}(?![\d,])|-?\d+(?:\.\d+)?(?:\/\d+)?|-?\.\d+)(?!\d)/g;
+  /(?<![A-Za-z\d.])(?:-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?(?!,?\d)|-?[1-9]\d{0,2}(?: \d{3})+(?![\d.,])|(?<!\d,)-?\d+,\d+(?![\d,])|-?\d+(?:\.\d+)?(?:\/\d+)?|-?\.\d+)(?!\d)/g;
+const DECIMAL_COMMA = /^-?\d+,\d+$/;
+const THOUSANDS_COMMA = /^-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$/;
 
 /** Contents of the last `<answer>…</answer>` (an unclosed final `<answer>` runs to the end). */
 export function answerTag(text: string): string | undefined {
@@ -149,7 +160,7 @@ function lastNumberAt(text: string): { value: string; end: number } | undefined 
   for (let m = NUMBER_RE.exec(text); m; m = NUMBER_RE.exec(text)) last = m;
   if (!last) return undefined;
   const raw = last[0];
-  const value = /^-?\d+,\d{1,2}$/.test(raw) ? raw.replace(',', '.') : raw.replace(/[, ]/g, '');
+  const value = DECIMAL_COMMA.test(raw) && !THOUSANDS_COMMA.test(raw) ? raw.replace(',', '.') : raw.replace(/[, ]/g, '');
   return { value, end: last.index + raw.length };
 }
 
@@ -189,6 +200,10 @@ export function extractAnswer(text: string, opts: ExtractOptions = {}): Extracti
   if (tag !== undefined) return { answer: unwrap(tag), source: 'answer-tag' };
   const boxed = opts.boxes === 'last' ? lastBoxed(tail) : lastBoxedGroup(tail);
   if (boxed !== undefined && boxed.trim().length > 0) return { answer: boxed.trim(), source: 'boxed' };
+  const cut = text.length - tail.length;
+  if (cut > 0 && boxed === undefined && boxOpenAcross(text, cut)) {
+    return { answer: '', source: 'boxed', note: `the last \\boxed{} is longer than the ${tail.length}-character limit` };
+  }
   const gsm = gsm8kAnswer(tail);
   if (gsm !== undefined) return { answer: gsm, source: 'gsm8k' };
   const said = answerIsPhrase(tail);
@@ -203,6 +218,16 @@ export function extractAnswer(text: string, opts: ExtractOptions = {}): Extracti
   const num = lastNumber(tail);
   if (num !== undefined) return { answer: num, source: 'last-number' };
   return undefined;
+}
+
+/** Does a box that starts before `cut` close at or after it (or never)? The last box start before `cut` only. */
+function boxOpenAcross(text: string, cut: number): boolean {
+  const start = Math.max(text.lastIndexOf('\\boxed', cut), text.lastIndexOf('\\fbox', cut));
+  if (start < 0) return false;
+  const open = text.indexOf('{', start);
+  if (open < 0 || !/^\\(?:boxed|fbox)\s*$/.test(text.slice(start, open))) return false;
+  const close = matchBrace(text, open);
+  return close < 0 || close >= cut;
 }
 
 export { matchBrace };

@@ -15,7 +15,9 @@ export interface Literal {
 }
 
 const DECIMAL = /^([-+]?)(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d{1,3}))?$/;
-const THOUSANDS = /^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/;
+// Math-Verify's rule: thousands groups follow 1–3 leading digits that do not start with 0 ("0,111" is not 111).
+const THOUSANDS = /^[-+]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$/;
+const DECIMAL_COMMA = /^([-+]?\d+),(\d+)$/;
 const SIMPLE_FRACTION = /^([-+]?[\d.]+)\s*\/\s*([\d.]+)$/;
 const LATEX_FRACTION = /^([-+]?)\\frac\{\s*(-?[\d.]+)\s*\}\{\s*(-?[\d.]+)\s*\}$/;
 
@@ -61,6 +63,17 @@ export function parseLiteral(s: string): Literal | undefined {
   const lf = LATEX_FRACTION.exec(t);
   const q = lf ? divide(parseDecimal(lf[2]), parseDecimal(lf[3])) : undefined;
   return q && lf![1] === '-' ? make(-q.num, q.den, q.decimal) : q;
+}
+
+/**
+ * A number written with a decimal comma, by Math-Verify's rule: a comma between digits that is not a
+ * thousands separator (see THOUSANDS) is a decimal comma: "1000,99" → 1000.99, "0,111" → 0.111,
+ * "2,74" → 2.74. Undefined for anything else. Kept out of parseLiteral: "1,2" alone may be a list.
+ */
+export function parseDecimalComma(s: string): Literal | undefined {
+  const t = s.trim();
+  const m = DECIMAL_COMMA.exec(t);
+  return m && !THOUSANDS.test(t) ? parseDecimal(`${m[1]}.${m[2]}`) : undefined;
 }
 
 /** The value of a plain number ("42", "-3.5", "1,000", "1e-3", "3/4"), or undefined for anything else. */
