@@ -95,10 +95,10 @@ describe('remote sampler', () => {
   });
 
   test('fault proxy: a dropped connection, malformed JSON, a 500 and a slow answer are retried, then succeed', async () => {
-    const proxy = await faultProxy(b.url, ['drop', 'malformed', 'error500', 'slow'], { slowMs: 5_000 });
+    const proxy = await faultProxy(b.url, ['drop', 'malformed', 'error500', 'slow'], { slowMs: 30_000 });
     try {
       const progress: EngineProgress[] = [];
-      const fn = makeRemoteSampler({ urls: [`${proxy.url}/v1`], model: 'tiny', maxConcurrency: 1, timeoutMs: 1_000, retries: 5, backoffMs: 20 }, { onProgress: (p) => progress.push(p) });
+      const fn = makeRemoteSampler({ urls: [`${proxy.url}/v1`], model: 'tiny', maxConcurrency: 1, timeoutMs: 8_000, retries: 5, backoffMs: 20 }, { onProgress: (p) => progress.push(p) });
       const two = { ...req, prompts: prompts.slice(0, 2) };
       assertSame(await fn(two), want.slice(0, 2));
       assert.deepEqual(proxy.seen, ['drop', 'malformed', 'error500', 'slow', 'pass', 'pass']);
