@@ -32,62 +32,11 @@ import type { TrainConfig } from './config.js';
 import { evaluate, type EvalDetail } from './evaluate.js';
 import { metricsOf, rolloutRecords, type EvalRecord, type MetricsRecord } from './records.js';
 import * as runFolder from './run-folder.js';
+import { TrainingStoppedError, type RunSummary, type StepState, type TrainerOptions } from './step-state.js';
 import { learningRate } from './schedule.js';
 import { evalProblems, promptOf, stepProblems, trainProblems } from './task.js';
 
-export interface StepState {
-  /** 0-based index of the update this step makes. */
-  step: number;
-  /** Seed of this step's sampling; every stage derives its own from it. */
-  seed: number;
-  lr: number;
-  problems: Problem[];
-  /** The questions q, encoded once. */
-  questions?: PromptIn[];
-  /** iGRPO stage 1: raw drafts per prompt, then scored. */
-  drafts?: Completion[][];
-  draftGroups?: Group[];
-  /** d̂ index per prompt. */
-  chosen?: number[];
-  /** Prompts of the trained groups: q' for iGRPO (q where it fell back), q for GRPO. */
-  prompts?: PromptIn[];
-  samples?: Completion[][];
-  groups?: Group[];
-  advantages?: number[][];
-  update?: UpdateResult;
-  metrics?: MetricsRecord;
-  eval?: EvalDetail;
-  /** Wall time per stage, ms. */
-  times: Record<string, number>;
-  startedAt: number;
-}
-
-export class TrainingStoppedError extends Error {
-  name = 'TrainingStoppedError';
-}
-
-export interface TrainerOptions {
-  /** Run folder for logs and checkpoints; none = in memory only (a notebook's default). */
-  out?: string;
-  /** Continue from the last complete checkpoint in `out` (if any). */
-  resume?: boolean;
-  /** Use this policy instead of loading config.policy (tests, notebooks). Not used when resuming. */
-  policy?: Policy;
-  /** Swap the reward (default: the paper's accuracy + format). */
-  score?: ScoreFn;
-}
-
-export interface RunSummary {
-  algo: string;
-  seed: number;
-  steps: number;
-  finalEval?: EvalRecord;
-  evals: EvalRecord[];
-  meanStepMs: number;
-  /** Mean step wall time excluding evaluation and checkpoints. */
-  stepMs: number[];
-  out?: string;
-}
+export { TrainingStoppedError, type RunSummary, type StepState, type TrainerOptions } from './step-state.js';
 
 export class Trainer {
   readonly optimizer: Adam;

@@ -1,0 +1,62 @@
+// What a trainer step carries between its stages (one field per stage, so a notebook can look at each),
+// the trainer's options and its run summary.
+import type { Problem } from '../data/schema.js';
+import type { Policy } from '../model/policy.js';
+import type { Completion, Group, PromptIn, ScoreFn } from '../rl/rollout.js';
+import type { UpdateResult } from '../rl/update.js';
+import type { EvalDetail } from './evaluate.js';
+import type { EvalRecord, MetricsRecord } from './records.js';
+
+export interface StepState {
+  /** 0-based index of the update this step makes. */
+  step: number;
+  /** Seed of this step's sampling; every stage derives its own from it. */
+  seed: number;
+  lr: number;
+  problems: Problem[];
+  /** The questions q, encoded once. */
+  questions?: PromptIn[];
+  /** iGRPO stage 1: raw drafts per prompt, then scored. */
+  drafts?: Completion[][];
+  draftGroups?: Group[];
+  /** d̂ index per prompt. */
+  chosen?: number[];
+  /** Prompts of the trained groups: q' for iGRPO (q where it fell back), q for GRPO. */
+  prompts?: PromptIn[];
+  samples?: Completion[][];
+  groups?: Group[];
+  advantages?: number[][];
+  update?: UpdateResult;
+  metrics?: MetricsRecord;
+  eval?: EvalDetail;
+  /** Wall time per stage, ms. */
+  times: Record<string, number>;
+  startedAt: number;
+}
+
+export class TrainingStoppedError extends Error {
+  name = 'TrainingStoppedError';
+}
+
+export interface TrainerOptions {
+  /** Run folder for logs and checkpoints; none = in memory only (a notebook's default). */
+  out?: string;
+  /** Continue from the last complete checkpoint in `out` (if any). */
+  resume?: boolean;
+  /** Use this policy instead of loading config.policy (tests, notebooks). Not used when resuming. */
+  policy?: Policy;
+  /** Swap the reward (default: the paper's accuracy + format). */
+  score?: ScoreFn;
+}
+
+export interface RunSummary {
+  algo: string;
+  seed: number;
+  steps: number;
+  finalEval?: EvalRecord;
+  evals: EvalRecord[];
+  meanStepMs: number;
+  /** Mean step wall time excluding evaluation and checkpoints. */
+  stepMs: number[];
+  out?: string;
+}
