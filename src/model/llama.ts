@@ -16,7 +16,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { causalAttention, decodeAttention, embedding } from '../ops/index.js';
-import { applyRope, chunkedHeadLogProbs, rmsNorm, ropeTables, swiglu } from '../ops/llm.js';
+import { applyRope, rmsNorm, ropeTables, swiglu } from '../ops/llm.js';
+import { headTokenLogProbs, type HeadLogProbOptions } from './logprobs.js';
 import type { Tokenizer } from '../tokenizer/types.js';
 import { Rng } from '../util/rng.js';
 import { type LlamaConfig, ropeInvFreq } from './hf-config.js';
@@ -102,7 +103,7 @@ export class LlamaModel implements Policy {
   readonly config: LlamaConfig;
   readonly tokenizer: Tokenizer;
   /** Rows of logits per chunk in tokenLogProbs. */
-  logProbChunkRows: number;
+  logProbChunkRows: number | undefined;
   /** The folder the model was loaded from: save() copies its tokenizer and generation files. */
   sourceDir?: string;
   private readonly specs: LlamaParamSpec[];
@@ -116,7 +117,7 @@ export class LlamaModel implements Policy {
   constructor(config: LlamaConfig, tokenizer: Tokenizer, source?: ParamSource, opts: LlamaOptions = {}) {
     this.config = config;
     this.tokenizer = tokenizer;
-    this.logProbChunkRows = opts.logProbChunkRows ?? 256;
+    this.logProbChunkRows = opts.logProbChunkRows; // default: a chunk's logits stay under 2^24 floats
     if (config.vocabSize < tokenizer.vocabSize) {
       throw new Error(`the tokenizer's vocabulary (${tokenizer.vocabSize}) does not fit the model's embedding (vocab_size ${config.vocabSize})`);
     }
@@ -171,16 +172,16 @@ export class LlamaModel implements Policy {
   }
 
   /** [B, T] → [B, T-1] log p(ids[t+1] | ids[..t]) at temperature τ (logits / τ), logits computed in row chunks. */
-  tokenLogProbs(ids: tf.Tensor2D, opts: { temperature?: number } = {}): tf.Tensor2D {
+  tokenLogProbs(ids: tf.Tensor2D, opts: HeadLogProbOptions = {}): tf.Tensor2D {
     const [b, t] = ids.shape;
     if (t < 2) throw new Error(`tokenLogProbs needs sequences of at least 2 tokens, got ${t}`);
-    const temperature = opts.temperature ?? 1;
-    if (!(temperature > 0)) throw new Error(`tokenLogProbs: temperature must be > 0, got ${temperature}`);
     return tf.tidy(() => {
       const inputs = ids.slice([0, 0], [b, t - 1]) as tf.Tensor2D;
       const targets = ids.slice([0, 1], [b, t - 1]).reshape([-1]) as tf.Tensor1D;
       const { hidden } = this.forward(inputs, { start: 0 });
-      return chunkedHeadLogProbs(hidden, this.headWeight(), targets, temperature, this.logProbChunkRows).reshape([b, t - 1]) as tf.Tensor2D;
+      // the head weight is [V, d] (HF layout): logits = hidden · Wᵀ, in row chunks (src/model/logprobs.ts)
+      const chunkRows = opts.chunkRows ?? this.logProbChunkRows;
+      return headTokenLogProbs(hidden, this.headWeight(), true, targets, { ...opts, chunkRows }).reshape([b, t - 1]) as tf.Tensor2D;
     });
   }
 
