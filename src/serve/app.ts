@@ -65,6 +65,16 @@ export function buildServer(policy: Policy, input: ServeOptionsInput, hooks: { l
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send(errorBody(404, `no route ${req.method} ${req.url}`)));
 
+  // The idle timeout guards the socket while a request is being received (a stuck client cannot hold a
+  // worker); once the whole request is in, the socket is quiet only because sampling is running, which
+  // may take minutes for long generations: lift the timeout until the response is sent, then restore it.
+  app.addHook('preHandler', async (req: FastifyRequest) => {
+    req.raw.socket?.setTimeout(0);
+  });
+  app.addHook('onResponse', async (req: FastifyRequest) => {
+    if (!req.raw.socket?.destroyed) req.raw.socket?.setTimeout(options.timeouts.idleMs);
+  });
+
   if (options.apiKey) {
     const expected = Buffer.from(`Bearer ${options.apiKey}`);
     app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
