@@ -10,6 +10,7 @@ import { loadPolicy, resolvePolicyDir } from '../model/load.js';
 import type { Policy } from '../model/policy.js';
 import { buildServer } from '../serve/app.js';
 import { llamaLoraHook } from '../serve/lora.js';
+import { tokenizerFromJSON } from '../tokenizer/index.js';
 import { intFlag, UsageError, usageFailure } from './common.js';
 
 const HELP = `usage: igrpo serve --checkpoint DIR [options]
@@ -93,14 +94,21 @@ export async function run(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** A Hugging Face folder (config.json with model_type) as a LlamaModel, else the toolkit's GPT checkpoint. */
+/**
+ * A Hugging Face folder (config.json with model_type) as a LlamaModel, else the toolkit's GPT checkpoint.
+ * An HF folder whose tokenizer.json is one of the toolkit's own (no `model` key: e.g. the character
+ * tokenizer of a Llama trained here) is read with it, so ids and text match the trainer's.
+ */
 function loadServedPolicy(dir: string): Policy {
-  const configFile = path.join(dir, 'config.json');
-  let hf = false;
-  try {
-    hf = typeof (JSON.parse(fs.readFileSync(configFile, 'utf8')) as { model_type?: unknown }).model_type === 'string';
-  } catch {
-    /* loadPolicy names the file at fault */
-  }
-  return hf ? loadPretrained(dir) : loadPolicy(dir);
+  const readJSON = (file: string): Record<string, unknown> | undefined => {
+    try {
+      return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch {
+      return undefined; // the loaders name the file at fault
+    }
+  };
+  if (typeof readJSON(path.join(dir, 'config.json'))?.model_type !== 'string') return loadPolicy(dir);
+  const tokFile = path.join(dir, 'tokenizer.json');
+  const tok = readJSON(tokFile);
+  return tok && !('model' in tok) ? loadPretrained(dir, { tokenizer: tokenizerFromJSON(tok, tokFile) }) : loadPretrained(dir);
 }

@@ -19,6 +19,9 @@ export const configHash = (c: TrainConfig): string =>
   // steps may be raised on resume (continue a run further); everything else must match
   crypto.createHash('sha256').update(JSON.stringify({ ...c, steps: 0 })).digest('hex').slice(0, 16);
 
+/** Server mode's adapter versions (adapters/step-N in PEFT format), read by the engines. */
+export const adaptersDir = (out: string): string => path.join(path.resolve(out), 'adapters');
+
 const holdsRun = (out: string): boolean =>
   listCheckpoints(out).length > 0 || LOGS.some((f) => fs.existsSync(path.join(out, f)) && fs.statSync(path.join(out, f)).size > 0);
 
