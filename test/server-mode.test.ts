@@ -125,3 +125,17 @@ test('server-mode iGRPO on igrpo serve: adapter versions reloaded each step, an 
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('run config hash: local runs hash as before server mode; engine hosts, key and retries may change on resume, the model may not', async () => {
+  const { configHash } = await import('../src/train/run-folder.js');
+  const crypto = await import('node:crypto');
+  const c = config();
+  const { rollout: _, ...before } = c; // a config from before rollout existed
+  assert.equal(configHash(c), crypto.createHash('sha256').update(JSON.stringify({ ...before, steps: 0 })).digest('hex').slice(0, 16));
+  const a = config({ rollout: { engine: { urls: ['http://a:8000/v1'], model: 'm' } } });
+  const b = config({ rollout: { engine: { urls: ['http://b:9000/v1', 'http://c:9000/v1'], model: 'm', apiKey: 'k', retries: 3 } } });
+  const other = config({ rollout: { engine: { urls: ['http://a:8000/v1'], model: 'other' } } });
+  assert.equal(configHash(a), configHash(b));
+  assert.notEqual(configHash(a), configHash(other));
+  assert.notEqual(configHash(a), configHash(c));
+});

@@ -20,6 +20,7 @@ export const EngineConfig = z
     urls: z.array(z.string().url()).min(1),
     /** The engine's base model name (what it serves without an adapter). */
     model: z.string().min(1),
+    /** Bearer key of the engines; default $IGRPO_ENGINE_API_KEY (keeps it out of the run folder's config.json). */
     apiKey: z.string().optional(),
     /** Adapter versions are loaded as `${adapterPrefix}-step-N`. */
     adapterPrefix: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$/).default('igrpo-policy'),

@@ -48,7 +48,12 @@ export class EngineSync {
     readonly adaptersDir: string,
     private readonly policy: LlamaModel,
     private readonly log: (line: string) => void = () => {},
-  ) {}
+  ) {
+    // the key may stay out of config.json (which the run folder keeps): $IGRPO_ENGINE_API_KEY
+    this.apiKey = cfg.apiKey ?? (process.env.IGRPO_ENGINE_API_KEY || undefined);
+  }
+
+  private readonly apiKey: string | undefined;
 
   /** The name rollouts sample under now (after publish). */
   get current(): string | undefined {
@@ -67,7 +72,7 @@ export class EngineSync {
     const prev = this.version;
     this.version = next;
     this.sampler = makeRemoteSampler({
-      urls: this.cfg.urls, model: next.name, apiKey: this.cfg.apiKey, temperature: this.sampling.temperature, topK: this.sampling.topK, topP: this.sampling.topP,
+      urls: this.cfg.urls, model: next.name, apiKey: this.apiKey, temperature: this.sampling.temperature, topK: this.sampling.topK, topP: this.sampling.topP,
       maxConcurrency: this.cfg.maxConcurrency, promptsPerRequest: this.cfg.promptsPerRequest, timeoutMs: this.cfg.timeoutMs,
       retries: this.cfg.retries, backoffMs: this.cfg.backoffMs, maxBackoffMs: this.cfg.maxBackoffMs,
     });
@@ -109,7 +114,7 @@ export class EngineSync {
   /** POST to an engine's runtime-LoRA endpoint, retrying connection errors and 5xx with backoff (an engine restarting). */
   private async post(url: string, endpoint: string, body: object, fine: (status: number, text: string) => boolean): Promise<void> {
     const target = `${url.replace(/\/+$/, '')}/${endpoint}`;
-    const headers: Record<string, string> = { 'content-type': 'application/json', ...(this.cfg.apiKey ? { authorization: `Bearer ${this.cfg.apiKey}` } : {}) };
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...(this.apiKey ? { authorization: `Bearer ${this.apiKey}` } : {}) };
     let delay = this.cfg.backoffMs;
     for (let attempt = 0; ; attempt++) {
       let failure: string;
