@@ -8,10 +8,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Problem } from '../src/data/schema.js';
-import type { SampleFn } from '../src/engine/types.js';
+import type { SampleFn } from '../src/sampling/request.js';
 import { mixSeed } from '../src/util/rng.js';
 import { runBenchmark, readRecords, fingerprint } from '../src/train/benchmark.js';
-import { meanCI, passAtK } from '../src/train/passk.js';
+import { passAtK, rateCI } from '../src/train/passk.js';
 import { startServe } from './serve-helpers.js';
 
 const choose = (n: number, k: number): number => {
@@ -34,12 +34,17 @@ test('pass@k: hand values and 1 − C(n−c,k)/C(n,k) for every n ≤ 12', () =>
   assert.throws(() => passAtK(4, 1, 5), /1 ≤ k ≤ n/);
 });
 
-test('meanCI: mean ± 1.96·s/√N, clipped to [0, 1]', () => {
-  const r = meanCI([0.2, 0.4, 0.6]); // s = 0.2, half = 1.96·0.2/√3 = 0.2263213
+test('rateCI: mean ± t(N−1)·s/√N (util/stats), clipped to [0, 1]', () => {
+  const r = rateCI([0.2, 0.4, 0.6]); // s = 0.2, t(2) = 4.303, half = 4.303·0.2/√3 = 0.4968676
   assert.ok(Math.abs(r.mean - 0.4) < 1e-12);
-  assert.ok(Math.abs(r.lo - (0.4 - 0.2263213)) < 1e-6 && Math.abs(r.hi - (0.4 + 0.2263213)) < 1e-6);
-  assert.deepEqual(meanCI([1, 1]), { mean: 1, lo: 1, hi: 1, n: 2 });
-  assert.equal(meanCI([0, 1]).lo, 0);
+  assert.ok(Math.abs(r.lo - 0) < 1e-12 && Math.abs(r.hi - (0.4 + 0.4968676)) < 1e-6);
+  // 30 problems (AIME): t(29) = 2.045, not 1.96
+  const xs: number[] = Array.from({ length: 30 }, (_, i) => (i % 3 === 0 ? 1 : 0));
+  const m = 10 / 30, s = Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / 29);
+  const r30 = rateCI(xs);
+  assert.ok(Math.abs(r30.hi - (m + (2.045 * s) / Math.sqrt(30))) < 1e-9);
+  assert.deepEqual(rateCI([1, 1]), { mean: 1, lo: 1, hi: 1, n: 2 });
+  assert.equal(rateCI([0, 1]).lo, 0);
 });
 
 const problems: Problem[] = Array.from({ length: 10 }, (_, i) => ({ id: `p${i}`, problem: `Q:${i}+${i}`, answer: String(2 * i) }));

@@ -12,9 +12,9 @@ export interface Served {
   stop(): Promise<void>;
 }
 
-/** Starts `igrpo serve --checkpoint embedded --backend cpu --port PORT ...args` and waits for its line. */
-export function startServe(args: string[] = [], port = 0, env: NodeJS.ProcessEnv = {}): Promise<Served> {
-  const proc = spawn(process.execPath, ['bin/igrpo.js', 'serve', '--checkpoint', 'embedded', '--backend', 'cpu', '--host', '127.0.0.1', '--port', String(port), ...args], {
+/** Starts `igrpo serve --checkpoint CHECKPOINT --backend cpu --port PORT ...args` and waits for its line. */
+export function startServe(args: string[] = [], port = 0, env: NodeJS.ProcessEnv = {}, checkpoint = 'embedded'): Promise<Served> {
+  const proc = spawn(process.execPath, ['bin/igrpo.js', 'serve', '--checkpoint', checkpoint, '--backend', 'cpu', '--host', '127.0.0.1', '--port', String(port), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });

@@ -11,7 +11,7 @@ import { loadProblems } from '../data/loaders.js';
 import type { Problem } from '../data/schema.js';
 import { makeLocalSampler } from '../engine/local.js';
 import { makeRemoteSampler } from '../engine/remote.js';
-import type { PromptIn, SampleFn } from '../engine/types.js';
+import type { PromptIn, SampleFn } from '../sampling/request.js';
 import { loadPolicy } from '../model/load.js';
 import type { Tokenizer } from '../tokenizer/types.js';
 import { HFTokenizer } from '../tokenizer/hf.js';

@@ -3,14 +3,20 @@
 // --port 0 that is the port the system chose), and stops cleanly on SIGINT/SIGTERM.
 import { parseArgs } from 'node:util';
 import { describeBackend, selectBackend } from '../backend/select.js';
-import { loadPolicy } from '../model/load.js';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadPretrained } from '../model/hf.js';
+import { loadPolicy, resolvePolicyDir } from '../model/load.js';
+import type { Policy } from '../model/policy.js';
 import { buildServer } from '../serve/app.js';
-import { resolvePolicyDir } from '../model/load.js';
+import { llamaLoraHook } from '../serve/lora.js';
+import { tokenizerFromJSON } from '../tokenizer/index.js';
 import { intFlag, UsageError, usageFailure } from './common.js';
 
 const HELP = `usage: igrpo serve --checkpoint DIR [options]
 
-  --checkpoint DIR          policy folder, or 'embedded' for the shipped data/policy (required)
+  --checkpoint DIR          policy folder (the toolkit's GPT, or a Hugging Face Llama/Qwen folder),
+                            or 'embedded' for the shipped data/policy (required)
   --served-model-name NAME  the name requests use as "model" (default: DIR as given)
   --host H                  address to bind (default 127.0.0.1; 0.0.0.0 exposes the server to your network)
   --port P                  (default 8000; 0 = a free port, printed)
@@ -61,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
   const checkpoint = values.checkpoint as string;
   const backend = await selectBackend((values.backend as string | undefined) ?? process.env.IGRPO_BACKEND ?? 'auto');
   console.error(describeBackend(backend));
-  const policy = loadPolicy(resolvePolicyDir(checkpoint));
+  const policy = loadServedPolicy(resolvePolicyDir(checkpoint));
   const server = buildServer(
     policy,
     {
@@ -74,7 +80,7 @@ export async function run(argv: string[]): Promise<number> {
       timeouts: { idleMs: flag('idle-timeout-ms'), requestMs: flag('request-timeout-ms') },
       lora: { enabled: !!values['enable-lora-updates'], dirs: (values['lora-dir'] as string[] | undefined) ?? [] },
     },
-    { checkpoint: resolvePolicyDir(checkpoint) },
+    { checkpoint: resolvePolicyDir(checkpoint), lora: llamaLoraHook(policy) },
   );
   const url = await server.listen();
   console.log(`igrpo serve: listening on ${url} (model ${server.options.modelName})`);
@@ -86,4 +92,23 @@ export async function run(argv: string[]): Promise<number> {
   await server.close();
   policy.dispose();
   return 0;
+}
+
+/**
+ * A Hugging Face folder (config.json with model_type) as a LlamaModel, else the toolkit's GPT checkpoint.
+ * An HF folder whose tokenizer.json is one of the toolkit's own (no `model` key: e.g. the character
+ * tokenizer of a Llama trained here) is read with it, so ids and text match the trainer's.
+ */
+function loadServedPolicy(dir: string): Policy {
+  const readJSON = (file: string): Record<string, unknown> | undefined => {
+    try {
+      return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch {
+      return undefined; // the loaders name the file at fault
+    }
+  };
+  if (typeof readJSON(path.join(dir, 'config.json'))?.model_type !== 'string') return loadPolicy(dir);
+  const tokFile = path.join(dir, 'tokenizer.json');
+  const tok = readJSON(tokFile);
+  return tok && !('model' in tok) ? loadPretrained(dir, { tokenizer: tokenizerFromJSON(tok, tokFile) }) : loadPretrained(dir);
 }

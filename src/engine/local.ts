@@ -6,7 +6,7 @@ import type { Policy } from '../model/policy.js';
 import { generate, rowSeed, type GenerationRow } from '../sampling/generate.js';
 import { parseSampleOptions, type SampleOptionsInput } from '../sampling/options.js';
 import { mixSeed } from '../util/rng.js';
-import type { SampleFn } from './types.js';
+import type { SampleFn } from '../sampling/request.js';
 
 export type LocalSamplerOptions = Omit<SampleOptionsInput, 'n' | 'maxNewTokens' | 'seed'>;
 

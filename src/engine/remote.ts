@@ -11,7 +11,9 @@ import { EngineError, classify } from './errors.js';
 import { EnginePool, type EngineServer } from './pool.js';
 import { CompletionResponseSchema, parseTokenId, type CompletionResponse } from './protocol.js';
 import { parseRemoteOptions, type RemoteSamplerOptions, type RemoteSamplerOptionsInput } from './options.js';
-import type { Completion, PromptIn, ProgressFn, SampleFn, SampleRequest } from './types.js';
+import type { Completion } from '../sampling/options.js';
+import type { PromptIn, SampleFn, SampleRequest } from '../sampling/request.js';
+import type { ProgressFn } from './types.js';
 import { formatIssues } from '../util/validate.js';
 
 export interface RemoteHooks {

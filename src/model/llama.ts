@@ -247,18 +247,50 @@ export class LlamaModel implements Policy {
   /** Load a PEFT adapter folder (adapter_config.json + adapter_model.safetensors) and turn LoRA on with it. */
   loadAdapter(dir: string): LoraAdapters {
     if (this.lora) throw new Error('LoRA is already on for this model (merge or dispose the adapters first)');
+    this.lora = this.readAdapter(dir);
+    this.freezeBase(true);
+    return this.lora;
+  }
+
+  /** A PEFT adapter folder checked against this model's modules, as adapters not attached to it. */
+  readAdapter(dir: string): LoraAdapters {
     const a = readPeftAdapter(dir);
     const modules = llamaLinearModules(this.config);
     const known = new Set(modules.filter((m) => a.config.targetModules.includes(m.target)).flatMap((m) => [`base_model.model.${m.module}.lora_A.weight`, `base_model.model.${m.module}.lora_B.weight`]));
     const extra = a.keys.find((k) => !known.has(k));
     if (extra) throw new Error(`${dir}/adapter_model.safetensors: tensor '${extra}' matches no targeted module of this model`);
     try {
-      this.lora = new LoraAdapters(a.config, modules, a.tensor);
+      return new LoraAdapters(a.config, modules, a.tensor);
     } catch (e) {
       throw new Error(`${dir}/adapter_model.safetensors: ${(e as Error).message}`);
     }
-    this.freezeBase(true);
-    return this.lora;
+  }
+
+  /**
+   * Run fn (synchronous) with `adapters` in place of this model's own (none, or its LoRA): several
+   * adapters served over one copy of the base weights. Each prefill/decode call is synchronous, so views
+   * interleaving across awaits never see each other's adapters.
+   */
+  withAdapters<T>(adapters: LoraAdapters, fn: () => T): T {
+    const own = this.lora;
+    const off = this.adaptersOff;
+    this.lora = adapters;
+    this.adaptersOff = 0;
+    try {
+      return fn();
+    } finally {
+      this.lora = own;
+      this.adaptersOff = off;
+    }
+  }
+
+  /**
+   * This model with the PEFT adapter in dir applied, as a Policy of its own that shares the base weights
+   * (only the adapter's A/B are new memory). Dispose the view to free them. For serving: no trainable
+   * parameters.
+   */
+  adapterView(dir: string): Policy {
+    return new AdapterView(this, this.readAdapter(dir));
   }
 
   /** Save the adapters in PEFT's format (baseModel: what adapter_config.json names as base_model_name_or_path). */
@@ -401,6 +433,47 @@ export class LlamaModel implements Policy {
       x = tf.add(x, this.linear(hid, `${p}mlp.down_proj`)) as tf.Tensor2D;
     }
     return { hidden: rmsNorm(x, this.w('model.norm.weight') as tf.Tensor1D, c.rmsEps) as tf.Tensor2D, layers };
+  }
+}
+
+/** A LlamaModel's base with other adapters as a Policy of its own (weights shared; see LlamaModel.adapterView). */
+class AdapterView implements Policy {
+  constructor(private readonly model: LlamaModel, private readonly lora: LoraAdapters) {
+    for (const v of lora.parameters()) v.trainable = false;
+  }
+  get tokenizer(): Tokenizer {
+    return this.model.tokenizer;
+  }
+  get maxSeqLen(): number {
+    return this.model.maxSeqLen;
+  }
+  parameters(): tf.Variable[] {
+    return [];
+  }
+  numParameters(): number {
+    return 0;
+  }
+  logits(ids: tf.Tensor2D): tf.Tensor3D {
+    return this.model.withAdapters(this.lora, () => this.model.logits(ids));
+  }
+  tokenLogProbs(ids: tf.Tensor2D, opts?: { temperature?: number }): tf.Tensor2D {
+    return this.model.withAdapters(this.lora, () => this.model.tokenLogProbs(ids, opts));
+  }
+  prefill(ids: tf.Tensor2D): { logits: tf.Tensor2D; cache: KVCache } {
+    return this.model.withAdapters(this.lora, () => this.model.prefill(ids));
+  }
+  decode(ids: tf.Tensor2D, cache: KVCache): tf.Tensor2D {
+    return this.model.withAdapters(this.lora, () => this.model.decode(ids, cache));
+  }
+  /** A frozen in-memory copy: the base and these adapters. */
+  clone(): Policy {
+    return this.model.withAdapters(this.lora, () => this.model.clone());
+  }
+  async save(dir: string): Promise<void> {
+    throw new Error(`an adapter view is not saved on its own (its adapter is a folder already: ${dir})`);
+  }
+  dispose(): void {
+    this.lora.dispose(); // its adapters only; the base belongs to the model
   }
 }
 

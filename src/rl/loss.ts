@@ -44,6 +44,12 @@ export interface LossInputs {
   advantages: tf.Tensor1D;
   /** [B, L], 1 on completion tokens that count. */
   mask: tf.Tensor2D;
+  /**
+   * [B, L] per-token weights on the surrogate, a constant: TRL's truncated importance sampling,
+   * min(exp(log p_trainer_old − log p_engine), cap), correcting for sampling on an engine whose
+   * log-probs differ from the trainer's. Applied before the KL term is added (as TRL does).
+   */
+  isWeight?: tf.Tensor2D;
 }
 
 /** Batch-wide counts the normalisers need; with gradient accumulation they cover every micro-batch. */
@@ -128,6 +134,7 @@ export function policyLoss(inputs: LossInputs, cfg: ObjectiveConfig, norm: Norma
     const { logp, oldLogp, mask, advantages } = inputs;
     const ratio = tf.exp(logRatio(logp, oldLogp, mask, cfg.importanceSampling)) as tf.Tensor2D;
     let perToken = clippedSurrogate(ratio, advantages, cfg.epsilonLow, epsHigh);
+    if (inputs.isWeight) perToken = tf.mul(perToken, inputs.isWeight);
     let klSum = tf.scalar(0);
     if (cfg.beta > 0) {
       if (!inputs.refLogp) throw new Error('objective.beta > 0 needs reference log-probs (refLogp)');

@@ -3,35 +3,17 @@
 // nothing here holds a tensor or a gradient tape.
 import type { Problem } from '../data/schema.js';
 import type { Completion } from '../sampling/options.js';
+import type { PromptIn } from '../sampling/request.js';
 import type { Score } from '../verify/rewards.js';
 
 export type { Completion } from '../sampling/options.js';
+export type { PromptIn, SampleFn, SampleRequest } from '../sampling/request.js';
 export type { Score } from '../verify/rewards.js';
-
-/** One prompt of a request: its token ids (what is sampled under, encoded once) and its text (logs, templates). */
-export interface PromptIn {
-  ids: number[];
-  text: string;
-}
 
 export interface Scored extends Completion {
   score: Score;
 }
 
-export interface SampleRequest {
-  /** One prompt per group. */
-  prompts: PromptIn[];
-  /** Completions per prompt. */
-  n: number;
-  maxNewTokens: number;
-  seed: number;
-}
-
-/**
- * Returns completions[prompt][j], j < n. Temperature, top-p/top-k and stops belong to the sampler
- * (bound when the function is made), not to the request.
- */
-export type SampleFn = (req: SampleRequest) => Promise<Completion[][]>;
 export type ScoreFn = (problem: Problem, completion: Completion) => Score;
 
 /** A prompt with its scored group of completions. */

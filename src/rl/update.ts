@@ -15,6 +15,11 @@ export interface TrainSequence {
   advantage: number;
   /** Cut by the length limit (finishReason 'length'). */
   truncated: boolean;
+  /**
+   * The sampler's log-prob of each completion token (an engine's, in server mode). Given, the update
+   * measures the engine-vs-trainer mismatch and can weight tokens by truncated importance sampling.
+   */
+  sampleLogprobs?: readonly number[];
 }
 
 /** What the update needs of an optimizer (src/optim's Adam fits). */
@@ -37,6 +42,18 @@ export interface UpdateOptions {
   lr: number;
   /** Frozen reference policy for the KL term (needed when objective.beta > 0). */
   reference?: Policy;
+  /**
+   * TRL's truncated importance-sampling cap: tokens weighted by min(exp(log p_trainer − log p_sampler), cap)
+   * (needs sampleLogprobs on every sequence). Undefined = off.
+   */
+  tisCap?: number;
+}
+
+/** |log p_sampler − log p_trainer| over the completion tokens (before the update). */
+export interface SamplerMismatch {
+  mean: number;
+  max: number;
+  tokens: number;
 }
 
 export interface UpdateResult {
@@ -51,6 +68,8 @@ export interface UpdateResult {
   /** Sequences that went through forward/backward (zero-advantage ones are skipped where exact). */
   trainedSequences: number;
   lossTokens: number;
+  /** Set when the sequences carry sampleLogprobs (over the trained sequences). */
+  mismatch?: SamplerMismatch;
 }
 
 export class NonFiniteLossError extends Error {
@@ -97,25 +116,51 @@ export async function policyUpdate(
   const result: UpdateResult = { loss: 0, gradNorm: 0, clipFraction: 0, kl: 0, trainedSequences: active.length, lossTokens: norm.tokens };
   if (active.length === 0) return result;
 
+  const withSampler = active.every((s) => s.sampleLogprobs !== undefined);
+  if (opts.tisCap !== undefined && !withSampler) throw new Error('tisCap (truncated importance sampling) needs the sampler\'s log-probs on every sequence');
   const micro = chunks(active, opts.microBatchSize).map((seqs) => {
     const b = buildSequenceBatch(seqs.map((s) => ({ prompt: s.promptIds, completion: s.completionIds })), policy.tokenizer.padId);
     return {
       ids: tf.tensor2d(b.ids, [b.batch, b.length], 'int32'),
       mask: tf.tensor2d(b.mask, [b.batch, b.length - 1]),
       advantages: tf.tensor1d(seqs.map((s) => s.advantage)),
+      sampler: withSampler ? samplerLayout(seqs, b.length) : undefined,
       oldLogp: undefined as tf.Tensor2D | undefined,
       refLogp: undefined as tf.Tensor2D | undefined,
+      isWeight: undefined as tf.Tensor2D | undefined,
     };
   });
   try {
+    const mismatch = { sum: 0, max: 0, tokens: 0 };
     for (const m of micro) {
-      // θold is the policy before this batch's first step: frozen copies only matter when it will move.
-      if (opts.numIterations > 1) m.oldLogp = tf.tidy(() => policy.tokenLogProbs(m.ids, { temperature: opts.temperature }));
+      // θold is the policy before this batch's first step: frozen copies only matter when it will move
+      // (or when the sampler's log-probs are compared with it: mismatch metric, importance weights).
+      if (opts.numIterations > 1 || m.sampler) m.oldLogp = tf.tidy(() => policy.tokenLogProbs(m.ids, { temperature: opts.temperature }));
+      if (m.sampler) {
+        const old = (await m.oldLogp!.data()) as Float32Array;
+        const { logp, mask } = m.sampler;
+        const w = new Float32Array(old.length);
+        for (let i = 0; i < old.length; i++) {
+          if (!mask[i]) continue;
+          const d = old[i] - logp[i];
+          mismatch.sum += Math.abs(d);
+          mismatch.max = Math.max(mismatch.max, Math.abs(d));
+          mismatch.tokens++;
+          if (opts.tisCap !== undefined) w[i] = Math.min(Math.exp(d), opts.tisCap);
+        }
+        if (opts.tisCap !== undefined) m.isWeight = tf.tensor2d(w, m.oldLogp!.shape);
+        // one optimizer step: the ratio's θold is the current policy, as stopGradient(logp) (bit-identical path)
+        if (opts.numIterations === 1) {
+          m.oldLogp!.dispose();
+          m.oldLogp = undefined;
+        }
+      }
       if (cfg.beta > 0) {
         if (!opts.reference) throw new Error('objective.beta > 0 needs a reference policy');
         m.refLogp = tf.tidy(() => opts.reference!.tokenLogProbs(m.ids, { temperature: opts.temperature }));
       }
     }
+    if (withSampler) result.mismatch = { mean: mismatch.tokens ? mismatch.sum / mismatch.tokens : 0, max: mismatch.max, tokens: mismatch.tokens };
     let clipped = 0;
     let klSum = 0;
     for (let it = 0; it < opts.numIterations; it++) {
@@ -126,7 +171,7 @@ export async function policyUpdate(
         const { value, grads } = tf.variableGrads(() => {
           const logp = policy.tokenLogProbs(m.ids, { temperature: opts.temperature });
           const parts = policyLoss(
-            { logp, oldLogp: m.oldLogp ?? stopGradient(logp), refLogp: m.refLogp, advantages: m.advantages, mask: m.mask },
+            { logp, oldLogp: m.oldLogp ?? stopGradient(logp), refLogp: m.refLogp, advantages: m.advantages, mask: m.mask, isWeight: m.isWeight },
             cfg,
             norm,
           );
@@ -171,6 +216,22 @@ export async function policyUpdate(
     result.kl = klSum / tokensSeen;
     return result;
   } finally {
-    for (const m of micro) tf.dispose([m.ids, m.mask, m.advantages, ...(m.oldLogp ? [m.oldLogp] : []), ...(m.refLogp ? [m.refLogp] : [])]);
+    for (const m of micro) tf.dispose([m.ids, m.mask, m.advantages, ...(m.oldLogp ? [m.oldLogp] : []), ...(m.refLogp ? [m.refLogp] : []), ...(m.isWeight ? [m.isWeight] : [])]);
   }
+}
+
+/** The sampler's log-probs laid out like tokenLogProbs' [B, T − 1] (entry prompt.length − 1 + k for token k), with their mask. */
+function samplerLayout(seqs: readonly TrainSequence[], length: number): { logp: Float32Array; mask: Uint8Array } {
+  const logp = new Float32Array(seqs.length * (length - 1));
+  const mask = new Uint8Array(logp.length);
+  seqs.forEach((s, i) => {
+    const lp = s.sampleLogprobs!;
+    if (lp.length !== s.completionIds.length) throw new Error(`sequence ${i}: ${lp.length} sampler log-probs for ${s.completionIds.length} completion tokens`);
+    for (let k = 0; k < lp.length; k++) {
+      const at = i * (length - 1) + s.promptIds.length - 1 + k;
+      logp[at] = lp[k];
+      mask[at] = 1;
+    }
+  });
+  return { logp, mask };
 }

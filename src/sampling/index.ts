@@ -5,6 +5,7 @@ import { type Completion, type SampleOptionsInput, parseSampleOptions } from './
 
 export { bannedIds, generate, rowSeed, type GenerationRow } from './generate.js';
 export { SampleOptionsSchema, parseSampleOptions, type Completion, type SampleOptions, type SampleOptionsInput } from './options.js';
+export type { PromptIn, SampleFn, SampleRequest } from './request.js';
 export { bannedBias, candidateCount, selectTokens } from './select.js';
 
 /**

@@ -2,11 +2,13 @@
 // names → directories. Loading is off unless enabled, and then only from the allowed directories: the
 // path is resolved with realpath (symlinks and `..` both) and must lie inside one of them, and so must
 // every file read from it (a symlinked adapter_model.safetensors pointing elsewhere is refused too).
-// Applying an adapter to the policy is the `LoraHook`'s job (wired once the LoRA/PEFT branch lands);
-// without one, a registered adapter is named in /v1/models but sampling under it answers 501.
+// Applying an adapter to the policy is the `LoraHook`'s job: for the Llama family, llamaLoraHook gives
+// each adapter a view sharing the base weights; without a hook (the character GPT) a registered adapter
+// is named in /v1/models but sampling under it answers 501.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { LlamaModel } from '../model/llama.js';
 import type { Policy } from '../model/policy.js';
 import { formatIssues } from '../util/validate.js';
 import { HttpError, badRequest } from './errors.js';
@@ -114,4 +116,23 @@ export class LoraRegistry {
     this.adapters.delete(name);
     await this.hook.unload?.(a);
   }
+}
+
+/**
+ * Adapters for a Llama-family policy: each loaded adapter is a view over the served model's base
+ * weights (LlamaModel.adapterView; only its A/B matrices are new memory), freed on unload. An adapter
+ * that does not fit the model (shapes, modules) is a 400 naming the file. Other policies: no hook.
+ */
+export function llamaLoraHook(policy: Policy): LoraHook | undefined {
+  if (!(policy instanceof LlamaModel)) return undefined;
+  return {
+    load: async (a) => {
+      try {
+        return policy.adapterView(a.dir);
+      } catch (e) {
+        throw badRequest((e as Error).message, 'lora_path');
+      }
+    },
+    unload: (a) => a.policy?.dispose(),
+  };
 }

@@ -10,10 +10,10 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Problem } from '../data/schema.js';
-import type { PromptIn, SampleFn } from '../engine/types.js';
+import type { PromptIn, SampleFn } from '../sampling/request.js';
 import { mixSeed } from '../util/rng.js';
 import { makeScorer } from '../verify/rewards.js';
-import { meanCI, passAtK, type MeanCI } from './passk.js';
+import { passAtK, rateCI, type RateCI } from './passk.js';
 
 export interface BenchmarkOptions {
   /** Samples per problem. */
@@ -47,8 +47,8 @@ export interface ProblemRecord {
 export interface BenchmarkSummary {
   problems: number;
   samples: number;
-  accuracy: MeanCI;
-  passAt: Record<string, MeanCI>;
+  accuracy: RateCI;
+  passAt: Record<string, RateCI>;
   errors: number;
   flagged: number;
   /** Problems taken from an earlier run's lines. */
@@ -144,12 +144,12 @@ export async function runBenchmark(problems: readonly Problem[], sampleFn: Sampl
 }
 
 export function summarize(records: readonly ProblemRecord[], ks: readonly number[], resumed = 0): BenchmarkSummary {
-  const passAt: Record<string, MeanCI> = {};
-  for (const k of ks) passAt[String(k)] = meanCI(records.map((r) => passAtK(r.n, r.correct, k)));
+  const passAt: Record<string, RateCI> = {};
+  for (const k of ks) passAt[String(k)] = rateCI(records.map((r) => passAtK(r.n, r.correct, k)));
   return {
     problems: records.length,
     samples: records.reduce((a, r) => a + r.completions.length, 0),
-    accuracy: meanCI(records.map((r) => r.correct / r.n)),
+    accuracy: rateCI(records.map((r) => r.correct / r.n)),
     passAt,
     errors: records.filter((r) => r.error).length,
     flagged: records.filter((r) => r.completions.some((c) => c.flagged)).length,

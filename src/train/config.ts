@@ -9,6 +9,34 @@ import { ScheduleConfig } from './schedule.js';
 import { TaskConfig } from './task.js';
 import { deepMerge } from '../util/merge.js';
 
+/**
+ * Server mode: both stages sampled on OpenAI-compatible engines (vLLM, SGLang, `igrpo serve`) while the
+ * update runs here on a LoRA adapter, synced to the engines after every update through vLLM's runtime
+ * LoRA API under a new name per version.
+ */
+export const EngineConfig = z
+  .object({
+    /** Base URLs, e.g. http://10.0.0.5:8000/v1 (one per data-parallel engine). */
+    urls: z.array(z.string().url()).min(1),
+    /** The engine's base model name (what it serves without an adapter). */
+    model: z.string().min(1),
+    /** Bearer key of the engines; default $IGRPO_ENGINE_API_KEY (keeps it out of the run folder's config.json). */
+    apiKey: z.string().optional(),
+    /** Adapter versions are loaded as `${adapterPrefix}-step-N`. */
+    adapterPrefix: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$/).default('igrpo-policy'),
+    maxConcurrency: z.number().int().positive().default(16),
+    promptsPerRequest: z.number().int().positive().default(1),
+    timeoutMs: z.number().int().positive().default(600_000),
+    /** Retries of a request (connection errors, 5xx): enough to ride out an engine restart. */
+    retries: z.number().int().nonnegative().default(10),
+    backoffMs: z.number().nonnegative().default(500),
+    maxBackoffMs: z.number().nonnegative().default(15_000),
+    /** TRL's truncated importance-sampling correction: per-token weight min(exp(log p_trainer − log p_engine), cap); off unless set. */
+    tisCap: z.number().positive().optional(),
+  })
+  .strict();
+export type EngineConfig = z.infer<typeof EngineConfig>;
+
 export const TrainConfig = z
   .object({
     algo: z.enum(['grpo', 'igrpo']).default('igrpo'),
@@ -88,6 +116,13 @@ export const TrainConfig = z
       .default({}),
     /** Write every completion to rollouts.jsonl. */
     logRollouts: z.boolean().default(true),
+    /** Where rollouts are sampled: here (default), or on an inference engine (server mode, ./engine-sync.ts). */
+    rollout: z
+      .object({
+        engine: EngineConfig.optional(),
+      })
+      .strict()
+      .default({}),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -104,6 +104,11 @@ export const MetricsRecord = z.object({
   eval: EvalResult.optional(),
   /** Signs of a run going wrong (src/train/health.ts), e.g. every completion empty; absent when none. */
   warnings: z.array(z.string()).optional(),
+  /**
+   * Server mode: |log p_engine − log p_trainer| over the trained completion tokens (before the update),
+   * and the adapter reloads after engine restarts so far.
+   */
+  engineMismatch: z.object({ mean: z.number(), max: z.number(), tokens: z.number().int().nonnegative(), reloads: z.number().int().nonnegative() }).optional(),
 });
 export type MetricsRecord = z.infer<typeof MetricsRecord>;
 

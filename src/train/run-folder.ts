@@ -17,8 +17,19 @@ export const LOGS = ['metrics.jsonl', 'rollouts.jsonl', 'evals.jsonl'] as const;
 export type LogName = (typeof LOGS)[number];
 
 export const configHash = (c: TrainConfig): string =>
-  // steps may be raised on resume (continue a run further); everything else must match
-  crypto.createHash('sha256').update(JSON.stringify({ ...c, steps: 0 })).digest('hex').slice(0, 16);
+  // steps may be raised on resume (continue a run further), and the engines may move (other hosts, key,
+  // patience: they do not change what is sampled); everything else must match
+  crypto.createHash('sha256').update(JSON.stringify({ ...c, steps: 0, rollout: hashedRollout(c.rollout) })).digest('hex').slice(0, 16);
+
+/** undefined (left out by JSON.stringify) for local sampling: runs from before server mode keep their hash. */
+function hashedRollout(r: TrainConfig['rollout']): unknown {
+  if (!r.engine) return undefined;
+  const { model, adapterPrefix, promptsPerRequest, tisCap } = r.engine;
+  return { ...r, engine: { model, adapterPrefix, promptsPerRequest, tisCap } };
+}
+
+/** Server mode's adapter versions (adapters/step-N in PEFT format), read by the engines. */
+export const adaptersDir = (out: string): string => path.join(path.resolve(out), 'adapters');
 
 const holdsRun = (out: string): boolean =>
   listCheckpoints(out).length > 0 || LOGS.some((f) => fs.existsSync(path.join(out, f)) && fs.statSync(path.join(out, f)).size > 0);

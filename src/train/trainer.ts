@@ -24,11 +24,12 @@ import { groupAdvantages } from '../rl/advantages.js';
 import * as rl from '../rl/igrpo.js';
 import { rewardsOf, scoreGroups, type Completion, type Group, type PromptIn, type SampleFn, type ScoreFn } from '../rl/rollout.js';
 import { NonFiniteLossError, policyUpdate, type TrainSequence, type UpdateResult } from '../rl/update.js';
-import { sample } from '../sampling/index.js';
+import { makeLocalSampler } from '../engine/local.js';
 import { interruptPoint } from '../util/interrupt.js';
 import { mixSeed } from '../util/rng.js';
 import { makeScoreFn } from '../verify/rewards.js';
 import type { TrainConfig } from './config.js';
+import { EngineSync, loraPolicy } from './engine-sync.js';
 import { evaluate, type EvalDetail } from './evaluate.js';
 import { metricsOf, rolloutRecords, type EvalRecord, type MetricsRecord } from './records.js';
 import * as runFolder from './run-folder.js';
@@ -47,9 +48,15 @@ export class Trainer {
   private readonly heldOut: Problem[];
   private readonly stepTimes: number[] = [];
   private readonly evals: EvalRecord[] = [];
+  /** Server mode (config.rollout.engine): the adapter versions on the engines and the remote sampler. */
+  readonly engine?: EngineSync;
 
   private constructor(readonly config: TrainConfig, readonly policy: Policy, readonly reference: Policy | undefined, readonly out: string | undefined, score?: ScoreFn) {
     this.score = score ?? makeScoreFn();
+    if (config.rollout.engine) {
+      if (!out) throw new Error('rollout.engine (server mode) needs a run folder (out): adapter versions are written to out/adapters for the engines to load');
+      this.engine = new EngineSync(config.rollout.engine, config.sampling, runFolder.adaptersDir(out), loraPolicy(policy), (line) => console.error(line));
+    }
     const o = config.optimizer;
     this.optimizer = new Adam(policy.parameters(), { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.type === 'adamw' ? o.weightDecay : 0 });
     this.pool = trainProblems(config.data);
@@ -82,10 +89,17 @@ export class Trainer {
     return stepProblems(this.pool, this.config.promptsPerStep, this.config.seed, step);
   }
 
-  private readonly sampleFn: SampleFn = (req) => {
-    const { temperature, topK, topP } = this.config.sampling;
-    return sample(this.policy, req.prompts.map((p) => p.ids), { n: req.n, maxNewTokens: req.maxNewTokens, temperature, topK, topP, seed: req.seed });
+  /**
+   * Sampling here, or on the engines under the adapter version of the current weights (published before
+   * the step's first request). Both draw with the same seeds (engine/local.ts's per-prompt seeds are the
+   * remote sampler's), so a server-mode run and a local one sample the same tokens where numerics agree.
+   */
+  private readonly sampleFn: SampleFn = async (req) => {
+    if (!this.engine) return this.localSample(req);
+    await this.engine.publish(this.stepIndex);
+    return this.engine.sample(req);
   };
+  private readonly localSample: SampleFn = (req) => makeLocalSampler(this.policy, this.config.sampling)(req);
 
   /**
    * What the rl rollout functions need for this step. Sampling time is added to s.times under `stages`,
@@ -195,7 +209,13 @@ export class Trainer {
   /** The sequences the loss sees: (prompt ids the completion was sampled under, completion, advantage). */
   trainSequences(s: StepState): TrainSequence[] {
     const adv = this.required(s, 'advantages', 'trainSequences', 'computeAdvantages');
-    return s.groups!.flatMap((g, i) => g.completions.map((c, j) => ({ promptIds: g.prompt.ids, completionIds: c.ids, advantage: adv[i][j], truncated: c.finishReason === 'length' })));
+    // in server mode the engine's log-probs go along: mismatch metric and the optional importance weights
+    const withEngine = this.engine !== undefined;
+    return s.groups!.flatMap((g, i) =>
+      g.completions.map((c, j) => ({
+        promptIds: g.prompt.ids, completionIds: c.ids, advantage: adv[i][j], truncated: c.finishReason === 'length', ...(withEngine ? { sampleLogprobs: c.logprobs } : {}),
+      })),
+    );
   }
 
   /** Loss, gradients (accumulated over micro-batches), clipping and the optimizer step(s). */
@@ -205,6 +225,7 @@ export class Trainer {
     const opts = {
       objective: this.config.objective, temperature: this.config.sampling.temperature, microBatchSize: o.microBatchSize, numIterations: o.numIterations,
       maxGradNorm: o.maxGradNorm, maxCompletionLength: this.config.sampling.maxNewTokens, lr: s.lr, reference: this.reference,
+      tisCap: this.config.rollout.engine?.tisCap,
     };
     return (s.update = await this.timed(s, 'update', () => policyUpdate(this.policy, this.optimizer, this.trainSequences(s), opts)));
   }
@@ -215,6 +236,7 @@ export class Trainer {
     s.times.total = performance.now() - s.startedAt;
     const run = { algo: this.algo, seed: this.config.seed };
     const m = (s.metrics = metricsOf({ ...s, groups: s.groups!, update }, run));
+    if (update.mismatch) m.engineMismatch = { ...update.mismatch, reloads: this.engine?.reloads ?? 0 };
     this.stepTimes.push(s.times.total);
     this.stepIndex = s.step + 1;
     const last = this.stepIndex >= this.config.steps;
