@@ -35,7 +35,7 @@ test('igrpo train writes metrics, rollouts, evals, checkpoints and a summary', (
   assert.ok(fs.existsSync(path.join(out, 'checkpoints', 'step-000002', 'policy', 'model.safetensors')));
   assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')).steps, 2);
   // the same folder again without --resume is refused; with --resume and more steps it continues
-  assert.equal(igrpo('train', '--steps', '2', '--out', out, '--config', configFile, '--policy', policyDir, '--quiet', '--seed', '3').status, 1);
+  assert.equal(igrpo('train', '--steps', '2', '--out', out, '--config', configFile, '--policy', policyDir, '--quiet', '--seed', '3').status, 2);
   const more = igrpo('train', '--steps', '3', '--seed', '3', '--out', out, '--config', configFile, '--policy', policyDir, '--quiet', '--resume');
   assert.equal(more.status, 0, more.stderr);
   assert.equal(readMetrics(path.join(out, 'metrics.jsonl')).length, 3);

@@ -1,13 +1,15 @@
 // What every CLI command shares: the usage error, its exit code 2, and flag parsing.
 import { ConfigError } from '../train/config.js';
+import { RunFolderError } from '../train/run-lock.js';
 
 export class UsageError extends Error {}
 
 /** For a bad command line or config: print it (with the help for usage errors) and give exit code 2; else undefined. */
 export function usageFailure(command: string, e: unknown, help: string): number | undefined {
   const isParse = (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-  if (!(e instanceof UsageError || e instanceof ConfigError || isParse)) return undefined;
-  console.error(`igrpo ${command}: ${(e as Error).message}${e instanceof ConfigError ? '' : '\n' + help}`);
+  if (!(e instanceof UsageError || e instanceof ConfigError || e instanceof RunFolderError || isParse)) return undefined;
+  const withHelp = !(e instanceof ConfigError || e instanceof RunFolderError);
+  console.error(`igrpo ${command}: ${(e as Error).message}${withHelp ? '\n' + help : ''}`);
   return 2;
 }
 
