@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -153,4 +154,21 @@ test('a config mismatch on resume names each differing field with both values', 
   await assert.rejects(() => Trainer.create(tinyConfig({ steps: 2, seed: 5, checkpoint: { every: 1, keep: 3 }, optimizer: { lr: 0.5 } }), { out, resume: true }),
     (e: Error) => e instanceof RunFolderError && /different config: 'optimizer\.lr' \(0\.01 in the run, 0\.5 now\), 'seed' \(0 in the run, 5 now\)/.test(e.message));
   assert.equal(fs.existsSync(path.join(out, '.lock')), false, 'the lock is released when resume fails');
+});
+
+test('a checkpoint from before state.json held the config (legacy hash, backend by name) still resumes, and a mismatch is still named', async () => {
+  const out = tmp();
+  await makeRun(out, 1);
+  fs.rmSync(path.join(out, 'run.json'));
+  const file = path.join(listCheckpoints(out)[0].dir, 'state.json');
+  const { config, backend, ...state } = JSON.parse(fs.readFileSync(file, 'utf8'));
+  assert.equal(backend, 'cpu');
+  const legacy = crypto.createHash('sha256').update(JSON.stringify({ ...config, steps: 0 })).digest('hex').slice(0, 16);
+  fs.writeFileSync(file, JSON.stringify({ ...state, configHash: legacy }));
+  await assert.rejects(() => Trainer.create(tinyConfig({ steps: 2, seed: 2, checkpoint: { every: 1, keep: 3 } }), { out, resume: true }), /different config: 'seed' \(0 in the run, 2 now\)/);
+  const w = collect();
+  const t = await Trainer.create(tinyConfig({ steps: 2, backend: 'auto', checkpoint: { every: 1, keep: 3 } }), { out, resume: true, score: lengthScore, warn: w.warn });
+  assert.equal(t.stepIndex, 1);
+  assert.deepEqual(w.lines, []);
+  t.dispose();
 });
