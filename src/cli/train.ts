@@ -1,12 +1,13 @@
 // `igrpo train`: GRPO or iGRPO on a policy (default: the shipped SFT policy on the synthetic task).
 // Exit codes: 0 done; 2 bad usage or invalid config (the message names the field); 3 training stopped
 // by the non-finite guard (loss, gradient norm or weights; the last good checkpoint is kept and named); 1 anything else.
-import * as fs from 'node:fs';
+// A run folder that cannot be used as asked (held by another training, nothing to resume, not a run) is a usage error.
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProgressBar } from '../analysis/progress.js';
 import { describeBackend, selectBackend } from '../backend/select.js';
 import { parseTrainConfig, readTrainConfig, type TrainConfig } from '../train/config.js';
+import { releaseAllRunLocks } from '../train/run-lock.js';
 import { Trainer, TrainingStoppedError } from '../train/trainer.js';
 import { intFlag, orUsage, UsageError, usageFailure } from './common.js';
 
@@ -17,13 +18,15 @@ const HELP = `usage: igrpo train --out DIR [options]
   --seed S               run seed: data order and sampling (default 0)
   --out DIR              run folder: metrics.jsonl, rollouts.jsonl, evals.jsonl, checkpoints/, summary.json
   --config FILE          JSON config (src/train/config.ts; every field optional, defaults = embedded run)
-  --resume               continue the run in DIR from its last complete checkpoint
-  --overwrite            delete DIR first if it holds an earlier run
+  --resume               continue the run in DIR from its newest readable checkpoint (none: an error)
+  --overwrite            replace the run in DIR (only a run folder, only the files a run writes),
+                         once the new run's config, policy and data have loaded
   --policy DIR           starting policy folder (default: the shipped data/policy)
   --backend B            auto, native, wasm, cpu, webgpu, … (default $IGRPO_BACKEND or the config's, auto)
   --quiet                no progress bar
 
-exit codes: 0 done, 2 bad usage or config, 3 stopped on a non-finite loss, gradient norm or weight, 1 other errors`;
+exit codes: 0 done, 2 bad usage, config or run folder (in use, nothing to resume, not a run),
+            3 stopped on a non-finite loss, gradient norm or weight, 1 other errors`;
 
 /** The config a command line asks for: file (or defaults), then the flags on top. */
 export function configFromArgs(values: Record<string, string | boolean | undefined>): TrainConfig {
@@ -70,8 +73,14 @@ export async function run(argv: string[]): Promise<number> {
   if ('code' in backend) return backend.code;
   console.error(describeBackend(backend.value));
   const out = path.resolve(values.out as string);
-  if (values.overwrite) fs.rmSync(out, { recursive: true, force: true });
-  const created = await orUsage('train', HELP, () => Trainer.create(cfg, { out, resume: !!values.resume }));
+  // Ctrl-C / kill: release the run folder's lock before exiting (kill -9 leaves it; the next run sees it is stale)
+  const onSignal = (sig: NodeJS.Signals) => {
+    releaseAllRunLocks();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const created = await orUsage('train', HELP, () => Trainer.create(cfg, { out, resume: !!values.resume, overwrite: !!values.overwrite }));
   if ('code' in created) return created.code;
   const trainer = created.value;
   const from = trainer.stepIndex;

@@ -17,6 +17,10 @@ export const CheckpointState = z.object({
   logBytes: z.record(z.number().int().nonnegative()),
   /** Fingerprint of the training config (resume refuses a different one). */
   configHash: z.string(),
+  /** The training config itself (resume names the fields that differ); absent in older checkpoints. */
+  config: z.record(z.unknown()).optional(),
+  /** The tfjs backend that wrote it (resume on another one warns: no longer bit-identical); absent in older checkpoints. */
+  backend: z.string().optional(),
   savedAt: z.string(),
 });
 export type CheckpointState = z.infer<typeof CheckpointState>;
@@ -35,7 +39,7 @@ function optimizerTensors(state: AdamState): [string, NamedTensor][] {
 export async function saveCheckpoint(
   runDir: string,
   step: number,
-  parts: { policy: Policy; optimizer: AdamState; logBytes: Record<string, number>; configHash: string },
+  parts: { policy: Policy; optimizer: AdamState; logBytes: Record<string, number>; configHash: string; config?: object; backend?: string },
   keep: number,
 ): Promise<string> {
   const final = checkpointDir(runDir, step);
@@ -44,7 +48,9 @@ export async function saveCheckpoint(
   fs.mkdirSync(tmp, { recursive: true });
   await parts.policy.save(path.join(tmp, 'policy'));
   writeFileAtomic(path.join(tmp, 'optimizer.safetensors'), encodeSafetensors(optimizerTensors(parts.optimizer), { step: String(parts.optimizer.step) }));
-  const state: CheckpointState = { step, logBytes: parts.logBytes, configHash: parts.configHash, savedAt: new Date().toISOString() };
+  const state: CheckpointState = {
+    step, logBytes: parts.logBytes, configHash: parts.configHash, config: parts.config as Record<string, unknown> | undefined, backend: parts.backend, savedAt: new Date().toISOString(),
+  };
   writeFileAtomic(path.join(tmp, 'state.json'), JSON.stringify(state, null, 2) + '\n');
   fs.rmSync(final, { recursive: true, force: true });
   fs.renameSync(tmp, final);

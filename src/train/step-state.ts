@@ -41,8 +41,12 @@ export class TrainingStoppedError extends Error {
 export interface TrainerOptions {
   /** Run folder for logs and checkpoints; none = in memory only (a notebook's default). */
   out?: string;
-  /** Continue from the last complete checkpoint in `out` (if any). */
+  /** Continue from the newest readable checkpoint in `out`; a folder without one is an error (RunFolderError). */
   resume?: boolean;
+  /** Replace the run in `out` (only a run folder, only the files a run writes), after everything has loaded. */
+  overwrite?: boolean;
+  /** Where warnings go (stale lock taken over, checkpoint fallback, backend change); default stderr. */
+  warn?: (msg: string) => void;
   /** Use this policy instead of loading config.policy (tests, notebooks). Not used when resuming. */
   policy?: Policy;
   /** Swap the reward (default: the paper's accuracy + format). */

@@ -16,6 +16,7 @@
 // `step()` runs the rollout as igrpoRollout / grpoRollout themselves (the functions the tests check), then
 // the update; `run()` loops, with checkpoints and resume (bit-identical: data order and all sampling seeds
 // derive from (seed, step), and the optimizer state is saved exactly). Run-folder work: ./run-folder.ts.
+import * as tf from '@tensorflow/tfjs';
 import type { Problem } from '../data/schema.js';
 import { loadPolicy, resolvePolicyDir } from '../model/load.js';
 import type { Policy } from '../model/policy.js';
@@ -33,6 +34,7 @@ import { EngineSync, loraPolicy } from './engine-sync.js';
 import { evaluate, type EvalDetail } from './evaluate.js';
 import { metricsOf, rolloutRecords, type EvalRecord, type MetricsRecord } from './records.js';
 import * as runFolder from './run-folder.js';
+import { acquireRunLock, RunFolderError } from './run-lock.js';
 import { TrainingStoppedError, type RunSummary, type StepState, type TrainerOptions } from './step-state.js';
 import { learningRate } from './schedule.js';
 import { evalProblems, promptOf, stepProblems, trainProblems } from './task.js';
@@ -51,7 +53,17 @@ export class Trainer {
   /** Server mode (config.rollout.engine): the adapter versions on the engines and the remote sampler. */
   readonly engine?: EngineSync;
 
-  private constructor(readonly config: TrainConfig, readonly policy: Policy, readonly reference: Policy | undefined, readonly out: string | undefined, score?: ScoreFn) {
+  private constructor(
+    readonly config: TrainConfig,
+    readonly policy: Policy,
+    readonly reference: Policy | undefined,
+    readonly out: string | undefined,
+    score: ScoreFn | undefined,
+    /** The tfjs backend the trainer runs on (recorded in run.json and each checkpoint). */
+    readonly backend: string,
+    /** Releases the run folder's lock (dispose() calls it). */
+    private release: () => void = () => {},
+  ) {
     this.score = score ?? makeScoreFn();
     if (config.rollout.engine) {
       if (!out) throw new Error('rollout.engine (server mode) needs a run folder (out): adapter versions are written to out/adapters for the engines to load');
@@ -63,19 +75,46 @@ export class Trainer {
     this.heldOut = evalProblems({ ...config.data, evalSize: config.eval.size });
   }
 
-  /** A trainer for this config: loads the policy (or takes opts.policy), resumes from `out` when asked. */
+  /**
+   * A trainer for this config. With `out`: a fresh run loads everything it needs (policy, reference, data)
+   * before it takes the folder's lock and writes anything there (with overwrite, only then replacing an
+   * earlier run); a resumed run takes the lock and continues from the newest readable checkpoint.
+   */
   static async create(config: TrainConfig, opts: TrainerOptions = {}): Promise<Trainer> {
     const { out } = opts;
-    const from = out && opts.resume ? runFolder.openForResume(out, config) : undefined;
-    if (out && !opts.resume) runFolder.createRun(out, config);
-    const policy = from ? loadPolicy(`${from.dir}/policy`) : (opts.policy ?? loadPolicy(resolvePolicyDir(config.policy)));
-    const reference = config.objective.beta > 0 ? (opts.policy && !from ? opts.policy.clone() : loadPolicy(resolvePolicyDir(config.policy))) : undefined;
-    const t = new Trainer(config, policy, reference, out, opts.score);
-    if (from) {
-      const r = runFolder.restoreCheckpoint(out!, from.dir, config, policy.parameters().length);
-      t.optimizer.setState(r.optimizer);
-      t.stepIndex = r.step;
-      t.evals.push(...r.evals);
+    const warn = opts.warn ?? ((m: string) => console.error(m));
+    const backend = tf.getBackend();
+    if (out && opts.resume) {
+      if (opts.overwrite) throw new RunFolderError('resume and overwrite contradict each other');
+      runFolder.checkResumable(out);
+      const release = acquireRunLock(out, warn);
+      try {
+        const r = runFolder.resumeRun(out, config, backend, warn);
+        const reference = config.objective.beta > 0 ? loadPolicy(resolvePolicyDir(config.policy)) : undefined;
+        const t = new Trainer(config, r.policy, reference, out, opts.score, backend, release);
+        t.optimizer.setState(r.optimizer);
+        t.stepIndex = r.step;
+        t.evals.push(...r.evals);
+        return t;
+      } catch (e) {
+        release();
+        throw e;
+      }
+    }
+    if (out) runFolder.checkFresh(out, !!opts.overwrite);
+    const policy = opts.policy ?? loadPolicy(resolvePolicyDir(config.policy));
+    const reference = config.objective.beta > 0 ? (opts.policy ? opts.policy.clone() : loadPolicy(resolvePolicyDir(config.policy))) : undefined;
+    const t = new Trainer(config, policy, reference, out, opts.score, backend);
+    if (!out) return t;
+    try {
+      t.release = acquireRunLock(out, warn);
+      runFolder.createRun(out, config, { overwrite: opts.overwrite, backend });
+    } catch (e) {
+      t.release();
+      t.optimizer.dispose();
+      reference?.dispose();
+      if (!opts.policy) policy.dispose();
+      throw e;
     }
     return t;
   }
@@ -291,7 +330,7 @@ export class Trainer {
   async checkpoint(): Promise<string> {
     this.assertLive('checkpoint');
     if (!this.out) throw new Error('checkpoint: this trainer has no run folder (out)');
-    return runFolder.writeCheckpoint(this.out, this.stepIndex, this.policy, await this.optimizer.getStateAsync(), this.config);
+    return runFolder.writeCheckpoint(this.out, this.stepIndex, this.policy, await this.optimizer.getStateAsync(), this.config, this.backend);
   }
 
   /** Train until config.steps updates are done (continuing a resumed run), evaluating at the start if asked. */
@@ -321,6 +360,7 @@ export class Trainer {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.release();
     this.optimizer.dispose();
     this.policy.dispose();
     this.reference?.dispose();
