@@ -180,7 +180,10 @@ export class LlamaModel implements Policy {
       const inputs = ids.slice([0, 0], [b, t - 1]) as tf.Tensor2D;
       const targets = ids.slice([0, 1], [b, t - 1]).reshape([-1]) as tf.Tensor1D;
       const { hidden } = this.forward(inputs, { start: 0 });
-      return chunkedHeadLogProbs(hidden, this.headWeight(), targets, temperature, this.logProbChunkRows).reshape([b, t - 1]) as tf.Tensor2D;
+      const head = this.headWeight();
+      // a frozen head (LoRA on, or a frozen copy) gets no [V, d] gradient: trainable is what variableGrads reads
+      const weightGrad = !(head instanceof tf.Variable) || head.trainable;
+      return chunkedHeadLogProbs(hidden, head, targets, temperature, this.logProbChunkRows, weightGrad).reshape([b, t - 1]) as tf.Tensor2D;
     });
   }
 

@@ -100,18 +100,21 @@ export function ropeTables(positions: readonly number[], invFreq: Float64Array):
 /**
  * log softmax(h·Wᵀ / τ)[n, targets[n]] for hidden h [N, d] and an output matrix W [V, d], computed in
  * row chunks so no more than `chunkRows` × V logits exist at once — in the forward AND the backward
- * (which recomputes each chunk's logits instead of keeping them). Differentiable in h and W.
+ * (which recomputes each chunk's logits instead of keeping them). Differentiable in h and, unless
+ * weightGrad is false, W: a frozen head (LoRA, tied embeddings) skips the [V, d] gradient, a third of
+ * the head's backward FLOPs and a vocabulary-sized buffer.
  */
-export function chunkedHeadLogProbs(h: tf.Tensor2D, w: tf.Tensor2D, targets: tf.Tensor1D, temperature = 1, chunkRows = 256): tf.Tensor1D {
+export function chunkedHeadLogProbs(h: tf.Tensor2D, w: tf.Tensor2D, targets: tf.Tensor1D, temperature = 1, chunkRows = 256, weightGrad = true): tf.Tensor1D {
   const n = h.shape[0];
   const v = w.shape[0];
   const inv = 1 / temperature;
   const chunks = (fn: (start: number, size: number) => void) => {
     for (let s = 0; s < n; s += chunkRows) fn(s, Math.min(chunkRows, n - s));
   };
+  // without weightGrad, W is read from the closure: not an input of the custom op, so no gradient for it
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [hh, ww, tt, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-    save([hh, ww, tt]);
+    const [hh, ww, tt, save] = (weightGrad ? args : [args[0], w, args[1], args[2]]) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    save(weightGrad ? [hh, ww, tt] : [hh, tt]);
     const parts: tf.Tensor[] = [];
     chunks((s, size) => {
       parts.push(
@@ -126,9 +129,9 @@ export function chunkedHeadLogProbs(h: tf.Tensor2D, w: tf.Tensor2D, targets: tf.
     const value = parts.length === 1 ? parts[0] : tf.concat(parts);
     if (parts.length > 1) parts.forEach((p) => p.dispose());
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sh, sw, st] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+      const [sh, sw, st] = (weightGrad ? saved : [saved[0], w, saved[1]]) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
       const dhParts: tf.Tensor[] = [];
-      let dw: tf.Tensor = tf.zerosLike(sw);
+      let dw: tf.Tensor | undefined = weightGrad ? tf.zerosLike(sw) : undefined;
       chunks((s, size) => {
         const [dhc, dwNext] = tf.tidy(() => {
           const hc = sh.slice([s, 0], [size, -1]);
@@ -136,17 +139,17 @@ export function chunkedHeadLogProbs(h: tf.Tensor2D, w: tf.Tensor2D, targets: tf.
           const mask = tf.cast(tf.oneHot(tf.cast(st.slice([s], [size]), 'int32'), v), 'float32');
           // d lp / d z = onehot(y) − softmax(z); chain through z = h·Wᵀ/τ
           const dz = tf.mul(tf.mul(tf.sub(mask, tf.softmax(z, -1)), dy.slice([s], [size]).reshape([size, 1])), inv);
-          return [tf.matMul(dz, sw), tf.add(dw, tf.matMul(dz, hc, true, false))];
+          return [tf.matMul(dz, sw), dw ? tf.add(dw, tf.matMul(dz, hc, true, false)) : undefined];
         });
         dhParts.push(dhc);
-        dw.dispose();
+        dw?.dispose();
         dw = dwNext;
       });
       const dh = dhParts.length === 1 ? dhParts[0] : tf.concat(dhParts);
       if (dhParts.length > 1) dhParts.forEach((p) => p.dispose());
-      return [dh, dw, tf.zerosLike(st)];
+      return weightGrad ? [dh, dw!, tf.zerosLike(st)] : [dh, tf.zerosLike(st)];
     };
     return { value, gradFunc };
   });
-  return f(h, w, targets) as tf.Tensor1D;
+  return (weightGrad ? f(h, w, targets) : f(h, targets)) as tf.Tensor1D;
 }
