@@ -42,6 +42,7 @@ function python(args: string[], threads: number, what: string): string {
     maxBuffer: 1 << 24,
     env: { ...process.env, OMP_NUM_THREADS: String(threads) },
   });
+  if (r.signal) throw new Error(`${what} was killed by ${r.signal} (out of memory?):\n${r.stderr}`);
   if (r.status !== 0) throw new Error(`${what} failed (needs Debian's python3-torch: bash scripts/setup-system.sh):\n${r.stderr}`);
   return r.stdout;
 }
@@ -52,6 +53,7 @@ function runOurs(w: LlmWorkerArgs): LlmResult {
     maxBuffer: 1 << 24,
     env: { ...process.env, IGRPO_THREADS: String(w.threads), OMP_NUM_THREADS: String(w.threads) },
   });
+  if (r.signal) throw new Error(`our worker was killed by ${r.signal} (out of memory?):\n${r.stderr}`);
   if (r.status !== 0) throw new Error(`our worker failed (native backend: npm run build:native):\n${r.stderr}`);
   return lastJson(r.stdout, 'our worker');
 }
