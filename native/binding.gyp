@@ -3,7 +3,7 @@
     {
       "target_name": "igrpo_native",
       "sources": [
-        "src/addon.cc", "src/threads.cc", "src/matmul.cc", "src/layernorm.cc", "src/gelu.cc",
+        "src/addon.cc", "src/threads.cc", "src/matmul.cc", "src/layernorm.cc", "src/gelu.cc", "src/llm.cc",
         "src/attention.cc", "src/logprobs.cc", "src/embedding.cc", "src/elementwise.cc", "src/transpose.cc",
         "src/decode_attention.cc", "src/decode_binding.cc"
       ],

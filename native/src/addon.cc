@@ -62,6 +62,38 @@ Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// (x, w, y, rows, d, eps)
+Napi::Value RmsNormForward(const Napi::CallbackInfo& info) {
+  igrpo::rmsnorm_forward(F(info, 0), F(info, 1), F(info, 2), N(info, 3), N(info, 4), R(info, 5));
+  return info.Env().Undefined();
+}
+
+// (dy, x, w, dx, dw, rows, d, eps)
+Napi::Value RmsNormBackward(const Napi::CallbackInfo& info) {
+  igrpo::rmsnorm_backward(F(info, 0), F(info, 1), F(info, 2), F(info, 3), F(info, 4), N(info, 5), N(info, 6),
+                          R(info, 7));
+  return info.Env().Undefined();
+}
+
+// (x, cos, sin, y, b, h, t, dh, perBatch, inverse)
+Napi::Value Rope(const Napi::CallbackInfo& info) {
+  auto fn = B(info, 9) ? igrpo::rope_backward : igrpo::rope_forward;
+  fn(F(info, 0), F(info, 1), F(info, 2), F(info, 3), N(info, 4), N(info, 5), N(info, 6), N(info, 7), B(info, 8));
+  return info.Env().Undefined();
+}
+
+// (gate, up, y, n)
+Napi::Value SwigluForward(const Napi::CallbackInfo& info) {
+  igrpo::swiglu_forward(F(info, 0), F(info, 1), F(info, 2), L(info, 3));
+  return info.Env().Undefined();
+}
+
+// (dy, gate, up, dgate, dup, n)
+Napi::Value SwigluBackward(const Napi::CallbackInfo& info) {
+  igrpo::swiglu_backward(F(info, 0), F(info, 1), F(info, 2), F(info, 3), F(info, 4), L(info, 5));
+  return info.Env().Undefined();
+}
+
 // (x, y, n)
 Napi::Value GeluForward(const Napi::CallbackInfo& info) {
   igrpo::gelu_forward(F(info, 0), F(info, 1), L(info, 2));
@@ -155,6 +187,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("matMulBias", Napi::Function::New(env, MatMulBias));
   exports.Set("layerNormForward", Napi::Function::New(env, LayerNormForward));
   exports.Set("layerNormBackward", Napi::Function::New(env, LayerNormBackward));
+  exports.Set("rmsNormForward", Napi::Function::New(env, RmsNormForward));
+  exports.Set("rmsNormBackward", Napi::Function::New(env, RmsNormBackward));
+  exports.Set("rope", Napi::Function::New(env, Rope));
+  exports.Set("swigluForward", Napi::Function::New(env, SwigluForward));
+  exports.Set("swigluBackward", Napi::Function::New(env, SwigluBackward));
   exports.Set("geluForward", Napi::Function::New(env, GeluForward));
   exports.Set("geluBackward", Napi::Function::New(env, GeluBackward));
   exports.Set("attentionForward", Napi::Function::New(env, AttentionForward));

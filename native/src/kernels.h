@@ -19,6 +19,14 @@ void layernorm_forward(const float* x, const float* gamma, const float* beta, fl
 void layernorm_backward(const float* dy, const float* x, const float* gamma, float* dx, float* dgamma, float* dbeta,
                         int rows, int d, float eps);
 
+// RMSNorm, rotate-half RoPE and SwiGLU (llm.cc), the Llama family's blocks.
+void rmsnorm_forward(const float* x, const float* w, float* y, int rows, int d, float eps);
+void rmsnorm_backward(const float* dy, const float* x, const float* w, float* dx, float* dw, int rows, int d, float eps);
+void rope_forward(const float* x, const float* cos, const float* sin, float* y, int b, int h, int t, int dh, bool perBatch);
+void rope_backward(const float* dy, const float* cos, const float* sin, float* dx, int b, int h, int t, int dh, bool perBatch);
+void swiglu_forward(const float* gate, const float* up, float* y, int64_t n);
+void swiglu_backward(const float* dy, const float* gate, const float* up, float* dgate, float* dup, int64_t n);
+
 void gelu_forward(const float* x, float* y, int64_t n);
 void gelu_backward(const float* dy, const float* x, float* dx, int64_t n);
 

@@ -179,9 +179,12 @@ export class LlamaModel implements Policy {
       const inputs = ids.slice([0, 0], [b, t - 1]) as tf.Tensor2D;
       const targets = ids.slice([0, 1], [b, t - 1]).reshape([-1]) as tf.Tensor1D;
       const { hidden } = this.forward(inputs, { start: 0 });
-      // the head weight is [V, d] (HF layout): logits = hidden · Wᵀ, in row chunks (src/model/logprobs.ts)
+      const head = this.headWeight();
+      // the head weight is [V, d] (HF layout): logits = hidden · Wᵀ, in row chunks (src/model/logprobs.ts);
+      // a frozen head (LoRA on, or a frozen copy) gets no [V, d] gradient: trainable is what variableGrads reads
+      const weightGrad = !(head instanceof tf.Variable) || head.trainable;
       const chunkRows = opts.chunkRows ?? this.logProbChunkRows;
-      return headTokenLogProbs(hidden, this.headWeight(), true, targets, { ...opts, chunkRows }).reshape([b, t - 1]) as tf.Tensor2D;
+      return headTokenLogProbs(hidden, head, true, targets, { ...opts, chunkRows, weightGrad }).reshape([b, t - 1]) as tf.Tensor2D;
     });
   }
 

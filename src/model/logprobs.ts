@@ -18,6 +18,11 @@ export interface HeadLogProbOptions {
   temperature?: number;
   /** Rows per chunk; default keeps a chunk's logits under LOGIT_CHUNK_ELEMENTS floats. */
   chunkRows?: number;
+  /**
+   * false for a frozen head (LoRA on, a frozen copy): the chunks' backward then skips the [V, d] weight
+   * gradient, a third of the head's backward FLOPs and a vocabulary-sized buffer. Default true.
+   */
+  weightGrad?: boolean;
 }
 
 /** logits = hidden · weight (transposeWeight: hidden · weightᵀ, a tied embedding [V, d]) / temperature. */
@@ -49,27 +54,46 @@ export function headTokenLogProbs(
       const size = Math.min(rows, n - start);
       const h = tf.slice(hidden, [start, 0], [size, hidden.shape[1]]);
       const t = tf.slice(targets, [start], [size]);
-      parts.push(checkpointedChunk(h, weight, t, transposeWeight, temperature));
+      parts.push(checkpointedChunk(h, weight, t, transposeWeight, temperature, opts.weightGrad ?? true));
     }
     return tf.concat(parts) as tf.Tensor1D;
   });
 }
 
-/** One chunk as a custom-gradient node: the backward pass recomputes its logits from the saved hidden rows. */
-function checkpointedChunk(h: tf.Tensor2D, weight: tf.Tensor2D, targets: tf.Tensor1D, transposeWeight: boolean, temperature: number): tf.Tensor1D {
+/**
+ * One chunk as a custom-gradient node: the backward pass recomputes its logits from the saved hidden rows.
+ * With weightGrad false the weight is a constant of the node (closed over), so no gradient is made for it.
+ */
+function checkpointedChunk(h: tf.Tensor2D, weight: tf.Tensor2D, targets: tf.Tensor1D, transposeWeight: boolean, temperature: number, weightGrad: boolean): tf.Tensor1D {
+  const dLogitsOf = (hs: tf.Tensor2D, ws: tf.Tensor2D, ts: tf.Tensor1D, dy: tf.Tensor): tf.Tensor2D => {
+    // d logp_i / d logits_ij = onehot_ij − softmax_ij, and logits = h·W / temperature
+    const logits = headLogits(hs, ws, transposeWeight, temperature);
+    const onehot = tf.cast(tf.oneHot(tf.cast(ts, 'int32'), logits.shape[1]), 'float32');
+    return tf.div(tf.mul(tf.sub(onehot, tf.softmax(logits)), tf.reshape(dy, [-1, 1])), temperature) as tf.Tensor2D;
+  };
+  const dHidden = (dLogits: tf.Tensor2D, ws: tf.Tensor2D) => tf.matMul(dLogits, ws, false, !transposeWeight);
+  if (!weightGrad) {
+    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [hx, t, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+      save([hx, t]);
+      const value = tokenLogProbs(headLogits(hx, weight, transposeWeight, temperature), t);
+      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [hs, ts] = saved as [tf.Tensor2D, tf.Tensor1D];
+        return [dHidden(dLogitsOf(hs, weight, ts, dy), weight), tf.zerosLike(ts)];
+      };
+      return { value, gradFunc };
+    });
+    return f(h, targets) as tf.Tensor1D;
+  }
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [hx, w, t, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
     save([hx, w, t]);
     const value = tokenLogProbs(headLogits(hx, w, transposeWeight, temperature), t);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [hs, ws, ts] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
-      // d logp_i / d logits_ij = onehot_ij − softmax_ij, and logits = h·W / temperature
-      const logits = headLogits(hs, ws, transposeWeight, temperature);
-      const onehot = tf.cast(tf.oneHot(tf.cast(ts, 'int32'), logits.shape[1]), 'float32');
-      const dLogits = tf.div(tf.mul(tf.sub(onehot, tf.softmax(logits)), tf.reshape(dy, [-1, 1])), temperature) as tf.Tensor2D;
-      const dh = tf.matMul(dLogits, ws, false, !transposeWeight);
+      const dLogits = dLogitsOf(hs, ws, ts, dy);
       const dw = transposeWeight ? tf.matMul(dLogits, hs, true, false) : tf.matMul(hs, dLogits, true, false);
-      return [dh, dw, tf.zerosLike(ts)];
+      return [dHidden(dLogits, ws), dw, tf.zerosLike(ts)];
     };
     return { value, gradFunc };
   });

@@ -8,6 +8,11 @@
 //   IgrpoCausalAttentionGrad dy, q, k, v, out (the forward's)     → [dq, dk, dv] (dk, dv with k's Hkv heads)
 //   IgrpoTokenLogProbsGrad  dy, logits, targets, out              → dlogits
 //   IgrpoEmbeddingGrad      dy, table, ids                        → dtable
+//   IgrpoRMSNormGrad        dy, x, weight; attr eps               → [dx, dweight]
+//   IgrpoRopeGrad           dy, cos, sin                          → dx (the inverse rotation of dy)
+//   IgrpoSwiGLUGrad         dy, gate, up                          → [dgate, dup]
+//
+// RoPE's cos/sin tables are constants (no gradient flows to them).
 //
 // A backend may ignore an input it does not need (native recomputes instead of reading `out`).
 import * as tf from '@tensorflow/tfjs';
@@ -67,6 +72,33 @@ const GRADIENTS: tf.GradConfig[] = [
       const [table, ids] = saved;
       const [dt] = runGrad(FUSED.embedding, { dy: dy as tf.Tensor, table, ids });
       return { table: () => dt, ids: () => tf.zerosLike(ids) };
+    },
+  },
+  {
+    kernelName: FUSED.rmsNorm,
+    inputsToSave: ['x', 'weight'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, weight] = saved;
+      const [dx, dw] = runGrad(FUSED.rmsNorm, { dy: dy as tf.Tensor, x, weight }, { eps: attrs.eps as number });
+      return { x: () => dx, weight: () => dw };
+    },
+  },
+  {
+    kernelName: FUSED.rope,
+    inputsToSave: ['cos', 'sin'],
+    gradFunc: (dy, saved) => {
+      const [cos, sin] = saved;
+      const [dx] = runGrad(FUSED.rope, { dy: dy as tf.Tensor, cos, sin });
+      return { x: () => dx };
+    },
+  },
+  {
+    kernelName: FUSED.swiglu,
+    inputsToSave: ['gate', 'up'],
+    gradFunc: (dy, saved) => {
+      const [gate, up] = saved;
+      const [dgate, dup] = runGrad(FUSED.swiglu, { dy: dy as tf.Tensor, gate, up });
+      return { gate: () => dgate, up: () => dup };
     },
   },
 ];

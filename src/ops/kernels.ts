@@ -10,6 +10,12 @@ export const FUSED = {
   attention: 'IgrpoCausalAttention',
   tokenLogProbs: 'IgrpoTokenLogProbs',
   embedding: 'IgrpoEmbedding',
+  /** x [..., D], weight [D]; attr eps → w·x·rsqrt(mean(x²) + eps) (src/ops/llm.ts rmsNorm). */
+  rmsNorm: 'IgrpoRMSNorm',
+  /** x [B, H, T, dh], cos and sin [T, dh] or [B, 1, 1, dh] → x·cos + rotate_half(x)·sin. */
+  rope: 'IgrpoRope',
+  /** gate, up of one shape → silu(gate)·up. */
+  swiglu: 'IgrpoSwiGLU',
 } as const;
 
 /** KV-cache decoding kernels (inference only, no gradients); see decode.ts for their inputs. */

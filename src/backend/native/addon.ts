@@ -16,6 +16,12 @@ export interface NativeAddon {
   matMulBias(a: F32, b: F32, bias: F32, c: F32, m: number, n: number, k: number, transA: boolean, transB: boolean): void;
   layerNormForward(x: F32, gamma: F32, beta: F32, y: F32, rows: number, d: number, eps: number): void;
   layerNormBackward(dy: F32, x: F32, gamma: F32, dx: F32, dgamma: F32, dbeta: F32, rows: number, d: number, eps: number): void;
+  rmsNormForward(x: F32, w: F32, y: F32, rows: number, d: number, eps: number): void;
+  rmsNormBackward(dy: F32, x: F32, w: F32, dx: F32, dw: F32, rows: number, d: number, eps: number): void;
+  /** inverse = true runs the backward (the inverse rotation of dy). */
+  rope(x: F32, cos: F32, sin: F32, y: F32, b: number, h: number, t: number, dh: number, perBatch: boolean, inverse: boolean): void;
+  swigluForward(gate: F32, up: F32, y: F32, n: number): void;
+  swigluBackward(dy: F32, gate: F32, up: F32, dgate: F32, dup: F32, n: number): void;
   geluForward(x: F32, y: F32, n: number): void;
   geluBackward(dy: F32, x: F32, dx: F32, n: number): void;
   /** q [bh, tq, dh], k and v [bh / groups, tk, dh]: `groups` query heads per kv head. */

@@ -91,7 +91,45 @@ function kernels(addon: NativeAddon): Record<string, KernelFn> {
       addon.embeddingBackward(need(backend, dy, 'embedding'), idv, dt, idv.length, vocab, d);
       return output(backend, [vocab, d], dt);
     },
+    [FUSED.rmsNorm]: ({ inputs, backend, attrs }) => {
+      const { x, weight } = inputs;
+      const d = x.shape[x.shape.length - 1];
+      const y = pool.alloc(size(x.shape));
+      addon.rmsNormForward(need(backend, x, 'rmsNorm'), need(backend, weight, 'rmsNorm'), y, size(x.shape) / d, d, attrs!.eps as number);
+      return output(backend, x.shape, y);
+    },
+    [gradKernel(FUSED.rmsNorm)]: ({ inputs, backend, attrs }) => {
+      const { dy, x, weight } = inputs;
+      const d = x.shape[x.shape.length - 1];
+      const dx = pool.alloc(size(x.shape));
+      const dw = pool.alloc(d);
+      addon.rmsNormBackward(need(backend, dy, 'rmsNorm'), need(backend, x, 'rmsNorm'), need(backend, weight, 'rmsNorm'), dx, dw, size(x.shape) / d, d, attrs!.eps as number);
+      return [output(backend, x.shape, dx), output(backend, [d], dw)];
+    },
+    [FUSED.rope]: ({ inputs, backend }) => rope(addon, backend, inputs.x, inputs.cos, inputs.sin, false),
+    [gradKernel(FUSED.rope)]: ({ inputs, backend }) => rope(addon, backend, inputs.dy, inputs.cos, inputs.sin, true),
+    [FUSED.swiglu]: ({ inputs, backend }) => {
+      const { gate, up } = inputs;
+      const y = pool.alloc(size(gate.shape));
+      addon.swigluForward(need(backend, gate, 'swiglu'), need(backend, up, 'swiglu'), y, y.length);
+      return output(backend, gate.shape, y);
+    },
+    [gradKernel(FUSED.swiglu)]: ({ inputs, backend }) => {
+      const { dy, gate, up } = inputs;
+      const dg = pool.alloc(size(gate.shape));
+      const du = pool.alloc(size(gate.shape));
+      addon.swigluBackward(need(backend, dy, 'swiglu'), need(backend, gate, 'swiglu'), need(backend, up, 'swiglu'), dg, du, dg.length);
+      return [output(backend, gate.shape, dg), output(backend, gate.shape, du)];
+    },
   };
+}
+
+/** RoPE over x [B, H, T, dh] with tables [T, dh] or [B, 1, 1, dh]; inverse = the backward's rotation. */
+function rope(addon: NativeAddon, backend: MathBackendCPU, x: Info, cos: Info, sin: Info, inverse: boolean): Info {
+  const [b, h, t, dh] = x.shape;
+  const y = pool.alloc(size(x.shape));
+  addon.rope(need(backend, x, 'rope'), need(backend, cos, 'rope'), need(backend, sin, 'rope'), y, b, h, t, dh, cos.shape.length === 4, inverse);
+  return output(backend, x.shape, y);
 }
 
 export function registerFusedKernels(addon: NativeAddon, backendName: string): void {

@@ -9,6 +9,7 @@ import { layerNormBackward, layerNormForward } from './kernels/layernorm.js';
 import { tokenLogProbsBackward, tokenLogProbsForward } from './kernels/logprobs.js';
 import { embeddingBackward, embeddingForward } from './kernels/embedding.js';
 import { attentionBackward, attentionForward } from './kernels/attention.js';
+import { rmsNormBackward, rmsNormForward, rope, swigluBackward, swigluForward } from './kernels/llm.js';
 import { leadingSum } from './kernels/colsum.js';
 import { decodeAttentionForward, kvAppendForward } from './kernels/decode_attention.js';
 
@@ -79,6 +80,22 @@ function registerAttention(): void {
   });
 }
 
+function registerLlm(): void {
+  register(FUSED.rmsNorm, ({ inputs, attrs }) => rmsNormForward(inputs.x, inputs.weight, attrs.eps as number));
+  register(gradKernel(FUSED.rmsNorm), ({ inputs, attrs }) => {
+    const g = rmsNormBackward(inputs.dy, inputs.x, inputs.weight, attrs.eps as number);
+    drop(g.rstd);
+    return [g.dx, g.dweight];
+  });
+  register(FUSED.rope, ({ inputs }) => rope(inputs.x, inputs.cos, inputs.sin, false));
+  register(gradKernel(FUSED.rope), ({ inputs }) => rope(inputs.dy, inputs.cos, inputs.sin, true));
+  register(FUSED.swiglu, ({ inputs }) => swigluForward(inputs.gate, inputs.up));
+  register(gradKernel(FUSED.swiglu), ({ inputs }) => [
+    swigluBackward(inputs.dy, inputs.gate, inputs.up, 0),
+    swigluBackward(inputs.dy, inputs.gate, inputs.up, 1),
+  ]);
+}
+
 /**
  * Replaces webgpu's Sum kernel with one that handles sums over leading axes (bias and position-embedding
  * gradients) in a single dispatch, deferring every other case to the stock kernel.
@@ -117,8 +134,8 @@ let registered = false;
 
 /**
  * Registers every fused kernel for webgpu (idempotent). IGRPO_WEBGPU_FUSED=0 leaves the composites in
- * charge; IGRPO_WEBGPU_NO_FUSED=attention,layerNorm (src/ops FUSED keys, plus leadingSum and
- * decodeAttention) skips single kernels, for A/B runs of bench:gpu on a device.
+ * charge; IGRPO_WEBGPU_NO_FUSED=attention,layerNorm (src/ops FUSED keys, plus leadingSum,
+ * decodeAttention and llm for rmsNorm/rope/swiglu) skips single kernels, for A/B runs of bench:gpu on a device.
  */
 export function registerFusedKernels(): void {
   if (registered || process.env.IGRPO_WEBGPU_FUSED === '0') return;
@@ -130,6 +147,7 @@ export function registerFusedKernels(): void {
     ['tokenLogProbs', registerTokenLogProbs],
     ['embedding', registerEmbedding],
     ['attention', registerAttention],
+    ['llm', registerLlm],
     ['leadingSum', registerLeadingSum],
     ['decodeAttention', registerDecode],
   ];

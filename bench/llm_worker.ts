@@ -1,0 +1,87 @@
+// Our side of bench/llm.ts, one process per measurement (clean peak RSS): loads the HF folder on the
+// native backend, times KV-cache group sampling (shared prompt prefix) and LoRA GRPO update steps,
+// prints one JSON line. Mirrors bench/torch_llama.py `run` step for step.
+import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { registerNativeBackend, setNativeThreads } from '../src/backend/native/index.js';
+import { loadPretrained } from '../src/model/hf.js';
+import { LORA_TARGETS } from '../src/model/lora.js';
+import { Adam } from '../src/optim/adam.js';
+import { ObjectiveConfig, policyLoss, stopGradient } from '../src/rl/loss.js';
+import { sample } from '../src/sampling/index.js';
+import { Rng } from '../src/util/rng.js';
+
+export interface LlmWorkerArgs {
+  dir: string;
+  threads: number;
+  prompts: number;
+  group: number;
+  newTokens: number;
+  promptLen: number;
+  loraBatch: number;
+  loraSeq: number;
+  rank: number;
+  steps: number;
+}
+
+export interface LlmResult {
+  side: string;
+  threads: number;
+  sample_s: number;
+  tokens_per_s: number;
+  lora_step_s: number;
+  lora_steps_s: number[];
+  peak_rss_mb: number;
+}
+
+export function vmHwmMb(): number {
+  const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+export async function runWorker(a: LlmWorkerArgs): Promise<LlmResult> {
+  await registerNativeBackend();
+  await tf.setBackend('native');
+  setNativeThreads(a.threads);
+  const model = loadPretrained(a.dir);
+  const vocab = model.config.vocabSize;
+  const rng = new Rng(1);
+  const prefix = Array.from({ length: a.promptLen }, () => rng.int(vocab));
+  const prompts = Array.from({ length: a.prompts }, () => [...prefix.slice(0, a.promptLen - 4), ...Array.from({ length: 4 }, () => rng.int(vocab))]);
+  const opts = { stopOnEos: false, sharePrefix: true };
+  await sample(model, prompts.slice(0, 1), { ...opts, n: 2, maxNewTokens: 2, seed: 0 }); // warm-up
+  let t0 = performance.now();
+  await sample(model, prompts, { ...opts, n: a.group, maxNewTokens: a.newTokens, seed: 1 });
+  const sampleS = (performance.now() - t0) / 1000;
+
+  model.enableLora({ r: a.rank, alpha: 2 * a.rank, targetModules: [...LORA_TARGETS] });
+  const params = model.parameters();
+  const adam = new Adam(params, { lr: 1e-5 });
+  const ids = tf.tensor2d(Array.from({ length: a.loraBatch }, () => Array.from({ length: a.loraSeq }, () => rng.int(vocab))), undefined, 'int32');
+  const advantages = tf.tensor1d(Array.from({ length: a.loraBatch }, () => rng.normal()));
+  const mask = tf.ones([a.loraBatch, a.loraSeq - 1]) as tf.Tensor2D;
+  const cfg = ObjectiveConfig.parse({});
+  const norm = { sequences: a.loraBatch, tokens: a.loraBatch * (a.loraSeq - 1), microBatches: 1, maxCompletionLength: a.loraSeq - 1 };
+  const times: number[] = [];
+  for (let s = 0; s < a.steps; s++) {
+    t0 = performance.now();
+    const { value, grads } = tf.variableGrads(() => {
+      const logp = model.tokenLogProbs(ids);
+      // TRL with num_iterations 1: the old log-probs are the current ones, detached (ratio 1, gradient live)
+      return policyLoss({ logp, oldLogp: stopGradient(logp) as tf.Tensor2D, advantages, mask }, cfg, norm).loss;
+    }, params);
+    adam.step(params.map((p) => grads[p.name]));
+    await value.data();
+    tf.dispose([value, ...Object.values(grads)]);
+    times.push((performance.now() - t0) / 1000);
+  }
+  return {
+    side: 'ours',
+    threads: a.threads,
+    sample_s: sampleS,
+    tokens_per_s: (a.prompts * a.group * a.newTokens) / sampleS,
+    lora_step_s: times[times.length - 1],
+    lora_steps_s: times,
+    peak_rss_mb: vmHwmMb(),
+  };
+}
