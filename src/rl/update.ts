@@ -36,6 +36,12 @@ export interface UpdateOptions {
   lr: number;
   /** Frozen reference policy for the KL term (needed when objective.beta > 0). */
   reference?: Policy;
+  /**
+   * A batch with nothing to train on (every advantage 0, or every row masked out): 'step' runs the
+   * optimizer on zero gradients as TRL does (AdamW still moves by its momentum, the step count advances),
+   * 'skip' leaves policy and optimizer untouched. Default 'step'.
+   */
+  zeroAdvantage?: 'step' | 'skip';
 }
 
 export interface UpdateResult {
@@ -43,13 +49,18 @@ export interface UpdateResult {
   loss: number;
   /** Global gradient norm before clipping, first iteration. */
   gradNorm: number;
-  /** Fraction of loss tokens whose clipped branch was active (over all iterations). */
+  /**
+   * Fraction clipped over all iterations: of loss tokens with token-level ratios, of sequences with
+   * sequence-level ratios (GSPO: one ratio per sequence, as TRL counts it).
+   */
   clipFraction: number;
   /** Mean k3 KL per loss token (0 when β = 0: the reference is not run). */
   kl: number;
   /** Sequences that went through forward/backward (zero-advantage ones are skipped where exact). */
   trainedSequences: number;
   lossTokens: number;
+  /** Optimizer steps taken (numIterations, or 0 when a zero-advantage batch was skipped). */
+  optimizerSteps: number;
 }
 
 export class NonFiniteLossError extends Error {
@@ -83,8 +94,19 @@ export async function policyUpdate(
   // per-micro-batch token mean depends on the batch's make-up: skip those rows then (pure speed).
   const skippable = cfg.beta === 0 && cfg.lossType !== 'bnpo';
   const active = sequences.filter((s, i) => kept[i] && s.completionIds.length > 0 && !(skippable && s.advantage === 0));
-  const result: UpdateResult = { loss: 0, gradNorm: 0, clipFraction: 0, kl: 0, trainedSequences: active.length, lossTokens: norm.tokens };
-  if (active.length === 0) return result;
+  const result: UpdateResult = { loss: 0, gradNorm: 0, clipFraction: 0, kl: 0, trainedSequences: active.length, lossTokens: norm.tokens, optimizerSteps: 0 };
+  if (active.length === 0) {
+    // The loss is exactly 0 and so is every gradient; TRL still calls optimizer.step() (momentum moves
+    // the weights), which keeps a GRPO-vs-iGRPO comparison from being one-sided when iGRPO has such steps.
+    if ((opts.zeroAdvantage ?? 'step') === 'skip') return result;
+    for (let it = 0; it < opts.numIterations; it++) {
+      const zeros = policy.parameters().map((p) => tf.zerosLike(p));
+      optimizer.step(zeros, opts.lr);
+      tf.dispose(zeros);
+    }
+    result.optimizerSteps = opts.numIterations;
+    return result;
+  }
 
   const micro = chunks(active, opts.microBatchSize).map((seqs) => {
     const b = buildSequenceBatch(seqs.map((s) => ({ prompt: s.promptIds, completion: s.completionIds })), policy.tokenizer.padId);
@@ -152,9 +174,12 @@ export async function policyUpdate(
       }
       optimizer.step(clippedGrads, opts.lr);
       tf.dispose(clippedGrads);
+      result.optimizerSteps++;
     }
     const tokensSeen = Math.max(1, norm.tokens * opts.numIterations);
-    result.clipFraction = clipped / tokensSeen;
+    // policyLoss counts clipped sequences when ratios are per sequence: divide by the sequences that count
+    const sequencesSeen = Math.max(1, sequences.filter((s, i) => kept[i] && s.completionIds.length > 0).length * opts.numIterations);
+    result.clipFraction = clipped / (cfg.importanceSampling === 'sequence' ? sequencesSeen : tokensSeen);
     result.kl = klSum / tokensSeen;
     return result;
   } finally {

@@ -58,6 +58,11 @@ export const TrainConfig = z
         microBatchSize: z.number().int().positive().default(32),
         /** Optimizer updates per sampled batch (TRL's num_iterations). */
         numIterations: z.number().int().positive().default(1),
+        /**
+         * A step whose advantages are all 0: 'step' runs the optimizer on zero gradients as TRL does (AdamW
+         * moves by momentum), 'skip' leaves the weights and optimizer state as they were (this repo before v3).
+         */
+        zeroAdvantage: z.enum(['step', 'skip']).default('step'),
       })
       .strict()
       .default({}),

@@ -23,10 +23,12 @@ import { Adam } from '../optim/adam.js';
 import { groupAdvantages } from '../rl/advantages.js';
 import * as rl from '../rl/igrpo.js';
 import { rewardsOf, scoreGroups, type Completion, type Group, type PromptIn, type SampleFn, type ScoreFn } from '../rl/rollout.js';
+import { objectiveWarnings } from '../rl/loss.js';
 import { NonFiniteLossError, policyUpdate, type TrainSequence, type UpdateResult } from '../rl/update.js';
 import { sample } from '../sampling/index.js';
 import { interruptPoint } from '../util/interrupt.js';
 import { mixSeed } from '../util/rng.js';
+import { warnOnce } from '../util/warn.js';
 import { makeScoreFn } from '../verify/rewards.js';
 import type { TrainConfig } from './config.js';
 import { evaluate, type EvalDetail } from './evaluate.js';
@@ -105,6 +107,7 @@ export class Trainer {
     this.optimizer = new Adam(policy.parameters(), { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.type === 'adamw' ? o.weightDecay : 0 });
     this.pool = trainProblems(config.data);
     this.heldOut = evalProblems({ ...config.data, evalSize: config.eval.size });
+    for (const w of objectiveWarnings(config.objective)) warnOnce(w);
   }
 
   /** A trainer for this config: loads the policy (or takes opts.policy), resumes from `out` when asked. */
@@ -255,7 +258,7 @@ export class Trainer {
     const o = this.config.optimizer;
     const opts = {
       objective: this.config.objective, temperature: this.config.sampling.temperature, microBatchSize: o.microBatchSize, numIterations: o.numIterations,
-      maxGradNorm: o.maxGradNorm, maxCompletionLength: this.config.sampling.maxNewTokens, lr: s.lr, reference: this.reference,
+      maxGradNorm: o.maxGradNorm, maxCompletionLength: this.config.sampling.maxNewTokens, lr: s.lr, reference: this.reference, zeroAdvantage: o.zeroAdvantage,
     };
     return (s.update = await this.timed(s, 'update', () => policyUpdate(this.policy, this.optimizer, this.trainSequences(s), opts)));
   }
