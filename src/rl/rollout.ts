@@ -12,6 +12,8 @@ export type { Score } from '../verify/rewards.js';
 export interface PromptIn {
   ids: number[];
   text: string;
+  /** iGRPO: q' did not fit the context, so this is q (counted in the step metrics). */
+  contextFallback?: boolean;
 }
 
 export interface Scored extends Completion {

@@ -36,7 +36,7 @@ export const TrainConfig = z
      */
     completionsPerPrompt: z.number().int().min(2).default(8),
     promptsPerStep: z.number().int().positive().default(8),
-    igrpo: IgrpoOptions.default({ template: 'plain' }),
+    igrpo: IgrpoOptions.default({}), // one default for the template: IgrpoOptions' own
     objective: ObjectiveConfig.extend({
       scaleRewards: ScaleRewards.default('group'),
       advantageEps: z.number().nonnegative().default(1e-4),

@@ -108,6 +108,8 @@ export class Trainer {
     this.pool = trainProblems(config.data);
     this.heldOut = evalProblems({ ...config.data, evalSize: config.eval.size });
     for (const w of objectiveWarnings(config.objective)) warnOnce(w);
+    // a template the tokenizer cannot encode fails here, naming the template, not mid-step in the tokenizer
+    if (config.algo === 'igrpo' && this.pool.length) rl.checkTemplate(promptOf(this.pool[0]), config.igrpo, (t) => policy.tokenizer.encode(t));
   }
 
   /** A trainer for this config: loads the policy (or takes opts.policy), resumes from `out` when asked. */
@@ -269,6 +271,13 @@ export class Trainer {
     s.times.total = performance.now() - s.startedAt;
     const run = { algo: this.algo, seed: this.config.seed };
     const m = (s.metrics = metricsOf({ ...s, groups: s.groups!, update }, run));
+    if (m.contextFallbacks) {
+      warnOnce(
+        `step ${s.step}: q' did not fit the policy's context (${this.policy.maxSeqLen} tokens) for ${m.contextFallbacks} of ${s.groups!.length} prompts, ` +
+          `which were refined under q instead; counted per step as contextFallbacks in the metrics (warned once). Cap drafts with igrpo.maxDraftTokens.`,
+        'context-fallback',
+      );
+    }
     this.stepTimes.push(s.times.total);
     this.stepIndex = s.step + 1;
     const last = this.stepIndex >= this.config.steps;
