@@ -201,7 +201,7 @@ test("q' that does not fit the context falls back to q, marked, counted in the s
   const qs = [{ text: 'Q', ids: [1] }];
   const deps = { contextLength: 10, maxNewTokens: 4 };
   const fell = refinementPrompts(
-    [{ problem: { id: 'a', question: 'Q', answer: '1' } as Problem, prompt: qs[0], completions: [draft('x'.repeat(20), 1)] }],
+    [{ problem: { id: 'a', problem: 'Q', answer: '1' }, prompt: qs[0], completions: [draft('x'.repeat(20), 1)] }],
     [0], IgrpoOptions.parse({}), { ...deps, encode: (t: string) => Array.from(t, () => 3) } as unknown as RolloutDeps,
   );
   assert.equal(fell[0].text, 'Q');
