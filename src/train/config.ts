@@ -7,6 +7,8 @@ import { IgrpoOptions } from '../rl/igrpo.js';
 import { ObjectiveConfig } from '../rl/loss.js';
 import { ScheduleConfig } from './schedule.js';
 import { TaskConfig } from './task.js';
+import { PromptConfig } from './prompt.js';
+import { DEFAULT_REWARD_SPECS, RewardSpec } from '../verify/registry.js';
 import { deepMerge } from '../util/merge.js';
 
 export const TrainConfig = z
@@ -20,6 +22,10 @@ export const TrainConfig = z
     /** Policy checkpoint folder; 'embedded' is the shipped SFT policy in data/policy. */
     policy: z.string().default('embedded'),
     data: TaskConfig.default({}),
+    /** q = format(problem): template over the problem's fields, system prompt, chat template (src/train/prompt.ts). */
+    prompt: PromptConfig.default({}),
+    /** Named, weighted rewards (src/verify/registry.ts), the same for training and evaluation; each logged per completion. */
+    rewards: z.array(RewardSpec).min(1).default(DEFAULT_REWARD_SPECS),
     sampling: z
       .object({
         /** Training temperature (the paper: 0.7). */

@@ -29,13 +29,16 @@ import { sample } from '../sampling/index.js';
 import { interruptPoint } from '../util/interrupt.js';
 import { mixSeed } from '../util/rng.js';
 import { warnOnce } from '../util/warn.js';
-import { makeScoreFn } from '../verify/rewards.js';
+import { makeScoreFn, type WeightedReward } from '../verify/rewards.js';
+import { buildRewards } from '../verify/registry.js';
+import { taskProblems, type TaskProblems } from './data-source.js';
+import { makePromptOf } from './prompt.js';
 import type { TrainConfig } from './config.js';
 import { evaluate, type EvalDetail } from './evaluate.js';
 import { metricsOf, rolloutRecords, type EvalRecord, type MetricsRecord } from './records.js';
 import * as runFolder from './run-folder.js';
 import { learningRate } from './schedule.js';
-import { evalProblems, promptOf, stepProblems, trainProblems } from './task.js';
+import { stepProblems } from './task.js';
 
 export interface StepState {
   /** 0-based index of the update this step makes. */
@@ -96,20 +99,26 @@ export class Trainer {
   /** Index of the next update. */
   stepIndex = 0;
   private readonly score: ScoreFn;
+  /** The config's reward list (training and evaluation). */
+  readonly rewards: WeightedReward[];
+  /** q = format(problem), per the config's prompt block. */
+  readonly promptOf: (p: Problem) => string;
   private readonly pool: Problem[];
   private readonly heldOut: Problem[];
   private readonly stepTimes: number[] = [];
   private readonly evals: EvalRecord[] = [];
 
-  private constructor(readonly config: TrainConfig, readonly policy: Policy, readonly reference: Policy | undefined, readonly out: string | undefined, score?: ScoreFn) {
-    this.score = score ?? makeScoreFn();
+  private constructor(readonly config: TrainConfig, readonly policy: Policy, readonly reference: Policy | undefined, readonly out: string | undefined, problems: TaskProblems, score?: ScoreFn) {
+    this.rewards = buildRewards(config.rewards);
+    this.score = score ?? makeScoreFn(this.rewards);
+    this.promptOf = makePromptOf(config.prompt, policy.tokenizer);
     const o = config.optimizer;
     this.optimizer = new Adam(policy.parameters(), { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.type === 'adamw' ? o.weightDecay : 0 });
-    this.pool = trainProblems(config.data);
-    this.heldOut = evalProblems({ ...config.data, evalSize: config.eval.size });
+    this.pool = problems.train;
+    this.heldOut = problems.heldOut;
     for (const w of objectiveWarnings(config.objective)) warnOnce(w);
     // a template the tokenizer cannot encode fails here, naming the template, not mid-step in the tokenizer
-    if (config.algo === 'igrpo' && this.pool.length) rl.checkTemplate(promptOf(this.pool[0]), config.igrpo, (t) => policy.tokenizer.encode(t));
+    if (config.algo === 'igrpo' && this.pool.length) rl.checkTemplate(this.promptOf(this.pool[0]), config.igrpo, (t) => policy.tokenizer.encode(t));
   }
 
   /** A trainer for this config: loads the policy (or takes opts.policy), resumes from `out` when asked. */
@@ -119,7 +128,8 @@ export class Trainer {
     if (out && !opts.resume) runFolder.createRun(out, config);
     const policy = from ? loadPolicy(`${from.dir}/policy`) : (opts.policy ?? loadPolicy(resolvePolicyDir(config.policy)));
     const reference = config.objective.beta > 0 ? (opts.policy && !from ? opts.policy.clone() : loadPolicy(resolvePolicyDir(config.policy))) : undefined;
-    const t = new Trainer(config, policy, reference, out, opts.score);
+    const problems = await taskProblems({ ...config.data, evalSize: config.eval.size });
+    const t = new Trainer(config, policy, reference, out, problems, opts.score);
     if (from) {
       const r = runFolder.restoreCheckpoint(out!, from.dir, config, policy.parameters().length);
       t.optimizer.setState(r.optimizer);
@@ -152,7 +162,7 @@ export class Trainer {
     const timedSample: SampleFn = (req) => this.timed(s, stages[Math.min(calls++, stages.length - 1)], () => this.sampleFn(req));
     const score: ScoreFn = (p, c) => this.timed(s, 'score', () => this.score(p, c));
     const tok = this.policy.tokenizer;
-    return { sample: timedSample, score, promptOf, encode: (text) => tok.encode(text), contextLength: this.policy.maxSeqLen, maxNewTokens: this.config.sampling.maxNewTokens, seed: s.seed };
+    return { sample: timedSample, score, promptOf: this.promptOf, encode: (text) => tok.encode(text), contextLength: this.policy.maxSeqLen, maxNewTokens: this.config.sampling.maxNewTokens, seed: s.seed };
   }
 
   private timed<T>(s: StepState, stage: string, f: () => T): T {
@@ -321,6 +331,7 @@ export class Trainer {
     const t0 = performance.now();
     const r = await evaluate(this.policy, this.heldOut, {
       k: ev.k, temperature: ev.temperature, topP: ev.topP, maxNewTokens: this.config.sampling.maxNewTokens, seed: mixSeed(this.config.seed, 7, this.stepIndex),
+      promptOf: this.promptOf, rewards: this.rewards,
     });
     const { passAt1, k, n, stderr, temperature } = r;
     const rec: EvalRecord = { algo: this.algo, seed: this.config.seed, updates: this.stepIndex, passAt1, k, n, stderr, temperature, wallMs: performance.now() - t0 };
