@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { benchmarksDir } from '../src/data/loaders.js';
-import { arithmeticGsm8kJsonl } from '../src/data/synthetic/gsm8k-format.js';
+import { arithmeticGsm8kJsonl, SHIPPED_GSM8K_ARITHMETIC } from '../src/data/synthetic/gsm8k-format.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import { taskProblems } from '../src/train/data-source.js';
 import { fillTemplate, makePromptOf, PromptConfig } from '../src/train/prompt.js';
@@ -45,6 +45,10 @@ test('data.file: a GSM8K-format file, split into disjoint train and held-out par
   await assert.rejects(taskProblems({ ...cfg, heldOutFile: FILE }), /no held-out problems/);
   fs.rmSync(dir, { recursive: true, force: true });
   await assert.rejects(taskProblems({ ...cfg, file: 'nope.jsonl' }), /nope\.jsonl/);
+});
+
+test('data/arithmetic-gsm8k.jsonl is the generator\'s output (GSM8K records: id, question, "… #### N")', () => {
+  assert.equal(fs.readFileSync(FILE, 'utf8'), arithmeticGsm8kJsonl(SHIPPED_GSM8K_ARITHMETIC));
 });
 
 test('data.file benchmark:gsm8k_train goes through the GSM8K adapter', { skip: !fs.existsSync(benchmarksDir()) && 'no shared benchmarks' }, async () => {
