@@ -116,3 +116,11 @@ test('igrpo train --data FILE sets data.file', async () => {
   assert.equal(c.data.file, FILE);
   assert.equal(c.data.heldOutFile, FILE);
 });
+
+test('the SFT warm-up refuses a problem file instead of ignoring it', async () => {
+  const { SftConfig } = await import('../src/train/sft.js');
+  const r = SftConfig.safeParse({ task: { file: FILE } });
+  assert.equal(r.success, false);
+  assert.match(JSON.stringify(r.error?.issues), /synthetic task only/);
+  assert.equal(SftConfig.safeParse({}).success, true);
+});
