@@ -36,7 +36,7 @@ test("templates: plain and paper q', answer-only drafts, fallback when no draft 
   const opts = IgrpoOptions.parse({ template: 'plain' });
   const ds = [draft('<think>1+1=3</think><answer>3</answer>', 1, false, '3')];
   assert.equal(refinementPrompt('Q:1+1\n', ds, 0, opts), 'Q:1+1\n\n<think>1+1=3</think><answer>3</answer>\n');
-  const paper = refinementPrompt('What is 1+1?', ds, 0, IgrpoOptions.parse({}));
+  const paper = refinementPrompt('What is 1+1?', ds, 0, IgrpoOptions.parse({ template: 'paper' }));
   assert.ok(paper.startsWith('What is 1+1?') && paper.includes('prior attempt') && paper.includes(ds[0].text));
   assert.ok(paper.indexOf(ds[0].text) > paper.indexOf('What is 1+1?'));
   assert.equal(refinementPrompt('Q:1+1\n', ds, 0, IgrpoOptions.parse({ template: 'plain', draftContent: 'answer' })), 'Q:1+1\n\n3\n');
@@ -176,5 +176,49 @@ test('no gradient through stage 1: drafts are plain data, and perturbing them le
   assert.equal(seqs.length, 2 * 2);
   const tok = t.policy.tokenizer;
   seqs.forEach((q, i) => assert.equal(tok.decode(q.promptIds), s.prompts![Math.floor(i / 2)].text));
+  t.dispose();
+});
+
+test("the template has one default: igrpo.draftContent alone keeps 'plain' (config and IgrpoOptions agree)", async () => {
+  const { parseTrainConfig } = await import('../src/train/config.js');
+  assert.equal(parseTrainConfig({}).igrpo.template, 'plain');
+  assert.equal(parseTrainConfig({ igrpo: { draftContent: 'answer' } }).igrpo.template, 'plain');
+  assert.equal(IgrpoOptions.parse({}).template, 'plain');
+  // and it trains on the character policy (it used to fail with "not in the alphabet" under 'paper')
+  const t = await Trainer.create(tinyConfig({ algo: 'igrpo', igrpo: { draftContent: 'answer' } }), { policy: tinyPolicy(3), score: lengthScore });
+  await t.step();
+  t.dispose();
+});
+
+test("a template the tokenizer cannot encode is an error naming the template and the character, at Trainer.create", async () => {
+  await assert.rejects(
+    Trainer.create(tinyConfig({ algo: 'igrpo', igrpo: { template: 'paper' } }), { policy: tinyPolicy(3), score: lengthScore }),
+    /igrpo\.template 'paper'.*character "[^"]+".*not in the alphabet/s,
+  );
+});
+
+test("q' that does not fit the context falls back to q, marked, counted in the step metrics and warned about once", async () => {
+  const qs = [{ text: 'Q', ids: [1] }];
+  const deps = { contextLength: 10, maxNewTokens: 4 };
+  const fell = refinementPrompts(
+    [{ problem: { id: 'a', problem: 'Q', answer: '1' }, prompt: qs[0], completions: [draft('x'.repeat(20), 1)] }],
+    [0], IgrpoOptions.parse({}), { ...deps, encode: (t: string) => Array.from(t, () => 3) } as unknown as RolloutDeps,
+  );
+  assert.equal(fell[0].text, 'Q');
+  assert.equal(fell[0].contextFallback, true);
+  // in the trainer: a policy whose context only holds q (drafts of 12 tokens make q' too long)
+  registerTemplate('long-test', ({ question, draft }) => `${question}\n${draft}\n${'0'.repeat(70)}\n`);
+  const warnings: string[] = [];
+  const onWarn = (w: Error) => warnings.push(w.message);
+  process.on('warning', onWarn);
+  const t = await Trainer.create(tinyConfig({ algo: 'igrpo', igrpo: { template: 'long-test' } }), { policy: tinyPolicy(3), score: lengthScore });
+  const a = await t.step();
+  const b = await t.step();
+  await new Promise((r) => setImmediate(r));
+  process.off('warning', onWarn);
+  assert.equal(a.metrics!.contextFallbacks, 2);
+  assert.equal(b.metrics!.contextFallbacks, 2);
+  assert.ok(a.prompts!.every((p) => p.contextFallback));
+  assert.equal(warnings.filter((w) => /did not fit the policy's context/.test(w)).length, 1);
   t.dispose();
 });

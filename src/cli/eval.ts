@@ -1,8 +1,13 @@
-// `igrpo eval`: held-out pass@1 (averaged over k samples per problem) of a policy on the synthetic task.
+// `igrpo eval`: held-out pass@1 (averaged over k samples per problem) of a policy on the synthetic task or a problem file.
 import { parseArgs } from 'node:util';
 import { describeBackend, selectBackend } from '../backend/select.js';
 import { loadPolicy } from '../model/load.js';
-import { ConfigError } from '../train/config.js';
+import { ConfigError, parseTrainConfig, readTrainConfig } from '../train/config.js';
+import { loadProblems } from '../data/loaders.js';
+import type { Policy } from '../model/policy.js';
+import { resolveDataFile } from '../train/data-source.js';
+import { makePromptOf } from '../train/prompt.js';
+import { buildRewards } from '../verify/registry.js';
 import { evaluate } from '../train/evaluate.js';
 import { resolvePolicyDir } from '../model/load.js';
 import { evalProblems, TaskConfig } from '../train/task.js';
@@ -22,10 +27,27 @@ const HELP = `usage: igrpo eval [options]
   --backend B            (default $IGRPO_BACKEND or auto)
   --json                 print one JSON object
 
+On any problem file (JSONL/JSON/CSV/Parquet, or benchmark:NAME), in the policy's own prompt format
+('{problem}' + newline) and the paper's rewards unless --config gives a prompt block and rewards:
+  --data FILE            evaluate on the file's problems (the first --n of them)
+  --adapter A            auto, problem, gsm8k, math, aime, amc, minerva (default auto)
+  --config FILE          a train config: its prompt and rewards blocks are used
+
 On benchmark files (GSM8K, MATH-500, AIME, AMC, Minerva, any JSONL), with pass@k and engines:
   igrpo eval --benchmark FILE [--engine-url URL --model NAME] ...   (igrpo eval --benchmark X --help)
 
 exit codes: 0 done, 2 bad usage, 1 other errors`;
+
+/** Problems of a file (first n), and the prompt format and rewards (a config's, else the defaults). */
+async function fileProblems(spec: string, adapter: string, n: number, configFile: string | undefined, policy: Policy) {
+  const cfg = configFile ? readTrainConfig(configFile) : parseTrainConfig({});
+  const parsed = TaskConfig.shape.adapter.safeParse(adapter);
+  if (!parsed.success) throw new UsageError(`--adapter must be one of ${TaskConfig.shape.adapter.removeDefault().options.join(', ')}, got '${adapter}'`);
+  const { file, adapter: a } = resolveDataFile(spec, parsed.data);
+  const { problems } = await loadProblems(file, { adapter: a, limit: n });
+  if (problems.length === 0) throw new Error(`--data ${spec}: no problems in ${file}`);
+  return { file, problems, promptOf: makePromptOf(cfg.prompt, policy.tokenizer), rewards: buildRewards(cfg.rewards) };
+}
 
 function numFlag(v: string | undefined, flag: string, fallback: number): number {
   if (v === undefined) return fallback;
@@ -46,6 +68,7 @@ export async function run(argv: string[]): Promise<number> {
         policy: { type: 'string' }, task: { type: 'string' }, difficulty: { type: 'string' }, n: { type: 'string' }, k: { type: 'string' },
         temperature: { type: 'string' }, 'top-p': { type: 'string' }, 'max-new-tokens': { type: 'string' }, seed: { type: 'string' },
         backend: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        data: { type: 'string' }, adapter: { type: 'string' }, config: { type: 'string' },
       },
     }));
     if (values.help) {
@@ -66,7 +89,8 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.json) console.error(describeBackend(backend));
   const dir = resolvePolicyDir((values.policy as string | undefined) ?? 'embedded');
   const policy = loadPolicy(dir);
-  const problems = evalProblems(task);
+  const fileRun = values.data ? await fileProblems(values.data as string, (values.adapter as string | undefined) ?? 'auto', task.evalSize, values.config as string | undefined, policy) : undefined;
+  const problems = fileRun?.problems ?? evalProblems(task);
   const k = intFlag(values.k as string | undefined, '--k') ?? 8;
   const t0 = performance.now();
   const r = await evaluate(policy, problems, {
@@ -75,13 +99,15 @@ export async function run(argv: string[]): Promise<number> {
     topP: numFlag(values['top-p'] as string | undefined, '--top-p', 0.95),
     maxNewTokens: intFlag(values['max-new-tokens'] as string | undefined, '--max-new-tokens') ?? 32,
     seed: intFlag(values.seed as string | undefined, '--seed') ?? 0,
+    promptOf: fileRun?.promptOf,
+    rewards: fileRun?.rewards,
   });
   policy.dispose();
   const { perProblem, ...result } = r;
-  if (values.json) console.log(JSON.stringify({ policy: dir, task, ...result }));
+  if (values.json) console.log(JSON.stringify({ policy: dir, ...(fileRun ? { data: fileRun.file } : { task }), ...result }));
   else {
     console.log(`${dir}: pass@1 ${(100 * r.passAt1).toFixed(1)}% ± ${(196 * (r.stderr ?? 0)).toFixed(1)} (95% normal CI over problems), ` +
-      `k=${r.k}, ${r.n} held-out ${task.task} problems (difficulty ${task.difficulty}), T=${r.temperature}, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      `k=${r.k}, ${r.n} ${fileRun ? `problems of ${fileRun.file}` : `held-out ${task.task} problems (difficulty ${task.difficulty})`}, T=${r.temperature}, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     console.log(`  problems solved by at least one sample: ${perProblem.filter((x) => x > 0).length}/${r.n}; by all: ${perProblem.filter((x) => x === 1).length}/${r.n}`);
   }
   return 0;

@@ -22,6 +22,8 @@ const HELP = `usage: igrpo train --out DIR [options]
   --overwrite            replace the run in DIR (only a run folder, only the files a run writes),
                          once the new run's config, policy and data have loaded
   --policy DIR           starting policy folder (default: the shipped data/policy)
+  --data FILE            train on a problem file (JSONL/JSON/CSV/Parquet, or benchmark:NAME) = data.file
+  --held-out FILE        held-out problems from this file (else data.heldOutFraction of --data) = data.heldOutFile
   --backend B            auto, native, wasm, cpu, webgpu, … (default $IGRPO_BACKEND or the config's, auto)
   --quiet                no progress bar
 
@@ -40,6 +42,9 @@ export function configFromArgs(values: Record<string, string | boolean | undefin
   const seed = intFlag(values.seed as string | undefined, '--seed');
   if (seed !== undefined) overrides.seed = seed;
   if (values.policy) overrides.policy = values.policy;
+  if (values.data || values['held-out']) {
+    overrides.data = { ...(values.data ? { file: values.data } : {}), ...(values['held-out'] ? { heldOutFile: values['held-out'] } : {}) };
+  }
   const backend = (values.backend as string | undefined) ?? process.env.IGRPO_BACKEND;
   if (backend) overrides.backend = backend;
   return values.config ? readTrainConfig(values.config as string, overrides) : parseTrainConfig(overrides, 'config (defaults + flags)');
@@ -54,7 +59,7 @@ export async function run(argv: string[]): Promise<number> {
       options: {
         algo: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
         config: { type: 'string' }, resume: { type: 'boolean' }, overwrite: { type: 'boolean' }, policy: { type: 'string' }, backend: { type: 'string' },
-        quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        data: { type: 'string' }, 'held-out': { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     }));
     if (values.help) {

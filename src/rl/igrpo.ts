@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import type { Problem } from '../data/schema.js';
 import { Rng, mixSeed } from '../util/rng.js';
-import { getTemplate } from './templates.js';
+import { getTemplate, templateNames } from './templates.js';
 import { scoreGroups, type Group, type PromptIn, type SampleFn, type SampleRequest, type Scored, type ScoreFn } from './rollout.js';
 
 export const IgrpoOptions = z
@@ -26,8 +26,12 @@ export const IgrpoOptions = z
     draftContent: z.enum(['full', 'answer']).default('full'),
     /** Cap on draft length (drafts are sampled with this many new tokens); default: the sampling max. */
     maxDraftTokens: z.number().int().positive().optional(),
-    /** Named refinement template (src/rl/templates.ts); 'plain' suits the character-level synthetic tasks. */
-    template: z.string().default('paper'),
+    /**
+     * Named refinement template (src/rl/templates.ts). One default everywhere, 'plain' (q, d̂, newline): the
+     * only one the shipped character-level policy's alphabet can encode; 'paper' / 'paper-chat' for
+     * word-level and chat models.
+     */
+    template: z.string().default('plain'),
   })
   .strict();
 export type IgrpoOptions = z.infer<typeof IgrpoOptions>;
@@ -83,9 +87,33 @@ const promptIn = (text: string, deps: RolloutDeps): PromptIn => ({ text, ids: de
 /** The questions q, encoded once. */
 export const questionPrompts = (problems: readonly Problem[], deps: RolloutDeps): PromptIn[] => problems.map((p) => promptIn(deps.promptOf(p), deps));
 
-/** q' must leave room to generate; a q' too long for the model falls back to q (rare: drafts are capped). */
+/**
+ * q' must leave room to generate; a q' too long for the model falls back to q, marked `contextFallback`
+ * so the step's metrics count it (contextFallbacks) and the trainer warns once.
+ */
 export function fitContext(q2: PromptIn, q: PromptIn, deps: Pick<RolloutDeps, 'contextLength' | 'maxNewTokens'>): PromptIn {
-  return deps.contextLength - q2.ids.length >= Math.min(8, deps.maxNewTokens) ? q2 : q;
+  return deps.contextLength - q2.ids.length >= Math.min(8, deps.maxNewTokens) ? q2 : { ...q, contextFallback: true };
+}
+
+/** Prompts in a batch that fell back to q because q' did not fit the context. */
+export const contextFallbacks = (prompts: readonly PromptIn[]): number => prompts.filter((p) => p.contextFallback).length;
+
+/** Encode q'; a character the tokenizer cannot encode is an error that names the template (the knob to turn). */
+export function encodeRefinement(text: string, opts: Pick<IgrpoOptions, 'template' | 'draftContent'>, encode: (t: string) => number[]): number[] {
+  try {
+    return encode(text);
+  } catch (e) {
+    throw new Error(
+      `igrpo.template '${opts.template}' (draftContent '${opts.draftContent}'): q' cannot be encoded by the policy's tokenizer: ` +
+        `${(e as Error).message}. Pick a template whose text the tokenizer covers (known: ${templateNames().join(', ')}; ` +
+        `'plain' for the shipped character-level policy) or register your own (registerTemplate)`,
+    );
+  }
+}
+
+/** Fail before training when the template's own text (q' with an empty draft) cannot be encoded. */
+export function checkTemplate(question: string, opts: IgrpoOptions, encode: (t: string) => number[]): void {
+  encodeRefinement(getTemplate(opts.template)({ question, draft: '' }), opts, encode);
 }
 
 /** Stage 1's request: N drafts per prompt q from the current (old) policy. */
@@ -104,7 +132,7 @@ export const selectDrafts = (drafts: readonly Group[], opts: IgrpoOptions, seed:
 export const refinementPrompts = (drafts: readonly Group[], chosen: readonly number[], opts: IgrpoOptions, deps: RolloutDeps): PromptIn[] =>
   drafts.map((g, i) => {
     const text = refinementPrompt(g.prompt.text, g.completions, chosen[i], opts);
-    return text === g.prompt.text ? g.prompt : fitContext(promptIn(text, deps), g.prompt, deps);
+    return text === g.prompt.text ? g.prompt : fitContext({ text, ids: encodeRefinement(text, opts, deps.encode) }, g.prompt, deps);
   });
 
 /** Stage 2's request: G refinements per prompt under q'. */

@@ -36,6 +36,21 @@ export const ObjectiveConfig = z
   .strict();
 export type ObjectiveConfig = z.infer<typeof ObjectiveConfig>;
 
+/**
+ * Combinations that run but are probably not meant, as TRL warns about them: GSPO's sequence-level ratio
+ * is defined with the per-sequence mean of 'grpo'; the token-weighted aggregations mix it with lengths.
+ */
+export function objectiveWarnings(cfg: Pick<ObjectiveConfig, 'importanceSampling' | 'lossType'>): string[] {
+  const out: string[] = [];
+  if (cfg.importanceSampling === 'sequence' && cfg.lossType !== 'grpo') {
+    out.push(
+      `objective.importanceSampling 'sequence' (GSPO) with objective.lossType '${cfg.lossType}': GSPO is defined with ` +
+        `lossType 'grpo' (the mean over sequences); '${cfg.lossType}' weights each sequence's single ratio by its length`,
+    );
+  }
+  return out;
+}
+
 export interface LossInputs {
   logp: tf.Tensor2D;
   oldLogp: tf.Tensor2D;
@@ -122,7 +137,10 @@ export interface LossParts {
   loss: tf.Scalar;
   /** Summed over masked tokens (divide by the token count for a mean). */
   klSum: tf.Scalar;
-  /** Masked tokens whose clipped branch is active (the gradient is cut there). */
+  /**
+   * Masked tokens whose clipped branch is active (the gradient is cut there); with sequence-level ratios,
+   * sequences (one ratio each, so a token count would weight long sequences: TRL counts sequences).
+   */
   clippedLow: tf.Scalar;
   clippedHigh: tf.Scalar;
 }
@@ -145,7 +163,10 @@ export function policyLoss(inputs: LossInputs, cfg: ObjectiveConfig, norm: Norma
     const a = tf.expandDims(advantages, 1);
     const low = tf.logicalAnd(tf.less(ratio, 1 - cfg.epsilonLow), tf.less(a, 0));
     const high = tf.logicalAnd(tf.greater(ratio, 1 + epsHigh), tf.greater(a, 0));
-    const count = (b: tf.Tensor) => tf.sum(tf.mul(tf.cast(b, 'float32'), mask)) as tf.Scalar;
+    const tokenCount = (b: tf.Tensor) => tf.mul(tf.cast(b, 'float32'), mask);
+    // sequence level: the ratio is the same on every token of a row, so a row counts once if any token does
+    const count = (b: tf.Tensor) =>
+      (cfg.importanceSampling === 'sequence' ? tf.sum(tf.max(tokenCount(b), 1)) : tf.sum(tokenCount(b))) as tf.Scalar;
     return {
       loss: aggregate(perToken, mask, cfg.lossType, norm),
       klSum: klSum as tf.Scalar,

@@ -43,6 +43,12 @@ export interface UpdateOptions {
   /** Frozen reference policy for the KL term (needed when objective.beta > 0). */
   reference?: Policy;
   /**
+   * A batch with nothing to train on (every advantage 0, or every row masked out): 'step' runs the
+   * optimizer on zero gradients as TRL does (AdamW still moves by its momentum, the step count advances),
+   * 'skip' leaves policy and optimizer untouched. Default 'step'.
+   */
+  zeroAdvantage?: 'step' | 'skip';
+  /**
    * TRL's truncated importance-sampling cap: tokens weighted by min(exp(log p_trainer − log p_sampler), cap)
    * (needs sampleLogprobs on every sequence). Undefined = off.
    */
@@ -61,7 +67,10 @@ export interface UpdateResult {
   loss: number;
   /** Global gradient norm before clipping, first iteration. */
   gradNorm: number;
-  /** Fraction of loss tokens whose clipped branch was active (over all iterations). */
+  /**
+   * Fraction clipped over all iterations: of loss tokens with token-level ratios, of sequences with
+   * sequence-level ratios (GSPO: one ratio per sequence, as TRL counts it).
+   */
   clipFraction: number;
   /** Mean k3 KL per loss token (0 when β = 0: the reference is not run). */
   kl: number;
@@ -70,6 +79,8 @@ export interface UpdateResult {
   lossTokens: number;
   /** Set when the sequences carry sampleLogprobs (over the trained sequences). */
   mismatch?: SamplerMismatch;
+  /** Optimizer steps taken (numIterations, or 0 when a zero-advantage batch was skipped). */
+  optimizerSteps: number;
 }
 
 export class NonFiniteLossError extends Error {
@@ -113,8 +124,19 @@ export async function policyUpdate(
   // per-micro-batch token mean depends on the batch's make-up: skip those rows then (pure speed).
   const skippable = cfg.beta === 0 && cfg.lossType !== 'bnpo';
   const active = sequences.filter((s, i) => kept[i] && s.completionIds.length > 0 && !(skippable && s.advantage === 0));
-  const result: UpdateResult = { loss: 0, gradNorm: 0, clipFraction: 0, kl: 0, trainedSequences: active.length, lossTokens: norm.tokens };
-  if (active.length === 0) return result;
+  const result: UpdateResult = { loss: 0, gradNorm: 0, clipFraction: 0, kl: 0, trainedSequences: active.length, lossTokens: norm.tokens, optimizerSteps: 0 };
+  if (active.length === 0) {
+    // The loss is exactly 0 and so is every gradient; TRL still calls optimizer.step() (momentum moves
+    // the weights), which keeps a GRPO-vs-iGRPO comparison from being one-sided when iGRPO has such steps.
+    if ((opts.zeroAdvantage ?? 'step') === 'skip') return result;
+    for (let it = 0; it < opts.numIterations; it++) {
+      const zeros = policy.parameters().map((p) => tf.zerosLike(p));
+      optimizer.step(zeros, opts.lr);
+      tf.dispose(zeros);
+    }
+    result.optimizerSteps = opts.numIterations;
+    return result;
+  }
 
   const withSampler = active.every((s) => s.sampleLogprobs !== undefined);
   if (opts.tisCap !== undefined && !withSampler) throw new Error('tisCap (truncated importance sampling) needs the sampler\'s log-probs on every sequence');
@@ -210,9 +232,12 @@ export async function policyUpdate(
       tf.dispose(clippedGrads);
       const bad = await firstNonFiniteParameter(policy.parameters());
       if (bad >= 0) throw new NonFiniteLossError(`parameter ${parameterName(policy, bad)}`, NaN, true);
+      result.optimizerSteps++;
     }
     const tokensSeen = Math.max(1, norm.tokens * opts.numIterations);
-    result.clipFraction = clipped / tokensSeen;
+    // policyLoss counts clipped sequences when ratios are per sequence: divide by the sequences that count
+    const sequencesSeen = Math.max(1, sequences.filter((s, i) => kept[i] && s.completionIds.length > 0).length * opts.numIterations);
+    result.clipFraction = clipped / (cfg.importanceSampling === 'sequence' ? sequencesSeen : tokensSeen);
     result.kl = klSum / tokensSeen;
     return result;
   } finally {

@@ -7,6 +7,8 @@ import type { Completion } from './options.js';
 export interface PromptIn {
   ids: number[];
   text: string;
+  /** iGRPO: q' did not fit the context, so this is q (counted in the step metrics). */
+  contextFallback?: boolean;
 }
 
 export interface SampleRequest {

@@ -7,6 +7,8 @@ import { IgrpoOptions } from '../rl/igrpo.js';
 import { ObjectiveConfig } from '../rl/loss.js';
 import { ScheduleConfig } from './schedule.js';
 import { TaskConfig } from './task.js';
+import { PromptConfig } from './prompt.js';
+import { DEFAULT_REWARD_SPECS, RewardSpec } from '../verify/registry.js';
 import { deepMerge } from '../util/merge.js';
 
 /**
@@ -48,6 +50,10 @@ export const TrainConfig = z
     /** Policy checkpoint folder; 'embedded' is the shipped SFT policy in data/policy. */
     policy: z.string().default('embedded'),
     data: TaskConfig.default({}),
+    /** q = format(problem): template over the problem's fields, system prompt, chat template (src/train/prompt.ts). */
+    prompt: PromptConfig.default({}),
+    /** Named, weighted rewards (src/verify/registry.ts), the same for training and evaluation; each logged per completion. */
+    rewards: z.array(RewardSpec).min(1).default(DEFAULT_REWARD_SPECS),
     sampling: z
       .object({
         /** Training temperature (the paper: 0.7). */
@@ -64,7 +70,7 @@ export const TrainConfig = z
      */
     completionsPerPrompt: z.number().int().min(2).default(8),
     promptsPerStep: z.number().int().positive().default(8),
-    igrpo: IgrpoOptions.default({ template: 'plain' }),
+    igrpo: IgrpoOptions.default({}), // one default for the template: IgrpoOptions' own
     objective: ObjectiveConfig.extend({
       scaleRewards: ScaleRewards.default('group'),
       advantageEps: z.number().finite().nonnegative().default(1e-4),
@@ -86,6 +92,11 @@ export const TrainConfig = z
         microBatchSize: z.number().int().positive().default(32),
         /** Optimizer updates per sampled batch (TRL's num_iterations). */
         numIterations: z.number().int().positive().default(1),
+        /**
+         * A step whose advantages are all 0: 'step' runs the optimizer on zero gradients as TRL does (AdamW
+         * moves by momentum), 'skip' leaves the weights and optimizer state as they were (this repo before v3).
+         */
+        zeroAdvantage: z.enum(['step', 'skip']).default('step'),
       })
       .strict()
       .default({}),

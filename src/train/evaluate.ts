@@ -3,7 +3,7 @@
 import type { Problem } from '../data/schema.js';
 import type { Policy } from '../model/policy.js';
 import { sample } from '../sampling/index.js';
-import { makeScorer } from '../verify/rewards.js';
+import { makeScorer, type WeightedReward } from '../verify/rewards.js';
 import type { EvalResult } from './records.js';
 import { promptOf } from './task.js';
 
@@ -15,6 +15,10 @@ export interface EvalOptions {
   seed: number;
   /** Prompts per sampling call (bounds memory). */
   chunk?: number;
+  /** q of a problem (default: the shipped policy's format, problem + newline). */
+  promptOf?: (p: Problem) => string;
+  /** The run's reward list (default: accuracy + format); a sample counts as right when its accuracy reward says so. */
+  rewards?: readonly WeightedReward[];
 }
 
 export interface EvalDetail extends EvalResult {
@@ -23,12 +27,13 @@ export interface EvalDetail extends EvalResult {
 }
 
 export async function evaluate(policy: Policy, problems: readonly Problem[], opts: EvalOptions): Promise<EvalDetail> {
-  const score = makeScorer();
+  const score = makeScorer(opts.rewards);
+  const qOf = opts.promptOf ?? promptOf;
   const chunk = opts.chunk ?? 32;
   const perProblem: number[] = [];
   for (let i = 0; i < problems.length; i += chunk) {
     const part = problems.slice(i, i + chunk);
-    const groups = await sample(policy, part.map(promptOf), {
+    const groups = await sample(policy, part.map(qOf), {
       n: opts.k,
       temperature: opts.temperature,
       topP: opts.topP,

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import { z } from 'zod';
 import { zeroStdFraction } from '../rl/advantages.js';
-import { draftTransitions } from '../rl/igrpo.js';
+import { contextFallbacks, draftTransitions } from '../rl/igrpo.js';
 import { rewardsOf, type Group, type Scored } from '../rl/rollout.js';
 import { stepWarnings } from './health.js';
 
@@ -86,6 +86,8 @@ export const MetricsRecord = z.object({
   wrongToRight: z.number().nullable().optional(),
   /** Among refinements conditioned on a right d̂, the fraction that are wrong. */
   rightToWrong: z.number().nullable().optional(),
+  /** iGRPO: prompts whose q' did not fit the context and fell back to q this step. */
+  contextFallbacks: z.number().int().nonnegative().optional(),
   entropy: z.number(),
   kl: z.number(),
   clipFraction: z.number(),
@@ -203,6 +205,7 @@ export function metricsOf(s: StepOutcome, run: { algo: Algo; seed: number }): Me
     m.bestDraftAccuracy = s.draftGroups.filter((g, i) => g.completions[chosen[i]].score.correct).length / s.draftGroups.length;
     m.refinementAccuracy = m.accuracy;
     Object.assign(m, draftTransitions({ drafts: s.draftGroups, chosen, refinements: s.groups }));
+    m.contextFallbacks = contextFallbacks(s.groups.map((g) => g.prompt));
   }
   return m;
 }

@@ -28,7 +28,8 @@ import { evalProblems, promptOf, syntheticTokenizer, TaskConfig, trainProblems }
 
 export const SftConfig = z
   .object({
-    task: TaskConfig.default({}),
+    // the SFT warm-up writes worked synthetic solutions: a problem file (data.file of a train config) has no place here
+    task: TaskConfig.refine((t) => t.file === undefined && t.heldOutFile === undefined, { message: 'SFT trains on the synthetic task only (no file / heldOutFile)' }).default({}),
     model: z
       .object({
         dModel: z.number().int().positive().default(64),

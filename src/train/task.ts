@@ -21,6 +21,19 @@ export const TaskConfig = z
     /** Seeds of the two splits; different seeds give disjoint draws (and eval ids are checked against train). */
     trainSeed: z.number().int().nonnegative().default(1),
     evalSeed: z.number().int().nonnegative().default(1001),
+    /**
+     * Train on a problem file instead of the synthetic task: a path (JSONL, JSON, CSV or Parquet; relative
+     * to the working directory) or 'benchmark:NAME' (a file of the shared benchmarks folder, e.g.
+     * 'benchmark:gsm8k_train'). Problems go through `adapter`.
+     */
+    file: z.string().min(1).optional(),
+    /** How the file's records map to problems (src/data/adapters.ts): auto, problem, gsm8k, math, … */
+    adapter: z.enum(['auto', 'problem', 'gsm8k', 'math', 'aime', 'amc', 'minerva']).default('auto'),
+    /** Held-out problems from their own file (same forms as `file`); else a seeded split of `file`. */
+    heldOutFile: z.string().min(1).optional(),
+    /** Without heldOutFile: the fraction of `file` held out (seeded by splitSeed; disjoint from training). */
+    heldOutFraction: z.number().gt(0).lt(1).default(0.1),
+    splitSeed: z.number().int().nonnegative().default(0),
   })
   .strict();
 export type TaskConfig = z.infer<typeof TaskConfig>;

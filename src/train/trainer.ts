@@ -24,11 +24,16 @@ import { Adam } from '../optim/adam.js';
 import { groupAdvantages } from '../rl/advantages.js';
 import * as rl from '../rl/igrpo.js';
 import { rewardsOf, scoreGroups, type Completion, type Group, type PromptIn, type SampleFn, type ScoreFn } from '../rl/rollout.js';
+import { objectiveWarnings } from '../rl/loss.js';
 import { NonFiniteLossError, policyUpdate, type TrainSequence, type UpdateResult } from '../rl/update.js';
 import { makeLocalSampler } from '../engine/local.js';
 import { interruptPoint } from '../util/interrupt.js';
 import { mixSeed } from '../util/rng.js';
-import { makeScoreFn } from '../verify/rewards.js';
+import { warnOnce } from '../util/warn.js';
+import { makeScoreFn, type WeightedReward } from '../verify/rewards.js';
+import { buildRewards } from '../verify/registry.js';
+import { taskProblems, type TaskProblems } from './data-source.js';
+import { makePromptOf } from './prompt.js';
 import type { TrainConfig } from './config.js';
 import { EngineSync, loraPolicy } from './engine-sync.js';
 import { evaluate, type EvalDetail } from './evaluate.js';
@@ -37,7 +42,7 @@ import * as runFolder from './run-folder.js';
 import { acquireRunLock, RunFolderError } from './run-lock.js';
 import { TrainingStoppedError, type RunSummary, type StepState, type TrainerOptions } from './step-state.js';
 import { learningRate } from './schedule.js';
-import { evalProblems, promptOf, stepProblems, trainProblems } from './task.js';
+import { stepProblems } from './task.js';
 
 export { TrainingStoppedError, type RunSummary, type StepState, type TrainerOptions } from './step-state.js';
 
@@ -46,6 +51,10 @@ export class Trainer {
   /** Index of the next update. */
   stepIndex = 0;
   private readonly score: ScoreFn;
+  /** The config's reward list (training and evaluation). */
+  readonly rewards: WeightedReward[];
+  /** q = format(problem), per the config's prompt block. */
+  readonly promptOf: (p: Problem) => string;
   private readonly pool: Problem[];
   private readonly heldOut: Problem[];
   private readonly stepTimes: number[] = [];
@@ -58,21 +67,27 @@ export class Trainer {
     readonly policy: Policy,
     readonly reference: Policy | undefined,
     readonly out: string | undefined,
+    problems: TaskProblems,
     score: ScoreFn | undefined,
     /** The tfjs backend the trainer runs on (recorded in run.json and each checkpoint). */
     readonly backend: string,
     /** Releases the run folder's lock (dispose() calls it). */
     private release: () => void = () => {},
   ) {
-    this.score = score ?? makeScoreFn();
+    this.rewards = buildRewards(config.rewards);
+    this.score = score ?? makeScoreFn(this.rewards);
+    this.promptOf = makePromptOf(config.prompt, policy.tokenizer);
     if (config.rollout.engine) {
       if (!out) throw new Error('rollout.engine (server mode) needs a run folder (out): adapter versions are written to out/adapters for the engines to load');
       this.engine = new EngineSync(config.rollout.engine, config.sampling, runFolder.adaptersDir(out), loraPolicy(policy), (line) => console.error(line));
     }
     const o = config.optimizer;
     this.optimizer = new Adam(policy.parameters(), { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.type === 'adamw' ? o.weightDecay : 0 });
-    this.pool = trainProblems(config.data);
-    this.heldOut = evalProblems({ ...config.data, evalSize: config.eval.size });
+    this.pool = problems.train;
+    this.heldOut = problems.heldOut;
+    for (const w of objectiveWarnings(config.objective)) warnOnce(w);
+    // a template the tokenizer cannot encode fails here, naming the template, not mid-step in the tokenizer
+    if (config.algo === 'igrpo' && this.pool.length) rl.checkTemplate(this.promptOf(this.pool[0]), config.igrpo, (t) => policy.tokenizer.encode(t));
   }
 
   /**
@@ -89,9 +104,10 @@ export class Trainer {
       runFolder.checkResumable(out);
       const release = acquireRunLock(out, warn);
       try {
+        const problems = await taskProblems({ ...config.data, evalSize: config.eval.size });
         const r = runFolder.resumeRun(out, config, backend, warn);
         const reference = config.objective.beta > 0 ? loadPolicy(resolvePolicyDir(config.policy)) : undefined;
-        const t = new Trainer(config, r.policy, reference, out, opts.score, backend, release);
+        const t = new Trainer(config, r.policy, reference, out, problems, opts.score, backend, release);
         t.optimizer.setState(r.optimizer);
         t.stepIndex = r.step;
         t.evals.push(...r.evals);
@@ -102,9 +118,10 @@ export class Trainer {
       }
     }
     if (out) runFolder.checkFresh(out, !!opts.overwrite);
+    const problems = await taskProblems({ ...config.data, evalSize: config.eval.size });
     const policy = opts.policy ?? loadPolicy(resolvePolicyDir(config.policy));
     const reference = config.objective.beta > 0 ? (opts.policy ? opts.policy.clone() : loadPolicy(resolvePolicyDir(config.policy))) : undefined;
-    const t = new Trainer(config, policy, reference, out, opts.score, backend);
+    const t = new Trainer(config, policy, reference, out, problems, opts.score, backend);
     if (!out) return t;
     try {
       t.release = acquireRunLock(out, warn);
@@ -149,7 +166,7 @@ export class Trainer {
     const timedSample: SampleFn = (req) => this.timed(s, stages[Math.min(calls++, stages.length - 1)], () => this.sampleFn(req));
     const score: ScoreFn = (p, c) => this.timed(s, 'score', () => this.score(p, c));
     const tok = this.policy.tokenizer;
-    return { sample: timedSample, score, promptOf, encode: (text) => tok.encode(text), contextLength: this.policy.maxSeqLen, maxNewTokens: this.config.sampling.maxNewTokens, seed: s.seed };
+    return { sample: timedSample, score, promptOf: this.promptOf, encode: (text) => tok.encode(text), contextLength: this.policy.maxSeqLen, maxNewTokens: this.config.sampling.maxNewTokens, seed: s.seed };
   }
 
   private timed<T>(s: StepState, stage: string, f: () => T): T {
@@ -263,7 +280,7 @@ export class Trainer {
     const o = this.config.optimizer;
     const opts = {
       objective: this.config.objective, temperature: this.config.sampling.temperature, microBatchSize: o.microBatchSize, numIterations: o.numIterations,
-      maxGradNorm: o.maxGradNorm, maxCompletionLength: this.config.sampling.maxNewTokens, lr: s.lr, reference: this.reference,
+      maxGradNorm: o.maxGradNorm, maxCompletionLength: this.config.sampling.maxNewTokens, lr: s.lr, reference: this.reference, zeroAdvantage: o.zeroAdvantage,
       tisCap: this.config.rollout.engine?.tisCap,
     };
     return (s.update = await this.timed(s, 'update', () => policyUpdate(this.policy, this.optimizer, this.trainSequences(s), opts)));
@@ -276,6 +293,13 @@ export class Trainer {
     const run = { algo: this.algo, seed: this.config.seed };
     const m = (s.metrics = metricsOf({ ...s, groups: s.groups!, update }, run));
     if (update.mismatch) m.engineMismatch = { ...update.mismatch, reloads: this.engine?.reloads ?? 0 };
+    if (m.contextFallbacks) {
+      warnOnce(
+        `step ${s.step}: q' did not fit the policy's context (${this.policy.maxSeqLen} tokens) for ${m.contextFallbacks} of ${s.groups!.length} prompts, ` +
+          `which were refined under q instead; counted per step as contextFallbacks in the metrics (warned once). Cap drafts with igrpo.maxDraftTokens.`,
+        'context-fallback',
+      );
+    }
     this.stepTimes.push(s.times.total);
     this.stepIndex = s.step + 1;
     const last = this.stepIndex >= this.config.steps;
@@ -319,6 +343,7 @@ export class Trainer {
     const t0 = performance.now();
     const r = await evaluate(this.policy, this.heldOut, {
       k: ev.k, temperature: ev.temperature, topP: ev.topP, maxNewTokens: this.config.sampling.maxNewTokens, seed: mixSeed(this.config.seed, 7, this.stepIndex),
+      promptOf: this.promptOf, rewards: this.rewards,
     });
     const { passAt1, k, n, stderr, temperature } = r;
     const rec: EvalRecord = { algo: this.algo, seed: this.config.seed, updates: this.stepIndex, passAt1, k, n, stderr, temperature, wallMs: performance.now() - t0 };

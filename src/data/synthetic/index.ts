@@ -3,3 +3,4 @@ export * from './format.js';
 export * from './rng.js';
 export * from './arithmetic.js';
 export * from './countdown.js';
+export * from './gsm8k-format.js';
