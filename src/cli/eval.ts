@@ -1,7 +1,7 @@
 // `igrpo eval`: held-out pass@1 (averaged over k samples per problem) of a policy on the synthetic task.
 import { parseArgs } from 'node:util';
 import { describeBackend, selectBackend } from '../backend/select.js';
-import { loadPolicy } from '../model/load.js';
+import { loadPolicy, resolvePolicySpec } from '../model/load.js';
 import { ConfigError } from '../train/config.js';
 import { evaluate } from '../train/evaluate.js';
 import { resolvePolicyDir } from '../train/trainer.js';
@@ -10,7 +10,8 @@ import { intFlag, UsageError, usageFailure } from './train.js';
 
 const HELP = `usage: igrpo eval [options]
 
-  --policy DIR           policy folder, or a run's checkpoint policy (default: the shipped data/policy)
+  --policy DIR|ORG/NAME  policy folder (GPT or Hugging Face), a run's checkpoint policy, or a hub id in
+                         the HF cache (default: the shipped data/policy)
   --task arithmetic|countdown   (default arithmetic)
   --difficulty D         the task's difficulty knob (default 2, as the shipped policy)
   --n N                  held-out problems (default 128)
@@ -56,7 +57,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const backend = await selectBackend((values.backend as string | undefined) ?? process.env.IGRPO_BACKEND ?? 'auto');
   if (!values.json) console.error(describeBackend(backend));
-  const dir = resolvePolicyDir((values.policy as string | undefined) ?? 'embedded');
+  const spec = (values.policy as string | undefined) ?? 'embedded';
+  const dir = spec === 'embedded' ? resolvePolicyDir(spec) : resolvePolicySpec(spec); // a folder or ORG/NAME in the HF cache
   const policy = loadPolicy(dir);
   const problems = evalProblems(task);
   const k = intFlag(values.k as string | undefined, '--k') ?? 8;
