@@ -18,7 +18,13 @@ const HELP = `usage: igrpo train --out DIR [options]
   --config FILE          JSON config (src/train/config.ts; every field optional, defaults = embedded run)
   --resume               continue the run in DIR from its last complete checkpoint
   --overwrite            delete DIR first if it holds an earlier run
-  --policy DIR           starting policy folder (default: the shipped data/policy)
+  --policy DIR|ORG/NAME  starting policy: a GPT checkpoint, a Hugging Face model folder, or a hub id in
+                         the HF cache (igrpo pull it first); default: the shipped data/policy
+  --lora SPEC            LoRA on the policy, e.g. r=16,alpha=32,targets=q_proj,v_proj (defaults r=16,
+                         alpha=32, targets q_proj,k_proj,v_proj,o_proj; 'on' for all defaults); checkpoints
+                         hold the base + adapter/ in PEFT format (igrpo merge folds it in)
+  --chat                 prompts through the model's chat template (q' = the paper's template as a user turn)
+  --system TEXT          system message before each prompt (with --chat)
   --backend B            auto, native, wasm, cpu, webgpu, … (default $IGRPO_BACKEND or the config's, auto)
   --quiet                no progress bar
 
@@ -41,6 +47,36 @@ export function intFlag(v: string | undefined, flag: string): number | undefined
   return x;
 }
 
+const LORA_KEYS = ['r', 'alpha', 'dropout', 'targets', 'seed'] as const;
+
+/**
+ * --lora r=16,alpha=32,targets=q_proj,v_proj → { r: 16, alpha: 32, targets: [...] } ('on' = defaults). A
+ * bare word after targets= continues its list; values are checked by the config schema (field lora.*).
+ */
+export function parseLoraFlag(spec: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (spec.trim() === 'on' || spec.trim() === '') return out;
+  let key: string | undefined;
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq < 0) {
+      if (key !== 'targets') throw new UsageError(`--lora: '${part}' is not KEY=VALUE (keys: ${LORA_KEYS.join(', ')})`);
+      (out.targets as string[]).push(part);
+      continue;
+    }
+    key = part.slice(0, eq);
+    const value = part.slice(eq + 1);
+    if (!(LORA_KEYS as readonly string[]).includes(key)) throw new UsageError(`--lora: unknown key '${key}' (keys: ${LORA_KEYS.join(', ')})`);
+    if (key === 'targets') out.targets = value ? [value] : [];
+    else {
+      const x = Number(value);
+      if (value === '' || !Number.isFinite(x)) throw new UsageError(`--lora: ${key} expects a number, got '${value}'`);
+      out[key] = x;
+    }
+  }
+  return out;
+}
+
 /** The config a command line asks for: file (or defaults), then the flags on top. */
 export function configFromArgs(values: Record<string, string | boolean | undefined>): TrainConfig {
   const overrides: Record<string, unknown> = {};
@@ -53,6 +89,9 @@ export function configFromArgs(values: Record<string, string | boolean | undefin
   const seed = intFlag(values.seed as string | undefined, '--seed');
   if (seed !== undefined) overrides.seed = seed;
   if (values.policy) overrides.policy = values.policy;
+  if (values.lora !== undefined) overrides.lora = parseLoraFlag(values.lora as string);
+  if (values.system !== undefined && !values.chat) throw new UsageError('--system needs --chat');
+  if (values.chat) overrides.prompt = { format: 'chat', ...(values.system !== undefined ? { system: values.system } : {}) };
   const backend = (values.backend as string | undefined) ?? process.env.IGRPO_BACKEND;
   if (backend) overrides.backend = backend;
   return values.config ? readTrainConfig(values.config as string, overrides) : parseTrainConfig(overrides, 'config (defaults + flags)');
@@ -67,6 +106,7 @@ export async function run(argv: string[]): Promise<number> {
       options: {
         algo: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
         config: { type: 'string' }, resume: { type: 'boolean' }, overwrite: { type: 'boolean' }, policy: { type: 'string' }, backend: { type: 'string' },
+        lora: { type: 'string' }, chat: { type: 'boolean' }, system: { type: 'string' },
         quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     }));
