@@ -1,4 +1,5 @@
-// CPU benchmark: the project's GPT (src/model) on a tfjs backend against the same model in PyTorch
+// CPU benchmark: the project's GPT (src/model) on a tfjs backend against the same model in PyTorch: a plain
+// train step, a whole GRPO update step (src/rl/update.ts), KV-cache and grouped sampling
 // (bench/torch_gpt.py, Debian's python3-torch), on the same thread count, runs alternated.
 //
 //   npm run bench:cpu                 # native + wasm vs PyTorch, 3 alternated repetitions
@@ -94,6 +95,7 @@ function compare(a: Args, dModel: number, seq: number, sample: boolean) {
       ours.get(b)!.push(res);
       const t = torch[torch.length - 1];
       console.log(`  rep ${r + 1} d=${dModel} T=${seq}: ${b} ${res.train_step_ms.toFixed(1)} ms/step (CPU ${res.train_step_cpu_ms.toFixed(1)}) vs PyTorch ${t.train_step_ms.toFixed(1)} ms (CPU ${t.train_step_cpu_ms.toFixed(1)})` +
+        `; GRPO update ${res.update_step_ms.toFixed(1)} ms (CPU ${res.update_step_cpu_ms.toFixed(1)}) vs ${t.update_step_ms.toFixed(1)} ms (CPU ${t.update_step_cpu_ms.toFixed(1)})` +
         (sample ? `; sampling ${res.sample_tokens_per_s!.toFixed(0)} vs ${t.sample_tokens_per_s!.toFixed(0)} tok/s (per CPU-second ${res.sample_cpu_tokens_per_s!.toFixed(0)} vs ${t.sample_cpu_tokens_per_s!.toFixed(0)}); grouped ${res.group_sample_tokens_per_s!.toFixed(0)} vs ${t.group_sample_tokens_per_s!.toFixed(0)} tok/s (CPU ${res.group_sample_cpu_tokens_per_s!.toFixed(0)} vs ${t.group_sample_cpu_tokens_per_s!.toFixed(0)}; PyTorch without sharing)` : ''));
     }
   }
@@ -103,12 +105,16 @@ function compare(a: Args, dModel: number, seq: number, sample: boolean) {
       backend,
       train_step_ratio: ratio((w, t) => w.train_step_ms / t.train_step_ms),
       train_step_cpu_ratio: ratio((w, t) => w.train_step_cpu_ms / t.train_step_cpu_ms),
+      update_step_ratio: ratio((w, t) => w.update_step_ms / t.update_step_ms),
+      update_step_cpu_ratio: ratio((w, t) => w.update_step_cpu_ms / t.update_step_cpu_ms),
       sample_ratio: sample ? ratio((w, t) => w.sample_tokens_per_s! / t.sample_tokens_per_s!) : undefined,
       group_sample_ratio: sample ? ratio((w, t) => w.group_sample_tokens_per_s! / t.group_sample_tokens_per_s!) : undefined,
       sample_cpu_ratio: sample ? ratio((w, t) => w.sample_cpu_tokens_per_s! / t.sample_cpu_tokens_per_s!) : undefined,
       group_sample_cpu_ratio: sample ? ratio((w, t) => w.group_sample_cpu_tokens_per_s! / t.group_sample_cpu_tokens_per_s!) : undefined,
       train_step_ms: round(median(rs.map((w) => w.train_step_ms)), 1),
       train_step_cpu_ms: round(median(rs.map((w) => w.train_step_cpu_ms)), 1),
+      update_step_ms: round(median(rs.map((w) => w.update_step_ms)), 1),
+      update_step_cpu_ms: round(median(rs.map((w) => w.update_step_cpu_ms)), 1),
       sample_tokens_per_s: sample ? round(median(rs.map((w) => w.sample_tokens_per_s!)), 0) : undefined,
       group_sample_tokens_per_s: sample ? round(median(rs.map((w) => w.group_sample_tokens_per_s!)), 0) : undefined,
       peak_rss_mb: round(Math.max(...rs.map((w) => w.peak_rss_mb)), 0),
@@ -118,6 +124,8 @@ function compare(a: Args, dModel: number, seq: number, sample: boolean) {
   const torchSummary = {
     train_step_ms: round(median(torch.map((t) => t.train_step_ms)), 1),
     train_step_cpu_ms: round(median(torch.map((t) => t.train_step_cpu_ms)), 1),
+    update_step_ms: round(median(torch.map((t) => t.update_step_ms)), 1),
+    update_step_cpu_ms: round(median(torch.map((t) => t.update_step_cpu_ms)), 1),
     sample_tokens_per_s: sample ? round(median(torch.map((t) => t.sample_tokens_per_s!)), 0) : undefined,
     group_sample_tokens_per_s: sample ? round(median(torch.map((t) => t.group_sample_tokens_per_s!)), 0) : undefined,
     peak_rss_mb: round(Math.max(...torch.map((t) => t.peak_rss_mb)), 0),
@@ -156,6 +164,8 @@ async function main(): Promise<void> {
     backend: best.backend,
     train_step_ratio: best.train_step_ratio,
     train_step_cpu_ratio: best.train_step_cpu_ratio,
+    update_step_ratio: best.update_step_ratio,
+    update_step_cpu_ratio: best.update_step_cpu_ratio,
     sample_ratio: best.sample_ratio,
     group_sample_ratio: best.group_sample_ratio,
     sample_cpu_ratio: best.sample_cpu_ratio,
@@ -164,6 +174,7 @@ async function main(): Promise<void> {
     project: perBackend,
     torch,
     model: { vocab: 32, d_model: a.dModel, layers: 4, heads: 4, seq: a.seq, batch: 32 },
+    update: { prompt: 16, temperature: 0.7, epsilon: 0.2, max_grad_norm: 1, loss: 'grpo' },
     reps: a.reps,
   }));
 }

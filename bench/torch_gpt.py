@@ -2,7 +2,10 @@
 
 Pre-LayerNorm blocks, fused qkv projection, causal attention, GELU (tanh) MLP 4x, tied head, Adam.
 Run by Debian's python3-torch (/usr/bin/python3). Prints one JSON line with the timings.
-Sampling uses a KV cache; the grouped case runs every completion's prompt separately (no prefix
+The GRPO update step mirrors src/rl/update.ts on the same batch (bench/cpu_worker.ts's UPDATE): each row
+a 16-token prompt and its completion, log-probs of logits / temperature, the clipped ratio loss averaged
+per completion then over completions (loss type grpo), the clip counts read back, gradient clipping to
+norm 1, Adam. Sampling uses a KV cache; the grouped case runs every completion's prompt separately (no prefix
 sharing), which is what the project's shared-prefix sampler is compared against.
 """
 import argparse
@@ -119,8 +122,32 @@ def main():
         loss.backward()
         opt.step()
 
-    wall, cpu = median_time(step, a.warmup, a.steps)
-    out = {"threads": torch.get_num_threads(), "torch": torch.__version__, "train_step_ms": 1000 * wall, "train_step_cpu_ms": 1000 * cpu}
+    # the GRPO update: as src/rl/update.ts policyUpdate with one micro-batch, beta 0, one iteration
+    prompt_len, temperature, eps = 16, 0.7, 0.2
+    adv = torch.tensor([((i % 4) - 1.5) / 1.1 for i in range(a.batch)]).unsqueeze(1)
+    mask = torch.zeros(a.batch, a.seq)
+    mask[:, prompt_len - 1:] = 1  # log-prob entry t predicts token t + 1: the completion starts at prompt_len
+
+    def update_step():
+        logits, _ = model(ids[:, :-1])
+        logp = torch.log_softmax(logits / temperature, -1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+        ratio = torch.exp(logp - logp.detach())
+        per_token = -torch.min(ratio * adv, ratio.clamp(1 - eps, 1 + eps) * adv)
+        loss = ((per_token * mask).sum(1) / mask.sum(1).clamp(min=1)).sum() / a.batch
+        clipped = ((((ratio < 1 - eps) & (adv < 0)) | ((ratio > 1 + eps) & (adv > 0))).float() * mask).sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        return loss.item(), clipped.item(), norm.item()  # the project reads these back too
+
+    for _ in range(a.warmup):  # warm both up first, as the project's side does
+        step()
+        update_step()
+    wall, cpu = median_time(step, 0, a.steps)
+    uwall, ucpu = median_time(update_step, 0, a.steps)
+    out = {"threads": torch.get_num_threads(), "torch": torch.__version__, "train_step_ms": 1000 * wall, "train_step_cpu_ms": 1000 * cpu,
+           "update_step_ms": 1000 * uwall, "update_step_cpu_ms": 1000 * ucpu}
     if not a.no_sample:
         gen = torch.Generator().manual_seed(0)
         model.eval()

@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { plotlyAssetName, plotlyBundlePath } from '../src/analysis/display.js';
 
 export const KERNEL_NAME = 'igrpo-ts';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -71,6 +72,9 @@ export function installKernel(opts: InstallOptions = {}): string {
   const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'igrpo-kernel-'));
   try {
     fs.writeFileSync(path.join(staging, 'kernel.json'), JSON.stringify(kernelSpec(opts), null, 2) + '\n');
+    // Jupyter serves a kernel spec's folder at {base_url}kernelspecs/igrpo-ts/: figures load plotly.js from there
+    // (offline, and again after a reload or reopening; see src/analysis/display.ts).
+    fs.copyFileSync(plotlyBundlePath(), path.join(staging, plotlyAssetName()));
     const user = opts.user ?? (!opts.prefix && !opts.sysPrefix && process.getuid?.() !== 0);
     const py = [
       'import sys, json',

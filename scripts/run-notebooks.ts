@@ -47,7 +47,7 @@ export interface NotebookResult {
 export function executeNotebook(
   runner: NotebookRunner,
   notebook: string,
-  opts: { outDir: string; fast?: boolean; cellTimeoutS?: number; env?: Record<string, string> },
+  opts: { outDir: string; fast?: boolean; cellTimeoutS?: number; env?: Record<string, string>; allowErrors?: boolean },
 ): NotebookResult {
   fs.mkdirSync(opts.outDir, { recursive: true });
   const output = path.join(opts.outDir, path.basename(notebook));
@@ -56,6 +56,7 @@ export function executeNotebook(
     '--config', path.join(ROOT, 'scripts', 'run-notebooks.config.py'),
     `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`,
     `--ExecutePreprocessor.timeout=${opts.cellTimeoutS ?? 600}`,
+    ...(opts.allowErrors ? ['--allow-errors'] : []),
     '--output-dir', opts.outDir, notebook,
   ];
   const env = {

@@ -3,6 +3,7 @@
 #   - libopenblas-dev, libopenblas0-pthread, g++ : the native CPU backend (node-gyp addon over OpenBLAS)
 #   - python3-torch                              : the PyTorch reference in bench/ (CPU)
 #   - jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel : executing notebooks/
+#   - jupyter-notebook                           : the live notebook-server test (test/notebook-browser.test.ts)
 #   - chromium fonts-liberation                  : static PNG/SVG export of figures
 #   - python3-jinja2 python3-regex               : reference chat-template renderer and BPE for the tokenizer tests
 #   - mesa-vulkan-drivers (bookworm-backports)   : lavapipe, a CPU Vulkan driver for the WebGPU backend
@@ -11,7 +12,7 @@ set -euo pipefail
 [ "${IGRPO_SKIP_APT:-0}" = 1 ] && { echo "setup-system: IGRPO_SKIP_APT=1, skipping apt"; exit 0; }
 
 PKGS=(g++ make libopenblas-dev libopenblas0-pthread python3-torch
-      jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel
+      jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel jupyter-notebook
       chromium fonts-liberation libvulkan1 python3-jinja2 python3-regex)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

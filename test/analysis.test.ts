@@ -6,7 +6,16 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import {
   changedFraction,
+  ciText,
+  commonOptions,
+  configDiff,
+  displayLabel,
   finalBySeed,
+  inlineMarkdownImages,
+  loadRuns,
+  runLabels,
+  stepTimeRatio,
+  summaryMarkdown,
   loadMetrics,
   loadRollouts,
   meanCI,
@@ -21,7 +30,7 @@ import {
   wordDiff,
   writeRolloutsParquet,
 } from '../src/analysis/index.js';
-import type { RolloutRecord } from '../src/train/records.js';
+import type { MetricsRecord, RolloutRecord } from '../src/train/records.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'igrpo-analysis-'));
 const write = (name: string, text: string) => {
@@ -225,4 +234,88 @@ test('the viewer HTML escapes completion text and marks what a refinement change
   assert.ok(!html.includes('<b>6</b>') && html.includes('&lt;b&gt;6&lt;/b&gt;'));
   assert.match(html, /<del>&lt;b&gt;6&lt;\/b&gt;<\/del><ins>&lt;b&gt;5&lt;\/b&gt;<\/ins>/);
   assert.match(html, /chosen d̂/);
+});
+
+// Issue 13: run labels, single-seed summaries, the step-time ratio as the experiment reports it, report images.
+test('run labels: the algorithm plus the options that differ from the defaults and from the other runs', () => {
+  const cfg = (o: Record<string, unknown>) => ({ steps: 100, optimizer: { lr: 1e-4 }, ...o });
+  const runs = [
+    { algo: 'grpo', config: cfg({ algo: 'grpo', seed: 0, igrpo: { template: 'paper' } }) },
+    { algo: 'igrpo', config: cfg({ algo: 'igrpo', seed: 0 }) },
+    { algo: 'igrpo', config: cfg({ algo: 'igrpo', seed: 1 }) },
+    { algo: 'igrpo', config: cfg({ algo: 'igrpo', seed: 0, igrpo: { template: 'paper' } }) },
+    { algo: 'igrpo', config: cfg({ algo: 'igrpo', seed: 0, igrpo: { tieBreak: 'random' }, backend: 'cpu' }) },
+  ];
+  assert.deepEqual(configDiff(runs[3].config), ['igrpo.template=paper', 'optimizer.lr=0.0001', 'steps=100']);
+  // the seed, the backend and (for GRPO) the igrpo block do not make a variant; shared options are factored out
+  assert.deepEqual(runLabels(runs), ['grpo', 'igrpo', 'igrpo', 'igrpo igrpo.template=paper', 'igrpo igrpo.tieBreak=random']);
+  assert.deepEqual(commonOptions(runs), ['optimizer.lr=0.0001', 'steps=100']);
+  assert.deepEqual(runLabels([{ algo: 'grpo' }, { algo: 'igrpo' }]), ['grpo', 'igrpo']);
+  assert.equal(displayLabel('igrpo igrpo.template=paper'), 'iGRPO igrpo.template=paper');
+});
+
+test('loadRuns labels every record by its run config, and statistics group by label and seed', async () => {
+  const root = fs.mkdtempSync(path.join(tmp, 'ablation-'));
+  const variants = [
+    { name: 'plain', config: { algo: 'igrpo' } },
+    { name: 'paper', config: { algo: 'igrpo', igrpo: { template: 'paper' } } },
+  ];
+  for (const v of variants) {
+    for (const seed of [1, 2]) {
+      const dir = path.join(root, `${v.name}-s${seed}`);
+      fs.mkdirSync(dir);
+      const r = syntheticRun({ algo: 'igrpo', seed: seed + (v.name === 'paper' ? 10 : 0), steps: 3 });
+      fs.writeFileSync(path.join(dir, 'metrics.jsonl'), toJsonl(r.metrics.map((m) => ({ ...m, seed }))));
+      fs.writeFileSync(path.join(dir, 'rollouts.jsonl'), toJsonl(r.rollouts.map((m) => ({ ...m, seed }))));
+      fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...v.config, seed }));
+    }
+  }
+  const logs = await loadRuns([root]);
+  assert.deepEqual([...new Set(logs.metrics.map((m) => m.label))].sort(), ['igrpo', 'igrpo igrpo.template=paper']);
+  const bands = seedBands(logs.metrics, 'accuracy');
+  assert.deepEqual(bands.map((b) => [b.algo, b.n[0]]), [['igrpo', 2], ['igrpo igrpo.template=paper', 2]]);
+  const finals = finalBySeed(logs.metrics, 'accuracy');
+  assert.deepEqual(finals.get('igrpo igrpo.template=paper')!.seeds, [1, 2]);
+  // transitions pair each refinement with the d̂ of its own variant (same seed/step/group exists in both)
+  const own = transitions(logs.rollouts.filter((r) => r.label === 'igrpo')).total + transitions(logs.rollouts.filter((r) => r.label !== 'igrpo')).total;
+  assert.equal(transitions(logs.rollouts).total, own);
+  const md = summaryMarkdown(logs, [], root);
+  assert.match(md, /\| igrpo igrpo\.template=paper \| 1, 2 \| 3 \|/);
+});
+
+test('a single-seed report prints values without "± 0.000"; with ≥ 2 seeds it prints the interval', () => {
+  const one = syntheticRun({ algo: 'grpo', seed: 1, steps: 3 });
+  const two = [1, 2].map((seed) => syntheticRun({ algo: 'grpo', seed, steps: 3 }));
+  const solo = summaryMarkdown({ dirs: ['r'], metrics: one.metrics, rollouts: [] }, [], '.');
+  assert.doesNotMatch(solo, /±/);
+  assert.match(solo, new RegExp(`\\| grpo \\| 1 \\| 3 \\| ${one.metrics[2].accuracy.toFixed(3)} \\|`));
+  assert.match(solo, /one seed per method: no confidence interval/);
+  const pair = summaryMarkdown({ dirs: ['r'], metrics: two.flatMap((r) => r.metrics), rollouts: [] }, [], '.');
+  assert.match(pair, /\d\.\d{3} ± \d\.\d{3}/);
+  assert.equal(ciText({ n: 1, mean: 0.5, half: 0 }), '0.500');
+});
+
+test("the step-time ratio is the experiment's (per seed pair, then the mean): 1.07 on results/grpo-vs-igrpo-v2", async () => {
+  const dir = 'results/grpo-vs-igrpo-v2';
+  const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as { stepTimeRatio: { perSeed: number[]; mean: number } };
+  const logs = await loadRuns([path.join(dir, 'logs')]);
+  const r = stepTimeRatio(logs.metrics.filter((m) => m.algo === 'igrpo'), logs.metrics.filter((m) => m.algo === 'grpo'));
+  r.perSeed.forEach((x, i) => assert.ok(Math.abs(x - summary.stepTimeRatio.perSeed[i]) < 1e-9, `seed ${i}`));
+  assert.ok(Math.abs(r.mean - summary.stepTimeRatio.mean) < 1e-9);
+  assert.equal(r.mean.toFixed(2), '1.07'); // the README's figure
+  assert.match(summaryMarkdown(logs, [], dir), /iGRPO \/ GRPO: \*\*1\.07×\*\* mean over 6 seeds, median 1\.02/);
+  // hand check: ratio of per-seed means, not of pooled means
+  const a = [{ seed: 0, wallMs: { total: 2 } }, { seed: 1, wallMs: { total: 30 } }] as unknown as MetricsRecord[];
+  const b = [{ seed: 0, wallMs: { total: 1 } }, { seed: 1, wallMs: { total: 30 } }] as unknown as MetricsRecord[];
+  assert.deepEqual(stepTimeRatio(a, b), { perSeed: [2, 1], seeds: [0, 1], mean: 1.5, median: 1.5 });
+});
+
+test("a report's markdown shows its images inside the notebook: local images embedded as data URLs", () => {
+  const dir = fs.mkdtempSync(path.join(tmp, 'md-'));
+  const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489', 'hex');
+  fs.writeFileSync(path.join(dir, 'accuracy.png'), png);
+  const md = '# r\n\n![accuracy](accuracy.png)\n\n![remote](https://x.org/a.png) ![gone](missing.png)\n';
+  const out = inlineMarkdownImages(md, dir);
+  assert.ok(out.includes(`![accuracy](data:image/png;base64,${png.toString('base64')})`));
+  assert.ok(out.includes('![remote](https://x.org/a.png)') && out.includes('![gone](missing.png)'));
 });

@@ -14,7 +14,11 @@ import {
   finalBySeed,
   lengthHistogram,
   lengthVsReward,
+  metricCurve,
+  plotlyAssetName,
   plotlyLoaderHtml,
+  plotlySources,
+  UNIT_INTERVAL,
   rewardCurve,
   stageTimeFigure,
   syntheticRun,
@@ -50,12 +54,12 @@ test('metric curves: one mean line per algorithm plus a closed 95% band polygon'
     const fig = make(metrics);
     assertValid(fig);
     const lines = fig.data.filter((t) => t.fill === undefined);
-    assert.deepEqual(lines.map((t) => t.name), ['GRPO', 'iGRPO']);
+    assert.deepEqual(lines.map((t) => t.name), make === accuracyCurve ? ['GRPO (under q)', 'iGRPO (refinements, under q′)'] : ['GRPO', 'iGRPO']);
     for (const t of lines) assert.equal(t.x!.length, 5);
     for (const band of fig.data.filter((t) => t.fill === 'toself')) assert.equal(band.x!.length, 10);
   }
   const acc = accuracyCurve(metrics);
-  const grpoMean = acc.data.find((t) => t.name === 'GRPO')!;
+  const grpoMean = acc.data.find((t) => t.name === 'GRPO (under q)')!;
   const step2 = metrics.filter((m) => m.algo === 'grpo' && m.step === 2).map((m) => m.accuracy);
   assert.ok(Math.abs((grpoMean.y![2] as number) - step2.reduce((a, b) => a + b) / 3) < 1e-12);
   assertValid(evalCurve(metrics));
@@ -76,8 +80,12 @@ test('iGRPO stage figures: draft vs refinement curves and the transition heatmap
 test('length figures and the GRPO-vs-iGRPO comparison', () => {
   const hist = lengthHistogram(rollouts);
   assertValid(hist);
-  assert.deepEqual(hist.data.map((t) => t.name), ['draft', 'GRPO', 'refinement']);
+  assert.deepEqual(hist.data.map((t) => t.name), ['GRPO', 'drafts', 'refinements']);
   assert.equal(hist.data.reduce((n, t) => n + t.x!.length, 0), rollouts.length);
+  // each stage in its own panel (own axes), not overlaid
+  assert.deepEqual(hist.data.map((t) => [t.xaxis, t.yaxis]), [['x', 'y'], ['x2', 'y2'], ['x3', 'y3']]);
+  assert.deepEqual(hist.layout.grid, { rows: 3, columns: 1, pattern: 'independent', roworder: 'top to bottom' });
+  for (const t of hist.data) assert.ok(t.x!.length > 0);
   assertValid(lengthVsReward(rollouts));
   const cmp = comparisonFigure(metrics, 'eval.passAt1', 'held-out pass@1');
   assertValid(cmp);
@@ -97,6 +105,10 @@ test('notebook bundle: plotly JSON, a small HTML fallback that waits for one sha
   const html = bundle['text/html'] as string;
   assert.ok(html.length < 20_000, 'the fallback does not embed plotly.js');
   assert.ok(html.includes('window.Plotly'));
+  // by default plotly.js comes from the Jupyter server (the kernel spec folder), then the CDN; never embedded
+  assert.deepEqual(plotlySources('server'), [`{base}kernelspecs/igrpo-ts/${plotlyAssetName()}`, plotlySources('cdn')[0]]);
+  assert.ok(html.includes(JSON.stringify(plotlySources('server'))));
+  assert.match(plotlyAssetName(), /^plotly-\d+\.\d+\.\d+\.min\.js$/);
   assert.ok(!/<\/script/i.test(figureHtml({ ...fig, layout: { ...fig.layout, title: { text: '</script><b>' } } }).replace(/<\/script>$/, '')));
   const loader = plotlyLoaderHtml('inline');
   assert.ok(loader.length > 1_000_000 && loader.startsWith('<script'));
@@ -132,4 +144,53 @@ test('held-out curve from evals.jsonl starts before any update and plots the mea
   const igrpo = fig.data.find((t) => t.name === 'iGRPO')!;
   assert.ok(Math.abs((igrpo.y![1] as number) - 0.2) < 1e-12);
   assert.throws(() => heldOutCurve([]), /no evaluation records/);
+});
+
+// Issue 13: ablations group by run label and seed; bands only where there are ≥ 2 seeds; fractions stay in [0, 1].
+const labelled = (label: string, runs: ReturnType<typeof syntheticRun>[]) => runs.flatMap((r) => r.metrics.map((m) => ({ ...m, label })));
+
+test('runs group by label and seed: one curve per variant, a band only where ≥ 2 seeds, and the title says so', () => {
+  const twoSeeds = labelled('igrpo igrpo.template=paper', [1, 2].map((seed) => syntheticRun({ algo: 'igrpo', seed, steps: 4 })));
+  const oneSeed = labelled('igrpo igrpo.tieBreak=random', [syntheticRun({ algo: 'igrpo', seed: 1, steps: 4 })]);
+  const fig = rewardCurve([...twoSeeds, ...oneSeed]);
+  assertValid(fig);
+  const lines = fig.data.filter((t) => t.fill === undefined);
+  assert.deepEqual(lines.map((t) => t.name), ['iGRPO igrpo.template=paper', 'iGRPO igrpo.tieBreak=random']);
+  const bands = fig.data.filter((t) => t.fill === 'toself');
+  assert.equal(bands.length, 1, 'no band for the single-seed variant');
+  assert.equal(bands[0].name, 'iGRPO igrpo.template=paper 95% CI');
+  assert.match(fig.layout.title.text, /no band for iGRPO igrpo\.tieBreak=random \(1 seed\)/);
+  // the mean of the two-seed variant is the mean of its own two seeds only
+  const want = (twoSeeds[0].reward + twoSeeds[4].reward) / 2;
+  assert.ok(Math.abs((lines[0].y![0] as number) - want) < 1e-12);
+  // one seed everywhere: no band at all and the title says there is no CI
+  const solo = rewardCurve(oneSeed);
+  assert.equal(solo.data.filter((t) => t.fill === 'toself').length, 0);
+  assert.match(solo.layout.title.text, /1 seed: no CI/);
+  assert.doesNotMatch(solo.layout.title.text, /95% CI/);
+  // the comparison groups by label too, and draws no whisker for one seed
+  const cmp = comparisonFigure([...twoSeeds, ...oneSeed], 'accuracy');
+  assert.deepEqual(cmp.data[0].x, ['iGRPO igrpo.template=paper', 'iGRPO igrpo.tieBreak=random']);
+  assert.ok(Number.isNaN((cmp.data[0].error_y as { array: number[] }).array[1]));
+  assert.match(cmp.layout.title.text, /^iGRPO igrpo\.template=paper vs iGRPO igrpo\.tieBreak=random: final accuracy \(95% CI; none for iGRPO igrpo\.tieBreak=random \(1 seed\)\)/);
+});
+
+test('fraction bands are clipped to [0, 1] whatever the case of the key (refinementAccuracy, clipFraction)', () => {
+  // two seeds far apart: the t interval (12.7 × sd/√2) leaves [0, 1] on both sides
+  const base = syntheticRun({ algo: 'igrpo', seed: 1, steps: 3 }).metrics;
+  const spread = [0, 1].flatMap((seed) => base.map((m) => ({ ...m, seed, refinementAccuracy: seed ? 0.95 : 0.05, draftAccuracy: 0.5, clipFraction: seed ? 0.9 : 0.1 })));
+  for (const fig of [draftVsRefinementCurve(spread), metricCurve(spread, 'clipFraction', 'clip fraction')]) {
+    const bands = fig.data.filter((t) => t.fill === 'toself');
+    assert.ok(bands.length > 0);
+    for (const b of bands) for (const y of b.y as number[]) assert.ok(y >= 0 && y <= 1, `${fig.layout.title.text}: ${y} outside [0, 1]`);
+  }
+  assert.ok(UNIT_INTERVAL.test('refinementAccuracy') && UNIT_INTERVAL.test('bestDraftAccuracy') && UNIT_INTERVAL.test('zeroStdFraction'));
+  assert.ok(!UNIT_INTERVAL.test('reward') && !UNIT_INTERVAL.test('entropy'));
+});
+
+test("training accuracy: iGRPO's (under q′) beside GRPO's (under q) says it is not like for like", () => {
+  const fig = accuracyCurve(metrics);
+  assert.match(fig.layout.title.text, /not like for like: iGRPO under q′ \(q \+ best draft\), GRPO under q/);
+  const only = accuracyCurve(metrics.filter((m) => m.algo === 'grpo'));
+  assert.doesNotMatch(only.layout.title.text, /q′/);
 });

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { Problem } from '../src/data/schema.js';
 import {
-  buildRefinementPrompts, draftRequest, grpoRequest, igrpoRollout, IgrpoOptions, refinementPrompt, refinementRequest, selectBestDraft,
+  draftRequest, grpoRequest, grpoRollout, igrpoRollout, IgrpoOptions, questionPrompts, refinementPrompt, refinementPrompts, refinementRequest, selectBestDraft,
+  type RolloutDeps,
 } from '../src/rl/igrpo.js';
 import type { Completion, SampleRequest, Scored } from '../src/rl/rollout.js';
 import { getTemplate, registerTemplate } from '../src/rl/templates.js';
@@ -57,20 +58,80 @@ test('rollout: N drafts under q, G refinements under template(q, d̂); GRPO base
   };
   const score = (_p: Problem, c: Completion) => ({ reward: c.text.endsWith('c2') ? 1 : 0, rewards: {}, correct: false, answer: null });
   const opts = IgrpoOptions.parse({ drafts: 3, refinements: 5, template: 'plain' });
-  const deps = { sample: sampleFn, score, promptOf: (p: Problem) => p.problem, maxNewTokens: 9, seed: 4 };
+  // a fake tokenizer: one id per character
+  const encode = (text: string) => [...text].map((ch) => ch.charCodeAt(0));
+  const deps: RolloutDeps = { sample: sampleFn, score, promptOf: (p: Problem) => p.problem, encode, contextLength: 64, maxNewTokens: 9, seed: 4 };
   const r = await igrpoRollout(problems, deps, opts);
   assert.deepEqual(requests.map((q) => q.n), [3, 5]);
-  assert.deepEqual(requests[0].prompts, ['Q:1', 'Q:2']);
+  assert.deepEqual(requests[0].prompts.map((p) => p.text), ['Q:1', 'Q:2']);
   assert.deepEqual(r.chosen, [2, 2]);
-  assert.deepEqual(requests[1].prompts, ['Q:1\np0c2\n', 'Q:2\np1c2\n']);
+  assert.deepEqual(requests[1].prompts.map((p) => p.text), ['Q:1\np0c2\n', 'Q:2\np1c2\n']);
+  // each prompt is encoded once and sampled under those ids
+  requests.flatMap((q) => q.prompts).forEach((p) => assert.deepEqual(p.ids, encode(p.text)));
   assert.deepEqual(r.refinements.map((g) => g.prompt), requests[1].prompts);
   assert.equal(r.refinements[0].completions.length, 5);
   assert.notEqual(requests[0].seed, requests[1].seed);
-  assert.equal(grpoRequest(problems, deps, 8).n, 8);
-  assert.equal(draftRequest(problems, deps, opts).n + refinementRequest(['x'], deps, opts).n, 8);
-  assert.equal(draftRequest(problems, deps, IgrpoOptions.parse({ maxDraftTokens: 4 })).maxNewTokens, 4);
-  assert.deepEqual(buildRefinementPrompts(r.drafts, [0, 1], opts), ['Q:1\np0c0\n', 'Q:2\np1c1\n']);
+  const questions = questionPrompts(problems, deps);
+  assert.equal(grpoRequest(questions, deps, 8).n, 8);
+  assert.equal(draftRequest(questions, deps, opts).n + refinementRequest(questions.slice(0, 1), deps, opts).n, 8);
+  assert.equal(draftRequest(questions, deps, IgrpoOptions.parse({ maxDraftTokens: 4 })).maxNewTokens, 4);
+  assert.deepEqual(refinementPrompts(r.drafts, [0, 1], opts, deps).map((p) => p.text), ['Q:1\np0c0\n', 'Q:2\np1c1\n']);
+  // a q' that leaves less than min(8, maxNewTokens) positions to generate falls back to q
+  const tight = { ...deps, contextLength: 'Q:1\np0c0\n'.length + 7 };
+  assert.deepEqual(refinementPrompts(r.drafts, [0, 1], opts, tight).map((p) => p.text), ['Q:1', 'Q:2']);
 });
+
+/** A sampler that records every request (prompt texts and ids, n, limits, seed) and answers deterministically. */
+function recordingSampler(): { requests: SampleRequest[]; sample: (req: SampleRequest) => Promise<Completion[][]> } {
+  const requests: SampleRequest[] = [];
+  const sample = async (req: SampleRequest) => {
+    requests.push(structuredClone(req));
+    return req.prompts.map((p, i) =>
+      Array.from({ length: req.n }, (_, j) => {
+        const text = `${(req.seed + 7 * i + 3 * j + p.ids.length) % 10}${'9'.repeat(j % 3)}`;
+        return { ids: [...text].map((ch) => ch.charCodeAt(0) % 16 + 3), logprobs: [-0.5], text, finishReason: 'stop' as const };
+      }),
+    );
+  };
+  return { requests, sample };
+}
+
+for (const algo of ['igrpo', 'grpo'] as const) {
+  test(`the rollout the trainer runs is ${algo}Rollout: a fake sampler sees exactly the requests that function makes`, async () => {
+    const trained = recordingSampler();
+    const t = await Trainer.create(tinyConfig({ algo, steps: 2 }), { policy: tinyPolicy(3), score: lengthScore });
+    // the trainer samples through its SampleFn: swap in the recording fake
+    (t as unknown as { sampleFn: unknown }).sampleFn = trained.sample;
+    const direct = recordingSampler();
+    for (let step = 0; step < 2; step++) {
+      const before = trained.requests.length;
+      const s = await t.step();
+      // the same step's deps, with the fake as the sampler, into the rl function itself
+      const deps = { ...t.rolloutDeps(t.begin()), seed: s.seed, sample: direct.sample };
+      const problems = t.problemsFor(step);
+      const groups = algo === 'igrpo' ? (await igrpoRollout(problems, deps, t.config.igrpo)).refinements : await grpoRollout(problems, deps, t.config.completionsPerPrompt);
+      assert.deepEqual(trained.requests.slice(before), direct.requests.slice(before));
+      assert.equal(direct.requests.length - before, algo === 'igrpo' ? 2 : 1);
+      assert.deepEqual(s.groups!.map((g) => g.prompt), groups.map((g) => g.prompt));
+      assert.deepEqual(s.groups!.map((g) => g.completions.map((c) => c.text)), groups.map((g) => g.completions.map((c) => c.text)));
+    }
+    // stage by stage (a notebook, one cell each) makes the same requests as step()
+    const stages = recordingSampler();
+    const viaStages = await Trainer.create(tinyConfig({ algo, steps: 2 }), { policy: tinyPolicy(3), score: lengthScore });
+    (viaStages as unknown as { sampleFn: unknown }).sampleFn = stages.sample;
+    const s = viaStages.begin();
+    if (algo === 'igrpo') {
+      await viaStages.sampleDrafts(s);
+      viaStages.scoreDrafts(s);
+      viaStages.selectDrafts(s);
+    }
+    viaStages.buildPrompts(s);
+    await viaStages.sampleRefinements(s);
+    assert.deepEqual(stages.requests, trained.requests.slice(0, algo === 'igrpo' ? 2 : 1));
+    t.dispose();
+    viaStages.dispose();
+  });
+}
 
 function hasTensor(x: unknown): boolean {
   if (x instanceof tf.Tensor) return true;
@@ -114,6 +175,6 @@ test('no gradient through stage 1: drafts are plain data, and perturbing them le
   const seqs = t.trainSequences(s);
   assert.equal(seqs.length, 2 * 2);
   const tok = t.policy.tokenizer;
-  seqs.forEach((q, i) => assert.equal(tok.decode(q.promptIds), s.prompts![Math.floor(i / 2)]));
+  seqs.forEach((q, i) => assert.equal(tok.decode(q.promptIds), s.prompts![Math.floor(i / 2)].text));
   t.dispose();
 });

@@ -47,3 +47,10 @@ test('report: usage errors give exit code 2 or a message naming the problem', as
   assert.ok(fs.existsSync(path.join(solo, 'report', 'summary.md')));
   assert.ok(!fs.existsSync(path.join(solo, 'report', 'accuracy.png')));
 });
+
+test('report --scale 2 writes PNGs at twice the pixels of the same layout (SVG unaffected)', async () => {
+  const out = path.join(root, 'out-2x');
+  assert.equal(await report([path.join(root, 'grpo-s1'), '--out', out, '--format', 'png', '--width', '300', '--height', '200', '--scale', '2']), 0);
+  assert.deepEqual(pngSize(fs.readFileSync(path.join(out, 'accuracy.png'))), { width: 600, height: 400 });
+  await assert.rejects(report([root, '--scale', '0']), /--scale must be a number in \(0, 8\]/);
+});

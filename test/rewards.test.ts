@@ -11,23 +11,23 @@ const p = (answer: string, extra: Record<string, unknown> = {}): Problem => ({ i
 
 test('accuracy + format, weight 1 each, with a per-reward breakdown', () => {
   const r = scoreCompletion('<think>7*3=21 12+21=33</think><answer>33</answer>', p('33'));
-  assert.deepEqual(r.breakdown, { accuracy: 1, format: 1 });
-  assert.equal(r.total, 2);
+  assert.deepEqual(r.rewards, { accuracy: 1, format: 1 });
+  assert.equal(r.reward, 2);
   assert.equal(r.correct, true);
   assert.equal(r.answer, '33');
 
   const wrong = scoreCompletion('<think>7*3=21</think><answer>34</answer>', p('33'));
-  assert.deepEqual(wrong.breakdown, { accuracy: 0, format: 1 });
-  assert.equal(wrong.total, 1);
+  assert.deepEqual(wrong.rewards, { accuracy: 0, format: 1 });
+  assert.equal(wrong.reward, 1);
   assert.equal(wrong.correct, false);
 
   const unformatted = scoreCompletion('the answer is \\boxed{33}', p('33'));
-  assert.deepEqual(unformatted.breakdown, { accuracy: 1, format: 0 });
-  assert.equal(scoreCompletion('blah', p('33')).total, 0);
+  assert.deepEqual(unformatted.rewards, { accuracy: 1, format: 0 });
+  assert.equal(scoreCompletion('blah', p('33')).reward, 0);
 });
 
 test('format reward: the exact template only', () => {
-  const f = (c: string) => scoreCompletion(c, p('1'), [{ fn: formatReward, weight: 1 }]).total;
+  const f = (c: string) => scoreCompletion(c, p('1'), [{ fn: formatReward, weight: 1 }]).reward;
   assert.equal(f('<think>a</think><answer>1</answer>'), 1);
   assert.equal(f('<think>\na\n</think>\n<answer>\n1\n</answer>\n'), 1);
   assert.equal(f('<answer>1</answer>'), 0);
@@ -39,23 +39,23 @@ test('format reward: the exact template only', () => {
 });
 
 test('accuracy reward uses the equivalence checker and strict extraction by default', () => {
-  assert.equal(scoreCompletion('<answer>\\frac{1}{2}</answer>', p('0.5')).breakdown.accuracy, 1);
-  assert.equal(scoreCompletion('<answer>(1, 2)</answer>', p('(2,1)')).breakdown.accuracy, 0);
+  assert.equal(scoreCompletion('<answer>\\frac{1}{2}</answer>', p('0.5')).rewards.accuracy, 1);
+  assert.equal(scoreCompletion('<answer>(1, 2)</answer>', p('(2,1)')).rewards.accuracy, 0);
   // No marker: strict extraction finds nothing, so listing numbers earns nothing …
-  assert.equal(scoreCompletion('1 2 3 4 5 33', p('33')).breakdown.accuracy, 0);
+  assert.equal(scoreCompletion('1 2 3 4 5 33', p('33')).rewards.accuracy, 0);
   // … unless the researcher asks for flexible extraction.
   const flexible = makeAccuracyReward({ extract: { mode: 'flexible' } });
-  assert.equal(scoreCompletion('1 2 3 4 5 33', p('33'), [{ fn: flexible, weight: 1 }]).total, 1);
+  assert.equal(scoreCompletion('1 2 3 4 5 33', p('33'), [{ fn: flexible, weight: 1 }]).reward, 1);
 });
 
 test('an unusable gold is flagged and scores 0, never a free 1.0', () => {
   for (const gold of ['\\text{ }', '$$', '\\boxed{}', '\\frac{1}{2']) {
     const r = scoreCompletion('<think>x</think><answer></answer>', p(gold));
-    assert.equal(r.breakdown.accuracy, 0, gold);
+    assert.equal(r.rewards.accuracy, 0, gold);
     assert.equal(r.correct, false);
     assert.match(r.flagged ?? '', /empty|unbalanced/, gold);
     const r2 = scoreCompletion('<think>x</think><answer>5</answer>', p(gold));
-    assert.equal(r2.breakdown.accuracy, 0);
+    assert.equal(r2.rewards.accuracy, 0);
     assert.ok(r2.flagged);
   }
   // A countdown problem without its numbers is flagged too.
@@ -64,11 +64,11 @@ test('an unusable gold is flagged and scores 0, never a free 1.0', () => {
 
 test('countdown answers are checked by rule, not by string', () => {
   const cd = p('(3+5)*2', { task: 'countdown', numbers: [3, 5, 2], target: 16 });
-  assert.equal(scoreCompletion('<think>.</think><answer>(3+5)*2</answer>', cd).breakdown.accuracy, 1);
-  assert.equal(scoreCompletion('<think>.</think><answer>2*(5+3)</answer>', cd).breakdown.accuracy, 1);
-  assert.equal(scoreCompletion('<think>.</think><answer>16</answer>', cd).breakdown.accuracy, 0);
-  assert.equal(scoreCompletion('<think>.</think><answer>3*5+2-1</answer>', cd).breakdown.accuracy, 0);
-  assert.equal(scoreCompletion('<think>.</think><answer>3+5+2</answer>', cd).breakdown.accuracy, 0);
+  assert.equal(scoreCompletion('<think>.</think><answer>(3+5)*2</answer>', cd).rewards.accuracy, 1);
+  assert.equal(scoreCompletion('<think>.</think><answer>2*(5+3)</answer>', cd).rewards.accuracy, 1);
+  assert.equal(scoreCompletion('<think>.</think><answer>16</answer>', cd).rewards.accuracy, 0);
+  assert.equal(scoreCompletion('<think>.</think><answer>3*5+2-1</answer>', cd).rewards.accuracy, 0);
+  assert.equal(scoreCompletion('<think>.</think><answer>3+5+2</answer>', cd).rewards.accuracy, 0);
 });
 
 test('penalties and custom rewards combine as a weighted sum', () => {
@@ -76,13 +76,13 @@ test('penalties and custom rewards combine as a weighted sum', () => {
   const rewards = [...DEFAULT_REWARDS, { fn: short, weight: 2 }, { fn: lengthPenalty({ maxChars: 10, perChar: 0.01 }), weight: 1 }];
   const c = '<think>a</think><answer>1</answer>'; // 34 chars
   const r = scoreCompletion(c, p('1'), rewards);
-  assert.equal(r.breakdown.short, 0.5);
-  assert.ok(Math.abs(r.breakdown.length - -0.24) < 1e-12);
-  assert.ok(Math.abs(r.total - (1 + 1 + 2 * 0.5 - 0.24)) < 1e-12);
+  assert.equal(r.rewards.short, 0.5);
+  assert.ok(Math.abs(r.rewards.length - -0.24) < 1e-12);
+  assert.ok(Math.abs(r.reward - (1 + 1 + 2 * 0.5 - 0.24)) < 1e-12);
   const fp = formattingPenalty(0.5);
-  assert.equal(scoreCompletion('<answer>1</answer> more', p('1'), [{ fn: fp, weight: 1 }]).total, -0.5);
-  assert.equal(scoreCompletion('<answer>1</answer><answer>2</answer>', p('1'), [{ fn: fp, weight: 1 }]).total, -0.5);
-  assert.equal(scoreCompletion('<answer>1</answer>', p('1'), [{ fn: fp, weight: 1 }]).total, 0);
+  assert.equal(scoreCompletion('<answer>1</answer> more', p('1'), [{ fn: fp, weight: 1 }]).reward, -0.5);
+  assert.equal(scoreCompletion('<answer>1</answer><answer>2</answer>', p('1'), [{ fn: fp, weight: 1 }]).reward, -0.5);
+  assert.equal(scoreCompletion('<answer>1</answer>', p('1'), [{ fn: fp, weight: 1 }]).reward, 0);
   const broken: RewardFunction = { name: 'broken', score: () => NaN };
   assert.throws(() => scoreCompletion(c, p('1'), [{ fn: broken, weight: 1 }]), /broken/);
   assert.equal(accuracyReward.name, 'accuracy');

@@ -40,7 +40,7 @@ test('arithmetic: exact answers, worked steps, schema, charset, length, difficul
       }
       assert.equal(steps[steps.length - 1].split('=')[1], it.answer);
       for (const ch of it.problem + it.solution!) assert.ok(SYNTHETIC_CHARSET.includes(ch), `char ${ch}`);
-      assert.equal(scoreCompletion(it.solution!, it).total, 2, 'the reference solution earns full reward');
+      assert.equal(scoreCompletion(it.solution!, it).reward, 2, 'the reference solution earns full reward');
     }
     if (difficulty === 2) {
       const maxLen = Math.max(...items.map((i) => i.problem.length + i.solution!.length));
@@ -65,7 +65,7 @@ test('countdown: every reference answer reaches the target with each number once
       // Cross-check with plain JS evaluation of the answer expression.
       assert.equal(Function(`return (${it.answer})`)(), it.target);
       for (const ch of it.problem + it.solution!) assert.ok(SYNTHETIC_CHARSET.includes(ch), `char ${ch}`);
-      assert.equal(scoreCompletion(it.solution!, it).total, 2);
+      assert.equal(scoreCompletion(it.solution!, it).reward, 2);
     }
   }
 });

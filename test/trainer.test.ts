@@ -26,7 +26,7 @@ test('iGRPO step API: each stage fills its field; q′ holds d̂; metrics and ro
   const chosen = t.selectDrafts(s);
   chosen.forEach((c, i) => assert.equal(scored[i].completions[c].score.reward, Math.max(...scored[i].completions.map((d) => d.score.reward))));
   const prompts = t.buildPrompts(s);
-  prompts.forEach((q2, i) => assert.equal(q2, `${scored[i].prompt}\n${scored[i].completions[chosen[i]].text}\n`));
+  prompts.forEach((q2, i) => assert.equal(q2.text, `${scored[i].prompt.text}\n${scored[i].completions[chosen[i]].text}\n`));
   const refinements = await t.sampleRefinements(s);
   assert.deepEqual(refinements.map((g) => g.length), [2, 2]);
   t.scoreRefinements(s);
@@ -57,7 +57,7 @@ test('GRPO at matched budget samples one group of N + G under q and has no draft
   const s = await t.step();
   assert.equal(s.drafts, undefined);
   assert.deepEqual(s.samples!.map((g) => g.length), [4, 4]);
-  assert.deepEqual(s.prompts, s.problems.map((p) => `${p.problem}\n`));
+  assert.deepEqual(s.prompts!.map((p) => p.text), s.problems.map((p) => `${p.problem}\n`));
   assert.equal(s.metrics!.sampledCompletions, 8);
   await assert.rejects(() => t.sampleDrafts(t.begin()), /iGRPO stage/);
   t.dispose();

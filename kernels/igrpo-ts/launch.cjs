@@ -19,7 +19,9 @@ if (!fs.existsSync(tslabMain)) {
   process.exit(1);
 }
 const connectionFile = process.argv[2];
-if (!connectionFile) {
+// Required (not run) by tests: the patches below apply, the kernel does not start.
+const asLibrary = require.main !== module;
+if (!connectionFile && !asLibrary) {
   console.error('igrpo-ts kernel: usage: node launch.cjs CONNECTION_FILE');
   process.exit(2);
 }
@@ -76,18 +78,46 @@ try {
 function stripTypes(sourceFile, options) {
   const file = sourceFile.fileName;
   if (esbuild) {
-    return esbuild.transformSync(sourceFile.text, { loader: /\.tsx$/.test(file) ? 'tsx' : /\.[cm]?js$/.test(file) ? 'js' : 'ts', format: 'esm', target: 'es2022', sourcefile: file }).code;
+    // The inline map lets error stacks name src/*.ts lines (stack.cjs composes it with the CommonJS pass's map).
+    return esbuild.transformSync(sourceFile.text, { loader: /\.tsx$/.test(file) ? 'tsx' : /\.[cm]?js$/.test(file) ? 'js' : 'ts', format: 'esm', target: 'es2022', sourcefile: file, sourcemap: 'inline' }).code;
   }
   return ts.transpileModule(sourceFile.text, {
     fileName: file,
-    compilerOptions: { module: options.module, target: options.target, esModuleInterop: true, jsx: options.jsx, experimentalDecorators: true },
+    compilerOptions: { module: options.module, target: options.target, esModuleInterop: true, jsx: options.jsx, experimentalDecorators: true, inlineSourceMap: true },
   }).outputText;
+}
+
+// tslab makes a cell's names visible to later cells by rewriting each use of an earlier cell's name `x` to
+// `exports.x` (in its `after` transformer). A shorthand property `{ policy }` has no expression to rewrite, so it
+// stays `{ policy }` and throws "policy is not defined" at run time although it type-checked. This transformer runs
+// just before tslab's and spells such shorthands out as `{ policy: exports.policy }`.
+const PREV_DECLS = /(^|\/)__prev__\.d\.ts$/;
+function shorthandToExports(program) {
+  const checker = program.getTypeChecker();
+  return (context) => {
+    const f = context.factory;
+    const visit = (node) => {
+      const original = ts.getOriginalNode(node);
+      if (ts.isShorthandPropertyAssignment(node) && ts.isShorthandPropertyAssignment(original) && !node.objectAssignmentInitializer) {
+        const value = checker.getShorthandAssignmentValueSymbol(original);
+        if ((value?.declarations ?? []).some((d) => PREV_DECLS.test(d.getSourceFile().fileName))) {
+          const name = node.name.text;
+          return f.createPropertyAssignment(f.createIdentifier(name), f.createPropertyAccessExpression(f.createIdentifier('exports'), f.createIdentifier(name)));
+        }
+      }
+      return ts.visitEachChild(node, visit, context);
+    };
+    return (sourceFile) => ts.visitNode(sourceFile, visit);
+  };
 }
 
 function withFastEmit(builder, options) {
   const emit = builder.emit.bind(builder);
   builder.emit = function (sourceFile, writeFile, cancellationToken, emitOnlyDts, transformers) {
-    if (!sourceFile || CELL_FILE.test(sourceFile.fileName) || !writeFile) return emit(sourceFile, writeFile, cancellationToken, emitOnlyDts, transformers);
+    if (sourceFile && CELL_FILE.test(sourceFile.fileName) && transformers) {
+      transformers = { ...transformers, after: [shorthandToExports(builder.getProgram()), ...(transformers.after ?? [])] };
+    }
+    if (!fastEmit || !sourceFile || CELL_FILE.test(sourceFile.fileName) || !writeFile) return emit(sourceFile, writeFile, cancellationToken, emitOnlyDts, transformers);
     const rel = path.relative(options.rootDir, sourceFile.fileName).replace(/\.(ts|tsx|js|mts|cts)$/, '.js');
     writeFile(path.join(path.resolve(options.rootDir, options.outDir), rel), stripTypes(sourceFile, options), false);
     return { emitSkipped: false, diagnostics: [] };
@@ -97,9 +127,10 @@ function withFastEmit(builder, options) {
 
 const createHost = ts.createWatchCompilerHost;
 const strictHost = function (rootFiles, options, ...rest) {
-  const opts = strict && Array.isArray(rootFiles) ? { ...options, strict: true } : options;
+  // inlineSourceMap: the cell's JavaScript carries its map to the CommonJS pass, so stacks can name cell lines.
+  const opts = Array.isArray(rootFiles) ? { ...options, ...(strict ? { strict: true } : {}), inlineSourceMap: true, sourceMap: false } : options;
   const host = createHost.call(ts, rootFiles, opts, ...rest);
-  if (fastEmit && Array.isArray(rootFiles)) {
+  if (Array.isArray(rootFiles)) {
     // tslab assigns host.afterProgramCreate = (builder) => … after this returns; hand it a builder with our emit.
     let after;
     Object.defineProperty(host, 'afterProgramCreate', {
@@ -113,7 +144,12 @@ const strictHost = function (rootFiles, options, ...rest) {
   return host;
 };
 // The module's exports are getters that cannot be reassigned, so tslab gets a proxy of it from the require cache.
-const overrides = { createWatchCompilerHost: strictHost, ...(checkSrc ? {} : { getPreEmitDiagnosticsOfFiles: cellChecked }) };
+const stack = require('./stack.cjs');
+const overrides = {
+  createWatchCompilerHost: strictHost,
+  transpileModule: stack.wrapTranspile(ts.transpileModule),
+  ...(checkSrc ? {} : { getPreEmitDiagnosticsOfFiles: cellChecked }),
+};
 require.cache[tsPath].exports = new Proxy(ts, {
   get: (target, key, receiver) => (Object.prototype.hasOwnProperty.call(overrides, key) ? overrides[key] : Reflect.get(target, key, receiver)),
 });
@@ -131,6 +167,7 @@ Module._resolveFilename = function (request, ...rest) {
   return resolveFilename.call(this, request, ...rest);
 };
 
-const { startKernel } = require(tslabMain);
-// enableFindLocal=false: we already picked the repo's own tslab (1.0.22), whose compiler settings src/ targets.
-startKernel({ configPath: connectionFile, enableFindLocal: false, jsKernel: false, globalVersion: '1.0.22' });
+// tslab's startKernel, with the protocol fixes of protocol.cjs (execution counts, error replies with mapped stacks,
+// --allow-errors, cooperative interrupt). We use the repo's own tslab (1.0.22), whose compiler settings src/ targets.
+if (!asLibrary) require('./protocol.cjs').startKernel({ root, tslabDir: path.dirname(path.dirname(tslabMain)), configPath: connectionFile });
+module.exports = { root, tslabMain };

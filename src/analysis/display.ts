@@ -2,12 +2,18 @@
 // place (progress bars, live plots). tslab's public `display.raw` sends one MIME type per message; we use the same
 // channel it uses (tslab/dist/jupyter's lastWriteDisplayData, set while a cell runs) to send whole bundles.
 //
-// Figures go out as application/vnd.plotly.v1+json (JupyterLab with plotly's extension, VS Code) plus a text/html
-// fallback (plain JupyterLab, nbconvert's HTML export). The fallback does not embed plotly.js per figure: the
-// first figure of a kernel session is preceded by one loader output holding plotly.js (≈4.8 MB, once), and every
-// figure's HTML is a <div> plus a few lines that wait for window.Plotly. IGRPO_PLOTLY_HTML picks the loader:
-//   inline (default, works offline) | cdn (a <script src> to cdn.plot.ly, small notebooks, needs the network)
-//   | none (no HTML fallback at all).
+// Figures go out as application/vnd.plotly.v1+json (JupyterLab with plotly's extension, VS Code) plus a small
+// text/html fallback (the classic Notebook, plain JupyterLab, nbconvert's HTML export) that draws the figure with
+// plotly.js loaded *by URL from the Jupyter server itself*: the kernel installer puts plotly.min.js into the kernel
+// spec's folder, which every Jupyter server (notebook 6, jupyter_server / JupyterLab) serves offline at
+// {base_url}kernelspecs/igrpo-ts/FILE. Each figure's HTML loads it on its own (once per page: a shared promise; via
+// require.js where the page has it, as the classic Notebook does: an AMD build of plotly.js registers there instead
+// of setting window.Plotly; plotly.js 4's bundle is not AMD and sets window.Plotly either way), so a figure draws again after re-running its cell,
+// saving and reopening the notebook, or reloading the page — the notebook file holds only the figure's JSON.
+// Where that URL does not answer (an HTML export opened from disk) it tries cdn.plot.ly.
+// IGRPO_PLOTLY_HTML picks the fallback:
+//   server (default) | cdn (only cdn.plot.ly) | inline (plotly.js embedded once per kernel session, ≈4.8 MB, for
+//   a self-contained HTML export; figures blank after a page reload or in a reopened notebook) | none (no HTML).
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -71,12 +77,20 @@ function scriptJson(v: unknown): string {
   return JSON.stringify(v).replace(/</g, '\\u003c');
 }
 
-type PlotlyHtmlMode = 'inline' | 'cdn' | 'none';
+type PlotlyHtmlMode = 'server' | 'inline' | 'cdn' | 'none';
 
 function plotlyHtmlMode(): PlotlyHtmlMode {
-  const m = process.env.IGRPO_PLOTLY_HTML ?? 'inline';
-  if (m === 'inline' || m === 'cdn' || m === 'none') return m;
-  throw new Error(`IGRPO_PLOTLY_HTML must be inline, cdn or none (got '${m}')`);
+  const m = process.env.IGRPO_PLOTLY_HTML ?? 'server';
+  if (m === 'server' || m === 'inline' || m === 'cdn' || m === 'none') return m;
+  throw new Error(`IGRPO_PLOTLY_HTML must be server, inline, cdn or none (got '${m}')`);
+}
+
+/** The kernel spec the installer writes (scripts/install-kernel.ts); its folder is served by Jupyter. */
+export const KERNEL_SPEC_NAME = 'igrpo-ts';
+
+/** plotly.js's file name in the kernel spec folder, versioned so that a browser never uses a stale cached copy. */
+export function plotlyAssetName(): string {
+  return `plotly-${plotlyVersion()}.min.js`;
 }
 
 export function plotlyBundlePath(): string {
@@ -98,14 +112,41 @@ export function plotlyLoaderHtml(mode: PlotlyHtmlMode = plotlyHtmlMode()): strin
   return `<script type="text/javascript">/* plotly.js ${plotlyVersion()}, loaded once for the igrpo-ts figures below */\n${js}\n</script>`;
 }
 
-/** A figure's HTML fallback: a div and a script that draws it once window.Plotly exists. */
-export function figureHtml(fig: PlotlyFigure, id = `igrpo-fig-${randomBytes(6).toString('hex')}`): string {
+/** Where a figure's HTML looks for plotly.js, in order: '{base}' is the Jupyter server's base URL. */
+export function plotlySources(mode: PlotlyHtmlMode = plotlyHtmlMode()): string[] {
+  const cdn = `https://cdn.plot.ly/plotly-${plotlyVersion()}.min.js`;
+  if (mode === 'cdn') return [cdn];
+  if (mode === 'server') return [`{base}kernelspecs/${KERNEL_SPEC_NAME}/${plotlyAssetName()}`, cdn];
+  return []; // inline: the loader output defines window.Plotly
+}
+
+// The loader every figure carries (ES5, ~1 kB): window.Plotly if present, else one shared promise that loads
+// plotly.js from the first source that answers — through require.js when the page has an AMD loader (the classic
+// Notebook: plotly's UMD bundle would register as an anonymous module and never set window.Plotly), else a <script>.
+const LOADER_JS =
+  'function igrpoPlotly(urls){var w=window;if(w.Plotly)return Promise.resolve(w.Plotly);if(w.__igrpoPlotly)return w.__igrpoPlotly;' +
+  'var base="/";try{var b=document.body&&document.body.getAttribute("data-base-url");var c=document.getElementById("jupyter-config-data");' +
+  'base=b||(c&&JSON.parse(c.textContent).baseUrl)||"/";}catch(e){}if(base.charAt(base.length-1)!=="/")base+="/";' +
+  'w.__igrpoPlotly=new Promise(function(resolve,reject){function next(i){if(i>=urls.length){delete w.__igrpoPlotly;reject(new Error("plotly.js could not be loaded"));return;}' +
+  'var url=urls[i].replace("{base}",base);if(typeof w.define==="function"&&w.define.amd&&typeof w.require==="function"){var name="igrpo-plotly-"+i;var paths={};paths[name]=url.replace(/\\.js$/,"");' +
+  'w.require.config({paths:paths});w.require([name],function(P){P=P||w.Plotly;if(P){w.Plotly=P;resolve(P);}else next(i+1);},function(){if(w.requirejs&&w.requirejs.undef)w.requirejs.undef(name);next(i+1);});}' +
+  'else{var s=document.createElement("script");s.src=url;s.charset="utf-8";s.onload=function(){w.Plotly?resolve(w.Plotly):next(i+1);};s.onerror=function(){next(i+1);};document.head.appendChild(s);}}next(0);});' +
+  'return w.__igrpoPlotly;}';
+
+/**
+ * A figure's HTML fallback: a div and a script that loads plotly.js (see plotlySources) if the page lacks it and
+ * draws the figure. Small (the figure's JSON plus ~1 kB); it holds no plotly.js.
+ */
+export function figureHtml(fig: PlotlyFigure, id = `igrpo-fig-${randomBytes(6).toString('hex')}`, sources: string[] = plotlySources()): string {
   const height = typeof fig.layout.height === 'number' ? fig.layout.height : 420;
   return (
     `<div id="${id}" class="igrpo-figure" style="width:100%;height:${height}px"></div>\n` +
-    `<script type="text/javascript">(function(){var fig=${scriptJson(fig)};var tries=0;` +
-    `function draw(){if(window.Plotly){window.Plotly.react(${JSON.stringify(id)},fig.data,fig.layout,{responsive:true});}` +
-    `else if(tries++<400){setTimeout(draw,50);}}draw();})();</script>`
+    `<script type="text/javascript">(function(){var fig=${scriptJson(fig)};var id=${JSON.stringify(id)};${LOADER_JS}` +
+    `function draw(P){var el=document.getElementById(id);if(el)P.react(el,fig.data,fig.layout,{responsive:true});}` +
+    `if(window.Plotly){draw(window.Plotly);return;}` +
+    // inline mode: the loader output defines window.Plotly a moment later
+    `var urls=${scriptJson(sources)};if(urls.length===0){var tries=0;(function wait(){if(window.Plotly)draw(window.Plotly);else if(tries++<400)setTimeout(wait,50);})();return;}` +
+    `igrpoPlotly(urls).then(draw,function(e){var el=document.getElementById(id);if(el)el.textContent="(figure not drawn: "+e.message+")";});})();</script>`
   );
 }
 
@@ -118,7 +159,7 @@ export function resetPlotlyLoader(): void {
 
 function ensureLoader(): void {
   const mode = plotlyHtmlMode();
-  if (loaderShown || mode === 'none') return;
+  if (loaderShown || mode !== 'inline') return;
   if (displayBundle({ 'text/html': plotlyLoaderHtml(mode), 'text/plain': '' })) loaderShown = true;
 }
 
@@ -153,6 +194,31 @@ export function showHtml(html: string, plain = html.replace(/<[^>]*>/g, '')): vo
 
 export function showMarkdown(md: string): void {
   if (!displayBundle({ 'text/markdown': md, 'text/plain': md })) console.log(md);
+}
+
+const IMAGE_TYPES: Record<string, string> = { '.png': 'image/png', '.svg': 'image/svg+xml', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif' };
+
+/**
+ * Markdown whose local images (![alt](relative/path.png), relative to `baseDir`) are embedded as data URLs. A
+ * notebook renders markdown outputs against the *notebook's* folder through the Jupyter server, so a report's
+ * relative image paths (e.g. summary.md's) would show as broken images; embedded ones show anywhere, also after
+ * saving. Remote (http:, data:) and missing images are left as they are.
+ */
+export function inlineMarkdownImages(md: string, baseDir: string): string {
+  return md.replace(/!\[([^\]]*)\]\(([^)\s]+)\)/g, (whole, alt: string, src: string) => {
+    if (/^[a-z]+:/i.test(src)) return whole;
+    const file = path.resolve(baseDir, decodeURI(src));
+    const type = IMAGE_TYPES[path.extname(file).toLowerCase()];
+    if (!type || !fs.existsSync(file)) return whole;
+    return `![${alt}](data:${type};base64,${fs.readFileSync(file).toString('base64')})`;
+  });
+}
+
+/** Shows a markdown file (e.g. a report's summary.md) with its images embedded, so they render in the notebook. */
+export function showMarkdownFile(file: string): void {
+  const md = fs.readFileSync(file, 'utf8');
+  const inlined = inlineMarkdownImages(md, path.dirname(file));
+  if (!displayBundle({ 'text/markdown': inlined, 'text/plain': md })) console.log(md);
 }
 
 type Cell = string | number | boolean | null | undefined;

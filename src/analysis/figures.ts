@@ -1,6 +1,7 @@
 // Plotly figure builders for run logs. Each returns a plain figure object ({ data, layout }) that can be shown in
 // a notebook (display.ts), exported to PNG/SVG (export.ts) or saved as JSON for plotly in any language.
 import type { EvalRecord, MetricsRecord, RolloutRecord } from '../train/records.js';
+import { displayLabel, groupOf } from './labels.js';
 import { bandsOf, evalPoints, finalBySeed, seedBands, transitions, type Band } from './stats.js';
 
 export interface Trace {
@@ -37,6 +38,26 @@ export function colorOf(name: string, i = 0): string {
   return COLORS[name] ?? FALLBACK[i % FALLBACK.length];
 }
 
+/** The algorithm a group label starts with ("igrpo igrpo.template=paper" → "igrpo"). */
+const algoOf = (label: string) => label.split(' ')[0];
+
+/** How a group is named in a legend or on an axis. */
+const nameOf = (label: string) => LABELS[label] ?? displayLabel(label);
+
+/** Seeds behind a band: the most that contributed at any step. */
+const seedsOf = (b: Band) => Math.max(0, ...b.n);
+
+/**
+ * What the shaded bands are, for a title: "95% CI over seeds" when every group has ≥ 2 seeds; otherwise which
+ * groups have a single seed and so no band ("1 seed: no CI" when none has more).
+ */
+export function ciNote(bands: readonly Band[]): string {
+  const single = bands.filter((b) => seedsOf(b) < 2);
+  if (single.length === 0) return '95% CI over seeds';
+  if (single.length === bands.length) return `${seedsOf(bands[0]) === 1 && bands.length === 1 ? '1 seed' : '1 seed each'}: no CI`;
+  return `95% CI over seeds; no band for ${single.map((b) => nameOf(b.algo)).join(', ')} (1 seed)`;
+}
+
 function rgba(hex: string, alpha: number): string {
   const n = parseInt(hex.slice(1), 16);
   return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
@@ -59,7 +80,9 @@ function layout(title: string, x: string, y: string, extra: Record<string, unkno
 export function bandTraces(band: Band, label: string, color: string, bounds?: [number, number]): Trace[] {
   // A t interval over few seeds can leave the metric's range (accuracy below 0); draw it cut to the range.
   const clip = (x: number) => (bounds ? Math.min(bounds[1], Math.max(bounds[0], x)) : x);
-  const showBand = band.n.some((n) => n > 1);
+  // The band spans only the steps with ≥ 2 seeds: one seed has no interval (its half-width would read as 0).
+  const at = band.step.map((_, i) => i).filter((i) => band.n[i] >= 2);
+  const showBand = at.length > 0;
   const mean: Trace = {
     type: 'scatter',
     mode: 'lines',
@@ -76,8 +99,8 @@ export function bandTraces(band: Band, label: string, color: string, bounds?: [n
     type: 'scatter',
     mode: 'lines',
     name: `${label} 95% CI`,
-    x: [...band.step, ...[...band.step].reverse()],
-    y: [...band.hi.map(clip), ...[...band.lo].reverse().map(clip)],
+    x: [...at.map((i) => band.step[i]), ...[...at].reverse().map((i) => band.step[i])],
+    y: [...at.map((i) => clip(band.hi[i])), ...[...at].reverse().map((i) => clip(band.lo[i]))],
     fill: 'toself',
     fillcolor: rgba(color, 0.18),
     line: { width: 0, color: rgba(color, 0) },
@@ -87,8 +110,8 @@ export function bandTraces(band: Band, label: string, color: string, bounds?: [n
   return [bandTrace, mean];
 }
 
-/** Metrics that are fractions: their bands are cut to [0, 1]. */
-const UNIT_INTERVAL = /accuracy|passAt1|Fraction|wrongToRight|rightToWrong/;
+/** Metrics that are fractions: their bands are cut to [0, 1] (any case: refinementAccuracy, clipFraction, …). */
+export const UNIT_INTERVAL = /accuracy|passat1|fraction|wrongtoright|righttowrong/i;
 
 export interface CurveOptions {
   /** Trailing mean over this many steps, per seed, before the band (default 1: raw per-step values). */
@@ -97,44 +120,77 @@ export interface CurveOptions {
 
 const smoothNote = (o: CurveOptions) => ((o.smooth ?? 1) > 1 ? `, ${o.smooth}-step mean` : '');
 
-/** Any logged metric (or a path like "eval.passAt1") over steps, one line per algorithm with its seed band. */
-export function metricCurve(metrics: MetricsRecord[], key: string, title: string, yTitle = key, opts: CurveOptions = {}): PlotlyFigure {
+/** Records as the figures take them: optionally labelled with their run's variant (report.ts loadRuns). */
+type Labeled = { label?: string };
+
+export interface MetricCurveOptions extends CurveOptions {
+  /** A legend name per group (default: the group's display name). */
+  nameOf?: (group: string) => string;
+}
+
+/**
+ * Any logged metric (or a path like "eval.passAt1") over steps, one line per group (run label, else algorithm)
+ * with its seed band. The title gets what the band is appended: "(95% CI over seeds)", or which groups have none.
+ */
+export function metricCurve(metrics: (MetricsRecord & Labeled)[], key: string, title: string, yTitle = key, opts: MetricCurveOptions = {}): PlotlyFigure {
   const bands = seedBands(metrics, key, opts.smooth);
   if (bands.length === 0) throw new Error(`no metrics records carry '${key}'`);
   const bounds: [number, number] | undefined = UNIT_INTERVAL.test(key) ? [0, 1] : undefined;
-  const data = bands.flatMap((b, i) => bandTraces(b, LABELS[b.algo] ?? b.algo, colorOf(b.algo, i), bounds));
-  return { data, layout: layout(title.replace(/\)$/, `${smoothNote(opts)})`), 'step', yTitle) };
+  const name = opts.nameOf ?? nameOf;
+  const data = bands.flatMap((b, i) => bandTraces(b, name(b.algo), colorOf(b.algo, i), bounds));
+  return { data, layout: layout(`${title} (${ciNote(bands)}${smoothNote(opts)})`, 'step', yTitle) };
 }
 
-export const rewardCurve = (m: MetricsRecord[], o: CurveOptions = {}) => metricCurve(m, 'reward', 'Mean reward (95% CI over seeds)', 'reward', o);
-export const accuracyCurve = (m: MetricsRecord[], o: CurveOptions = {}) =>
-  metricCurve(m, 'accuracy', 'Training accuracy (95% CI over seeds)', 'accuracy', o);
-export const entropyCurve = (m: MetricsRecord[], o: CurveOptions = {}) =>
-  metricCurve(m, 'entropy', 'Policy entropy (95% CI over seeds)', 'entropy (nats/token)', o);
-export const evalCurve = (m: MetricsRecord[]) => metricCurve(m, 'eval.passAt1', 'Held-out pass@1 (95% CI over seeds)', 'pass@1');
+export const rewardCurve = (m: (MetricsRecord & Labeled)[], o: CurveOptions = {}) => metricCurve(m, 'reward', 'Mean reward', 'reward', o);
+
+/**
+ * Training accuracy. GRPO's is measured on completions of q, iGRPO's on its refinements, sampled under
+ * q′ = template(q, d̂) with the best draft in the prompt — an easier condition, so the two are not the same
+ * quantity: the legend and title say which is which. Held-out pass@1 (evalCurve/heldOutCurve) compares like with like.
+ */
+export function accuracyCurve(m: (MetricsRecord & Labeled)[], o: CurveOptions = {}): PlotlyFigure {
+  const groups = new Set(m.map(groupOf));
+  const mixed = [...groups].some((g) => algoOf(g) === 'igrpo') && [...groups].some((g) => algoOf(g) !== 'igrpo');
+  const name = (g: string) => (algoOf(g) === 'igrpo' ? `${nameOf(g)} (refinements, under q′)` : `${nameOf(g)} (under q)`);
+  const title = mixed ? 'Training accuracy — not like for like: iGRPO under q′ (q + best draft), GRPO under q' : 'Training accuracy';
+  return metricCurve(m, 'accuracy', title, 'accuracy', { ...o, nameOf: mixed ? name : nameOf });
+}
+export const entropyCurve = (m: (MetricsRecord & Labeled)[], o: CurveOptions = {}) =>
+  metricCurve(m, 'entropy', 'Policy entropy', 'entropy (nats/token)', o);
+export const evalCurve = (m: (MetricsRecord & Labeled)[]) => metricCurve(m, 'eval.passAt1', 'Held-out pass@1', 'pass@1');
 
 /** Held-out pass@1 from evals.jsonl over the number of updates, starting with the policy before any update. */
-export function heldOutCurve(evals: readonly EvalRecord[]): PlotlyFigure {
+export function heldOutCurve(evals: readonly (EvalRecord & Labeled)[]): PlotlyFigure {
   const bands = bandsOf(evalPoints(evals));
   if (bands.length === 0) throw new Error('no evaluation records');
-  const data = bands.flatMap((b, i) => bandTraces(b, LABELS[b.algo] ?? b.algo, colorOf(b.algo, i), [0, 1]));
-  return { data, layout: layout('Held-out pass@1 (95% CI over seeds)', 'updates', 'pass@1') };
+  const data = bands.flatMap((b, i) => bandTraces(b, nameOf(b.algo), colorOf(b.algo, i), [0, 1]));
+  return { data, layout: layout(`Held-out pass@1 (${ciNote(bands)})`, 'updates', 'pass@1') };
 }
 
 /** iGRPO's two stages: draft accuracy vs refinement accuracy over steps (and the best draft's). */
-export function draftVsRefinementCurve(metrics: MetricsRecord[], opts: CurveOptions = {}): PlotlyFigure {
+export function draftVsRefinementCurve(metrics: (MetricsRecord & Labeled)[], opts: CurveOptions = {}): PlotlyFigure {
   const igrpo = metrics.filter((m) => m.algo === 'igrpo');
   const series: [string, string, string][] = [
     ['draftAccuracy', 'drafts', COLORS.draft],
     ['bestDraftAccuracy', 'best draft d̂', '#8c564b'],
     ['refinementAccuracy', 'refinements', COLORS.refinement],
   ];
-  const data = series.flatMap(([key, label, color]) => {
-    const [band] = seedBands(igrpo, key, opts.smooth);
-    return band ? bandTraces(band, label, color, [0, 1]) : [];
-  });
+  // Several iGRPO variants: one set of curves each, dashed differently, named by variant.
+  const groups = [...new Set(igrpo.map(groupOf))].sort();
+  const dashes = ['solid', 'dash', 'dot', 'dashdot', 'longdash'];
+  const bands: Band[] = [];
+  const data = groups.flatMap((g, gi) =>
+    series.flatMap(([key, label, color]) => {
+      const [band] = seedBands(igrpo.filter((m) => groupOf(m) === g), key, opts.smooth);
+      if (!band) return [];
+      bands.push({ ...band, algo: g });
+      const traces = bandTraces(band, groups.length > 1 ? `${nameOf(g)}: ${label}` : label, color, [0, 1]);
+      for (const t of traces) if (t.fill === undefined) t.line = { color, width: 2, dash: dashes[gi % dashes.length] };
+      return traces;
+    }),
+  );
   if (data.length === 0) throw new Error('no iGRPO metrics with draftAccuracy/refinementAccuracy');
-  return { data, layout: layout(`iGRPO: draft vs refinement accuracy (95% CI over seeds${smoothNote(opts)})`, 'step', 'accuracy') };
+  return { data, layout: layout(`iGRPO: draft vs refinement accuracy (${ciNote(bands)}${smoothNote(opts)})`, 'step', 'accuracy') };
 }
 
 /** Heatmap of d̂ correctness (rows) → refinement correctness (columns), counts annotated with row percentages. */
@@ -160,21 +216,44 @@ export function transitionHeatmap(rollouts: RolloutRecord[]): PlotlyFigure {
   };
 }
 
-/** Completion-length histograms, one overlaid per stage (draft / refinement / grpo). */
-export function lengthHistogram(rollouts: RolloutRecord[]): PlotlyFigure {
-  const stages = [...new Set(rollouts.map((r) => r.stage))].sort();
-  const data: Trace[] = stages.map((s, i) => ({
+/**
+ * Completion-length histograms, one panel per stage (GRPO's completions, iGRPO's drafts, its refinements), each
+ * stage of each run group in its own row with a shared length axis, so no stage hides behind another.
+ */
+export function lengthHistogram(rollouts: (RolloutRecord & Labeled)[]): PlotlyFigure {
+  const ORDER = ['grpo', 'draft', 'refinement'];
+  const panels = [...new Set(rollouts.map((r) => `${groupOf(r)}\u0000${r.stage}`))]
+    .map((k) => k.split('\u0000') as [string, string])
+    .sort(([ga, sa], [gb, sb]) => ga.localeCompare(gb) || ORDER.indexOf(sa) - ORDER.indexOf(sb));
+  if (panels.length === 0) throw new Error('no rollouts');
+  const groups = new Set(panels.filter(([, s]) => s !== 'grpo').map(([g]) => g));
+  const maxTokens = Math.max(...rollouts.map((r) => r.tokens));
+  const panelName = (g: string, s: string) => (s === 'grpo' ? nameOf(g) : groups.size > 1 ? `${nameOf(g)} ${LABELS[s] ?? s}s` : `${LABELS[s] ?? s}s`);
+  const axis = (i: number) => (i === 0 ? '' : String(i + 1));
+  const data: Trace[] = panels.map(([g, s], i) => ({
     type: 'histogram',
-    name: LABELS[s] ?? s,
-    x: rollouts.filter((r) => r.stage === s).map((r) => r.tokens),
-    opacity: 0.6,
-    marker: { color: colorOf(s, i) },
+    name: panelName(g, s),
+    x: rollouts.filter((r) => groupOf(r) === g && r.stage === s).map((r) => r.tokens),
+    xbins: { start: -0.5, end: maxTokens + 0.5, size: Math.max(1, Math.ceil((maxTokens + 1) / 40)) },
+    marker: { color: s === 'grpo' ? colorOf(g, i) : colorOf(s, i) },
+    xaxis: `x${axis(i)}`,
+    yaxis: `y${axis(i)}`,
   }));
-  return { data, layout: layout('Completion lengths', 'completion tokens', 'completions', { barmode: 'overlay' }) };
+  const extra: Record<string, unknown> = {
+    grid: { rows: panels.length, columns: 1, pattern: 'independent', roworder: 'top to bottom' },
+    height: Math.max(300, 170 * panels.length),
+    showlegend: false,
+  };
+  panels.forEach(([g, s], i) => {
+    extra[`yaxis${axis(i)}`] = { title: { text: panelName(g, s) } };
+    // One length scale for every panel.
+    extra[`xaxis${axis(i)}`] = { range: [-0.5, maxTokens + 0.5], title: { text: 'completion tokens' } };
+  });
+  return { data, layout: layout('Completion lengths by stage (count of completions)', 'completion tokens', panelName(...panels[0]), extra) };
 }
 
 /** Length against reward per stage: do longer completions earn more? */
-export function lengthVsReward(rollouts: RolloutRecord[]): PlotlyFigure {
+export function lengthVsReward(rollouts: (RolloutRecord & Labeled)[]): PlotlyFigure {
   const stages = [...new Set(rollouts.map((r) => r.stage))].sort();
   const data: Trace[] = stages.map((s, i) => {
     const rs = rollouts.filter((r) => r.stage === s);
@@ -194,16 +273,19 @@ export function lengthVsReward(rollouts: RolloutRecord[]): PlotlyFigure {
  * GRPO vs iGRPO: the metric at each seed's last step, as a bar of the mean with its 95% CI and one dot per seed.
  * Use key "eval.passAt1" for held-out accuracy (the paper's headline), "accuracy" for training accuracy.
  */
-export function comparisonFigure(metrics: MetricsRecord[], key = 'accuracy', yTitle = key): PlotlyFigure {
+export function comparisonFigure(metrics: (MetricsRecord & Labeled)[], key = 'accuracy', yTitle = key): PlotlyFigure {
   const finals = [...finalBySeed(metrics, key).entries()].sort(([a], [b]) => a.localeCompare(b));
   if (finals.length === 0) throw new Error(`no metrics records carry '${key}'`);
-  const names = finals.map(([a]) => LABELS[a] ?? a);
+  const names = finals.map(([a]) => nameOf(a));
+  const single = finals.filter(([, f]) => f.values.length < 2).map(([a]) => nameOf(a));
+  const ciText = single.length === 0 ? '95% CI over seeds' : single.length === finals.length ? '1 seed each: no CI' : `95% CI; none for ${single.join(', ')} (1 seed)`;
   const bars: Trace = {
     type: 'bar',
     name: 'mean over seeds',
     x: names,
     y: finals.map(([, f]) => f.ci.mean),
-    error_y: { type: 'data', array: finals.map(([, f]) => f.ci.half), visible: true },
+    // No whisker where there is one seed (a zero-width interval would look like certainty).
+    error_y: { type: 'data', array: finals.map(([, f]) => (f.values.length < 2 ? NaN : f.ci.half)), visible: single.length < finals.length },
     marker: { color: finals.map(([a], i) => rgba(colorOf(a, i), 0.7)) },
   };
   const dots: Trace = {
@@ -215,7 +297,7 @@ export function comparisonFigure(metrics: MetricsRecord[], key = 'accuracy', yTi
     text: finals.flatMap(([, f]) => f.seeds.map((s) => `seed ${s}`)),
     marker: { color: 'black', size: 7 },
   };
-  return { data: [bars, dots], layout: layout(`GRPO vs iGRPO: final ${yTitle} (95% CI)`, 'method', yTitle) };
+  return { data: [bars, dots], layout: layout(`${names.join(' vs ')}: final ${yTitle} (${ciText})`, 'method', yTitle) };
 }
 
 /** Stages of a step as the trainer times them (GRPO's sampling is "sample", iGRPO's are "draft" and "refine"). */
@@ -228,16 +310,16 @@ const STAGES: [string, string][] = [
  * Wall time per step by stage and algorithm (stacked), the cost side of the matched-budget comparison.
  * Evaluation is not part of a training step and is left out.
  */
-export function stageTimeFigure(metrics: MetricsRecord[]): PlotlyFigure {
-  const algos = [...new Set(metrics.map((m) => m.algo))].sort();
+export function stageTimeFigure(metrics: (MetricsRecord & Labeled)[]): PlotlyFigure {
+  const algos = [...new Set(metrics.map(groupOf))].sort();
   const meanOf = (algo: string, stage: string) => {
-    const xs = metrics.filter((m) => m.algo === algo).map((m) => (m.wallMs as Record<string, number | undefined>)[stage] ?? 0);
+    const xs = metrics.filter((m) => groupOf(m) === algo).map((m) => (m.wallMs as Record<string, number | undefined>)[stage] ?? 0);
     return xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   };
   const data: Trace[] = STAGES.filter(([s]) => algos.some((a) => meanOf(a, s) > 0)).map(([s, color]) => ({
     type: 'bar',
     name: s,
-    x: algos.map((a) => LABELS[a] ?? a),
+    x: algos.map(nameOf),
     y: algos.map((a) => meanOf(a, s)),
     marker: { color },
   }));

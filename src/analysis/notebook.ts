@@ -12,6 +12,7 @@ import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from '../tr
 import { syntheticTokenizer } from '../train/task.js';
 import type { MetricsRecord } from '../train/records.js';
 import { Trainer, type StepState } from '../train/trainer.js';
+import { deepMerge } from '../util/merge.js';
 import { ProgressBar } from './progress.js';
 
 /** True when the notebooks run in the test suite's small, fast configuration. */
@@ -46,16 +47,6 @@ export function notebookPolicy(): NotebookPolicy {
   return { policy, source: `random-init GPT (${dir} is not there yet: run the SFT warm-up to create it)` };
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = isPlainObject(v) && isPlainObject(out[k]) ? merge(out[k] as Record<string, unknown>, v) : v;
-  return out;
-}
-
 /**
  * A training config for the notebooks: tiny in fast mode (2 prompts × 4 completions, short completions, a few
  * held-out problems), a few minutes on a laptop otherwise. Overrides merge field by field; the result is validated.
@@ -74,9 +65,8 @@ export function notebookConfig(overrides: TrainConfigInput = {}): TrainConfig {
     eval: { size: fast ? 4 : 32, k: fast ? 1 : 2, every: fast ? 0 : 5, atStart: false },
     checkpoint: { every: 0, keep: 1 },
   };
-  const merged = merge(base as Record<string, unknown>, overrides as Record<string, unknown>);
   // GRPO has no draft/refinement split; keep the igrpo block valid for either algorithm.
-  return parseTrainConfig(merged, 'notebook config');
+  return parseTrainConfig(deepMerge(base, overrides), 'notebook config');
 }
 
 /** One row per prompt of a step: the question, the drafts' rewards, the chosen d̂ and its reward. */

@@ -18,8 +18,9 @@ import {
   transitionHeatmap,
   type PlotlyFigure,
 } from './figures.js';
+import { commonOptions, groupOf, runLabels } from './labels.js';
 import { loadMetrics, loadRollouts } from './load.js';
-import { finalBySeed, meanCI, metricValue, transitions } from './stats.js';
+import { finalBySeed, meanCI, metricValue, stepTimeRatio, transitions } from './stats.js';
 import type { ProgressBar } from './progress.js';
 
 export interface ReportOptions {
@@ -28,17 +29,37 @@ export interface ReportOptions {
   formats?: ImageFormat[];
   width?: number;
   height?: number;
+  /** PNG pixel density: 2 writes 2×width × 2×height pixels of the same layout (default 1). SVG ignores it. */
+  scale?: number;
   /** Summary and figure JSON only (no Chromium needed). */
   noImages?: boolean;
   progress?: (label: string, total: number) => ProgressBar;
 }
 
+/** A record tagged with its run's label (algorithm + the options that tell it from the other runs). */
+export type Labelled<T> = T & { label?: string };
+
 export interface RunLogs {
   dirs: string[];
-  metrics: MetricsRecord[];
-  rollouts: RolloutRecord[];
+  metrics: Labelled<MetricsRecord>[];
+  rollouts: Labelled<RolloutRecord>[];
   /** Held-out evaluations (evals.jsonl), when the runs wrote them. */
-  evals?: EvalRecord[];
+  evals?: Labelled<EvalRecord>[];
+  /** Each run folder's label (from its config.json; the algorithm alone when it has none). */
+  labels?: Map<string, string>;
+  /** Options every run shares that differ from the defaults (said once instead of in every label). */
+  common?: string[];
+}
+
+function readConfig(dir: string): Record<string, unknown> | undefined {
+  const file = path.join(dir, 'config.json');
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    const v = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+  } catch (err) {
+    throw new Error(`${file}: not JSON (${(err as Error).message})`);
+  }
 }
 
 /** Directories under `dir` (itself included, two levels down) that hold a metrics.jsonl. */
@@ -56,17 +77,26 @@ export function findRunDirs(dir: string, depth = 2): string[] {
 export async function loadRuns(dirs: string[]): Promise<RunLogs> {
   const runDirs = dirs.flatMap((d) => findRunDirs(d));
   if (runDirs.length === 0) throw new Error(`no metrics.jsonl in ${dirs.join(', ')} (nor two levels below)`);
-  const metrics: MetricsRecord[] = [];
-  const rollouts: RolloutRecord[] = [];
-  const evals: EvalRecord[] = [];
+  const metrics: Labelled<MetricsRecord>[] = [];
+  const rollouts: Labelled<RolloutRecord>[] = [];
+  const evals: Labelled<EvalRecord>[] = [];
+  const runs: { dir: string; algo: string; config?: Record<string, unknown>; metrics: MetricsRecord[]; rollouts: RolloutRecord[]; evals: EvalRecord[] }[] = [];
   for (const d of runDirs) {
-    metrics.push(...(await loadMetrics(path.join(d, 'metrics.jsonl'))));
+    const ms = await loadMetrics(path.join(d, 'metrics.jsonl'));
     const r = path.join(d, 'rollouts.jsonl');
-    if (fs.existsSync(r)) rollouts.push(...(await loadRollouts(r)));
     const e = path.join(d, 'evals.jsonl');
-    if (fs.existsSync(e)) evals.push(...readEvals(e));
+    const config = readConfig(d);
+    const algo = String(config?.algo ?? ms[0]?.algo ?? 'igrpo');
+    runs.push({ dir: d, algo, config, metrics: ms, rollouts: fs.existsSync(r) ? await loadRollouts(r) : [], evals: fs.existsSync(e) ? readEvals(e) : [] });
   }
-  return { dirs: runDirs, metrics, rollouts, evals };
+  const labels = runLabels(runs);
+  runs.forEach((run, i) => {
+    const label = labels[i];
+    metrics.push(...run.metrics.map((m) => ({ ...m, label })));
+    rollouts.push(...run.rollouts.map((x) => ({ ...x, label })));
+    evals.push(...run.evals.map((x) => ({ ...x, label })));
+  });
+  return { dirs: runDirs, metrics, rollouts, evals, labels: new Map(runs.map((r, i) => [r.dir, labels[i]])), common: commonOptions(runs) };
 }
 
 /** The standard figures that these logs can support, by file stem. */
@@ -91,16 +121,19 @@ export function standardFigures(logs: RunLogs): Map<string, PlotlyFigure> {
 }
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '–');
-const ci = (c: { mean: number; half: number }) => `${fmt(c.mean)} ± ${fmt(c.half)}`;
+/** mean ± half-width over seeds; with one seed there is no interval, so the value alone ("± 0.000" would claim one). */
+export const ciText = (c: { n: number; mean: number; half: number }) => (c.n >= 2 ? `${fmt(c.mean)} ± ${fmt(c.half)}` : fmt(c.mean));
 
 /** The markdown summary: runs, final metrics per method with 95% CIs over seeds, transitions, cost, figures. */
 export function summaryMarkdown(logs: RunLogs, figureFiles: string[], outDir: string): string {
-  const algos = [...new Set(logs.metrics.map((m) => m.algo))].sort();
+  const algos = [...new Set(logs.metrics.map(groupOf))].sort();
   const lines = ['# Run report', '', `Runs: ${logs.dirs.map((d) => `\`${d}\``).join(', ')}`, ''];
-  lines.push('| method | seeds | steps | final accuracy | final reward | held-out pass@1 | ms/step | tokens/step |');
+  if (logs.common?.length) lines.push(`Shared by every run (differs from the defaults): ${logs.common.map((c) => `\`${c}\``).join(', ')}`, '');
+  const note = algos.some((a) => a.startsWith('igrpo')) ? '¹' : '';
+  lines.push(`| method | seeds | steps | final accuracy${note} | final reward | held-out pass@1 | ms/step | tokens/step |`);
   lines.push('|---|---|---|---|---|---|---|---|');
   for (const algo of algos) {
-    const ms = logs.metrics.filter((m) => m.algo === algo);
+    const ms = logs.metrics.filter((m) => groupOf(m) === algo);
     const only = (key: string) => finalBySeed(ms, key).get(algo);
     const acc = only('accuracy');
     const rew = only('reward');
@@ -110,13 +143,29 @@ export function summaryMarkdown(logs: RunLogs, figureFiles: string[], outDir: st
     const wall = meanCI(ms.map((m) => m.wallMs.total));
     const tokens = meanCI(ms.map((m) => m.completionTokens));
     lines.push(
-      `| ${algo} | ${seeds.join(', ')} | ${steps} | ${acc ? ci(acc.ci) : '–'} | ${rew ? ci(rew.ci) : '–'} | ${ev ? ci(ev.ci) : '–'} | ${fmt(wall.mean, 0)} | ${fmt(tokens.mean, 0)} |`,
+      `| ${algo} | ${seeds.join(', ')} | ${steps} | ${acc ? ciText(acc.ci) : '–'} | ${rew ? ciText(rew.ci) : '–'} | ${ev ? ciText(ev.ci) : '–'} | ${fmt(wall.mean, 0)} | ${fmt(tokens.mean, 0)} |`,
     );
   }
-  lines.push('', 'Values at each seed\'s last step: mean ± half-width of the 95% t interval over seeds.');
+  const seedCounts = algos.map((a) => new Set(logs.metrics.filter((m) => groupOf(m) === a).map((m) => m.seed)).size);
+  lines.push(
+    '',
+    seedCounts.every((n) => n >= 2)
+      ? "Values at each seed's last step: mean ± half-width of the 95% t interval over seeds."
+      : seedCounts.every((n) => n < 2)
+        ? "Values at the run's last step (one seed per method: no confidence interval)."
+        : "Values at each seed's last step: mean ± half-width of the 95% t interval over seeds where there are ≥ 2 seeds; a single seed's value stands alone (no interval).",
+  );
+  if (note) {
+    lines.push('', "¹ Training accuracy: GRPO's on completions of q, iGRPO's on its refinements under q′ = q + best draft (an easier condition; compare held-out pass@1).");
+  }
   if (algos.includes('grpo') && algos.includes('igrpo')) {
-    const wall = (a: string) => meanCI(logs.metrics.filter((m) => m.algo === a).map((m) => m.wallMs.total)).mean;
-    lines.push('', `Wall time per step, iGRPO / GRPO: **${fmt(wall('igrpo') / wall('grpo'), 2)}×** (the paper reports about +13% GPU-hours).`);
+    // As the experiment reports it (src/train/experiment.ts): per seed, mean step time of iGRPO / of GRPO (the pair
+    // ran side by side under the same load), then the mean of those ratios.
+    const r = stepTimeRatio(logs.metrics.filter((m) => groupOf(m) === 'igrpo'), logs.metrics.filter((m) => groupOf(m) === 'grpo'));
+    if (r.perSeed.length) {
+      const per = r.perSeed.length > 1 ? ` mean over ${r.perSeed.length} seeds, median ${fmt(r.median, 2)}; per seed ${r.perSeed.map((x) => fmt(x, 2)).join(', ')}` : '';
+      lines.push('', `Wall time per step, iGRPO / GRPO: **${fmt(r.mean, 2)}×**${per} (the paper reports about +13% GPU-hours).`);
+    }
   }
   const t = transitions(logs.rollouts);
   if (t.total > 0) {
@@ -160,7 +209,8 @@ export async function writeReport(dirs: string[], opts: ReportOptions = {}): Pro
     await withExporter(async (ex) => {
       for (const [name, fig] of figs) {
         for (const format of formats) {
-          written.push(await ex.write(fig, path.join(outDir, `${name}.${format}`), { format, width: opts.width ?? 800, height: opts.height ?? 500 }));
+          const size = { width: opts.width ?? 800, height: opts.height ?? 500, scale: opts.scale ?? 1 };
+          written.push(await ex.write(fig, path.join(outDir, `${name}.${format}`), { format, ...size }));
         }
         bar?.tick(1, { figure: name });
       }

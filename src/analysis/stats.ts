@@ -1,29 +1,13 @@
 // Small statistics over run logs: seed confidence bands, stage summaries, the draft→refinement transition matrix.
 import type { EvalRecord, MetricsRecord, RolloutRecord } from '../train/records.js';
+import { groupOf } from './labels.js';
+import { meanCI, type MeanCI } from '../util/stats.js';
 
-/** Two-sided 95% Student-t quantiles by degrees of freedom (1..30; beyond that the normal 1.96). */
-const T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131,
-  2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+// Records may carry the run's label (loadRuns sets it from each run's config.json); everything here groups by
+// label (else algorithm) and seed, so variants of one algorithm stay apart.
+type Labeled = { label?: string };
 
-export function t95(df: number): number {
-  return df <= 0 ? NaN : df <= T95.length ? T95[df - 1] : 1.96;
-}
-
-export interface MeanCI {
-  n: number;
-  mean: number;
-  /** Half-width of the 95% t interval (0 for a single value). */
-  half: number;
-}
-
-export function meanCI(xs: number[]): MeanCI {
-  const n = xs.length;
-  if (n === 0) return { n, mean: NaN, half: NaN };
-  const mean = xs.reduce((a, b) => a + b, 0) / n;
-  if (n === 1) return { n, mean, half: 0 };
-  const variance = xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1);
-  return { n, mean, half: t95(n - 1) * Math.sqrt(variance / n) };
-}
+export { meanCI, t95, type MeanCI } from '../util/stats.js';
 
 export type NumericMetric = {
   [K in keyof MetricsRecord]-?: NonNullable<MetricsRecord[K]> extends number ? K : never;
@@ -37,6 +21,7 @@ export function metricValue(m: MetricsRecord, key: string): number | undefined {
 }
 
 export interface Band {
+  /** The group: the run label, or the algorithm when runs carry no label. */
   algo: string;
   step: number[];
   mean: number[];
@@ -47,14 +32,14 @@ export interface Band {
 }
 
 /** Each (algo, seed) series of the metric in step order, as a trailing mean over `window` steps (1 = raw). */
-export function smoothedSeries(metrics: MetricsRecord[], key: string, window = 1): { algo: string; seed: number; step: number; value: number }[] {
+export function smoothedSeries(metrics: (MetricsRecord & Labeled)[], key: string, window = 1): { algo: string; seed: number; step: number; value: number }[] {
   const series = new Map<string, { algo: string; seed: number; step: number; value: number }[]>();
   for (const m of metrics) {
     const value = metricValue(m, key);
     if (value === undefined) continue;
-    const k = `${m.algo}\u0000${m.seed}`;
+    const k = `${groupOf(m)}\u0000${m.seed}`;
     const points = series.get(k) ?? [];
-    points.push({ algo: m.algo, seed: m.seed, step: m.step, value });
+    points.push({ algo: groupOf(m), seed: m.seed, step: m.step, value });
     series.set(k, points);
   }
   const w = Math.max(1, Math.floor(window));
@@ -72,7 +57,7 @@ export function smoothedSeries(metrics: MetricsRecord[], key: string, window = 1
  * Per algorithm, the metric's mean over seeds at each step with a 95% t band (steps where no seed logged it are
  * skipped). `window` > 1 first smooths each seed's curve with a trailing mean over that many steps.
  */
-export function seedBands(metrics: MetricsRecord[], key: string, window = 1): Band[] {
+export function seedBands(metrics: (MetricsRecord & Labeled)[], key: string, window = 1): Band[] {
   return bandsOf(smoothedSeries(metrics, key, window));
 }
 
@@ -84,8 +69,8 @@ export interface SeriesPoint {
 }
 
 /** Held-out evaluations (evals.jsonl) as points over the number of updates; the first is before any update. */
-export const evalPoints = (evals: readonly EvalRecord[]): SeriesPoint[] =>
-  evals.map((e) => ({ algo: e.algo, step: e.updates, value: e.passAt1 }));
+export const evalPoints = (evals: readonly (EvalRecord & Labeled)[]): SeriesPoint[] =>
+  evals.map((e) => ({ algo: groupOf(e), step: e.updates, value: e.passAt1 }));
 
 /** Per algorithm and step: the mean over seeds and its 95% t interval. */
 export function bandsOf(points: Iterable<SeriesPoint>): Band[] {
@@ -112,20 +97,20 @@ export function bandsOf(points: Iterable<SeriesPoint>): Band[] {
 }
 
 /** The metric at each seed's last logged step, per algorithm, with its mean and 95% CI. */
-export function finalBySeed(metrics: MetricsRecord[], key: string): Map<string, { seeds: number[]; values: number[]; ci: MeanCI }> {
-  const last = new Map<string, MetricsRecord>();
+export function finalBySeed(metrics: (MetricsRecord & Labeled)[], key: string): Map<string, { seeds: number[]; values: number[]; ci: MeanCI }> {
+  const last = new Map<string, MetricsRecord & Labeled>();
   for (const m of metrics) {
     if (metricValue(m, key) === undefined) continue;
-    const k = `${m.algo}\u0000${m.seed}`;
+    const k = `${groupOf(m)}\u0000${m.seed}`;
     const prev = last.get(k);
     if (!prev || m.step >= prev.step) last.set(k, m);
   }
   const out = new Map<string, { seeds: number[]; values: number[]; ci: MeanCI }>();
   for (const m of [...last.values()].sort((a, b) => a.seed - b.seed)) {
-    const e = out.get(m.algo) ?? { seeds: [], values: [], ci: meanCI([]) };
+    const e = out.get(groupOf(m)) ?? { seeds: [], values: [], ci: meanCI([]) };
     e.seeds.push(m.seed);
     e.values.push(metricValue(m, key)!);
-    out.set(m.algo, e);
+    out.set(groupOf(m), e);
   }
   for (const e of out.values()) e.ci = meanCI(e.values);
   return out;
@@ -144,8 +129,8 @@ export interface Transitions {
   total: number;
 }
 
-export function transitions(rollouts: RolloutRecord[]): Transitions {
-  const key = (r: RolloutRecord) => `${r.algo}\u0000${r.seed}\u0000${r.step}\u0000${r.group}`;
+export function transitions(rollouts: (RolloutRecord & Labeled)[]): Transitions {
+  const key = (r: RolloutRecord & Labeled) => `${groupOf(r)}\u0000${r.seed}\u0000${r.step}\u0000${r.group}`;
   const chosen = new Map<string, boolean>();
   for (const r of rollouts) if (r.stage === 'draft' && r.chosen) chosen.set(key(r), r.correct);
   const counts: [[number, number], [number, number]] = [[0, 0], [0, 0]];
@@ -177,10 +162,10 @@ export interface StageRow {
 }
 
 /** Per algorithm, step and stage: completions, accuracy, mean reward, mean length, fraction truncated. */
-export function stageSummary(rollouts: RolloutRecord[]): StageRow[] {
-  const groups = new Map<string, RolloutRecord[]>();
+export function stageSummary(rollouts: (RolloutRecord & Labeled)[]): StageRow[] {
+  const groups = new Map<string, (RolloutRecord & Labeled)[]>();
   for (const r of rollouts) {
-    const k = `${r.algo}\u0000${r.step}\u0000${r.stage}`;
+    const k = `${groupOf(r)}\u0000${r.step}\u0000${r.stage}`;
     const rs = groups.get(k) ?? [];
     rs.push(r);
     groups.set(k, rs);
@@ -188,7 +173,7 @@ export function stageSummary(rollouts: RolloutRecord[]): StageRow[] {
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   return [...groups.values()]
     .map((rs) => ({
-      algo: rs[0].algo,
+      algo: groupOf(rs[0]),
       step: rs[0].step,
       stage: rs[0].stage,
       completions: rs.length,
@@ -198,4 +183,24 @@ export function stageSummary(rollouts: RolloutRecord[]): StageRow[] {
       truncated: mean(rs.map((r) => (r.finishReason === 'length' ? 1 : 0))),
     }))
     .sort((a, b) => a.algo.localeCompare(b.algo) || a.step - b.step || a.stage.localeCompare(b.stage));
+}
+
+/**
+ * Step wall time of one group over another, as the experiment reports it: per seed present in both, the ratio of
+ * the two runs' mean step times (a pair runs side by side, so each ratio sees one load), then their mean and median.
+ */
+export function stepTimeRatio(num: readonly MetricsRecord[], den: readonly MetricsRecord[]): { perSeed: number[]; seeds: number[]; mean: number; median: number } {
+  const meanStep = (ms: readonly MetricsRecord[]) => {
+    const by = new Map<number, number[]>();
+    for (const m of ms) by.set(m.seed, [...(by.get(m.seed) ?? []), m.wallMs.total]);
+    return new Map([...by].map(([seed, xs]) => [seed, xs.reduce((a, b) => a + b, 0) / xs.length]));
+  };
+  const a = meanStep(num);
+  const b = meanStep(den);
+  const seeds = [...a.keys()].filter((s) => b.has(s)).sort((x, y) => x - y);
+  const perSeed = seeds.map((s) => a.get(s)! / b.get(s)!);
+  const sorted = [...perSeed].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  const median = sorted.length === 0 ? NaN : sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { perSeed, seeds, mean: perSeed.length ? perSeed.reduce((x, y) => x + y, 0) / perSeed.length : NaN, median };
 }

@@ -1,12 +1,13 @@
 // `igrpo eval`: held-out pass@1 (averaged over k samples per problem) of a policy on the synthetic task.
 import { parseArgs } from 'node:util';
 import { describeBackend, selectBackend } from '../backend/select.js';
-import { loadPolicy, resolvePolicySpec } from '../model/load.js';
+import { loadPolicy } from '../model/load.js';
 import { ConfigError } from '../train/config.js';
 import { evaluate } from '../train/evaluate.js';
-import { resolvePolicyDir } from '../train/trainer.js';
+import { resolvePolicyDir } from '../model/load.js';
 import { evalProblems, TaskConfig } from '../train/task.js';
-import { intFlag, UsageError, usageFailure } from './train.js';
+import { runBenchmarkCommand } from './eval-benchmark.js';
+import { intFlag, UsageError, usageFailure } from './common.js';
 
 const HELP = `usage: igrpo eval [options]
 
@@ -22,6 +23,9 @@ const HELP = `usage: igrpo eval [options]
   --backend B            (default $IGRPO_BACKEND or auto)
   --json                 print one JSON object
 
+On benchmark files (GSM8K, MATH-500, AIME, AMC, Minerva, any JSONL), with pass@k and engines:
+  igrpo eval --benchmark FILE [--engine-url URL --model NAME] ...   (igrpo eval --benchmark X --help)
+
 exit codes: 0 done, 2 bad usage, 1 other errors`;
 
 function numFlag(v: string | undefined, flag: string, fallback: number): number {
@@ -32,6 +36,8 @@ function numFlag(v: string | undefined, flag: string, fallback: number): number 
 }
 
 export async function run(argv: string[]): Promise<number> {
+  // benchmark files, engines, pass@k: a mode of its own (eval-benchmark.ts); without --benchmark, as before
+  if (argv.some((a) => a === '--benchmark' || a.startsWith('--benchmark='))) return runBenchmarkCommand(argv);
   let values: Record<string, string | boolean | undefined>;
   let task: TaskConfig;
   try {
@@ -57,8 +63,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const backend = await selectBackend((values.backend as string | undefined) ?? process.env.IGRPO_BACKEND ?? 'auto');
   if (!values.json) console.error(describeBackend(backend));
-  const spec = (values.policy as string | undefined) ?? 'embedded';
-  const dir = spec === 'embedded' ? resolvePolicyDir(spec) : resolvePolicySpec(spec); // a folder or ORG/NAME in the HF cache
+  const dir = resolvePolicyDir((values.policy as string | undefined) ?? 'embedded');
   const policy = loadPolicy(dir);
   const problems = evalProblems(task);
   const k = intFlag(values.k as string | undefined, '--k') ?? 8;

@@ -1,4 +1,4 @@
-// igrpo report RUN_DIR [RUN_DIR…] [--out DIR] [--format png,svg] [--width W] [--height H] [--no-images]
+// igrpo report RUN_DIR [RUN_DIR…] [--out DIR] [--format png,svg] [--width W] [--height H] [--scale S] [--no-images]
 // Standard figures and a markdown summary for training runs (DIR/metrics.jsonl, DIR/rollouts.jsonl).
 import { parseArgs } from 'node:util';
 import { ProgressBar } from '../analysis/progress.js';
@@ -16,6 +16,7 @@ options:
   --format LIST      png,svg (default both)
   --width N          image width in pixels (default 800)
   --height N         image height in pixels (default 500)
+  --scale S          PNG pixel density: 2 gives a 2x-resolution image of the same layout (default 1)
   --no-images        summary and figure JSON only (no Chromium needed)`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -38,6 +39,11 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (values.width !== undefined) opts.width = positive('--width', values.width);
   if (values.height !== undefined) opts.height = positive('--height', values.height);
+  if (values.scale !== undefined) {
+    const s = Number(values.scale);
+    if (!Number.isFinite(s) || s <= 0 || s > 8) throw new Error(`--scale must be a number in (0, 8] (got '${values.scale}')`);
+    opts.scale = s;
+  }
   if (values['no-images']) opts.noImages = true;
   if (dirs.length === 0) {
     console.error(HELP);
@@ -58,6 +64,7 @@ function parseOrExplain(argv: string[]) {
       options: {
         help: { type: 'boolean', short: 'h' },
         out: { type: 'string' },
+        scale: { type: 'string' },
         format: { type: 'string' },
         width: { type: 'string' },
         height: { type: 'string' },

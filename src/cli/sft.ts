@@ -6,7 +6,7 @@ import { describeBackend, selectBackend } from '../backend/select.js';
 import { dataPath } from '../paths.js';
 import { ConfigError } from '../train/config.js';
 import { runSft, SftConfig } from '../train/sft.js';
-import { intFlag, UsageError, usageFailure } from './train.js';
+import { intFlag, UsageError, usageFailure } from './common.js';
 import * as fs from 'node:fs';
 
 const HELP = `usage: igrpo sft [options]

@@ -6,8 +6,9 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProgressBar } from '../analysis/progress.js';
 import { describeBackend, selectBackend } from '../backend/select.js';
-import { ConfigError, parseTrainConfig, readTrainConfig, type TrainConfig } from '../train/config.js';
+import { parseTrainConfig, readTrainConfig, type TrainConfig } from '../train/config.js';
 import { Trainer, TrainingStoppedError } from '../train/trainer.js';
+import { intFlag, UsageError, usageFailure } from './common.js';
 
 const HELP = `usage: igrpo train --out DIR [options]
 
@@ -29,23 +30,6 @@ const HELP = `usage: igrpo train --out DIR [options]
   --quiet                no progress bar
 
 exit codes: 0 done, 2 bad usage or config, 3 stopped on a non-finite loss, 1 other errors`;
-
-export class UsageError extends Error {}
-
-/** For a bad command line or config: print it (with the help for usage errors) and give exit code 2; else undefined. */
-export function usageFailure(command: string, e: unknown, help: string): number | undefined {
-  const isParse = (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-  if (!(e instanceof UsageError || e instanceof ConfigError || isParse)) return undefined;
-  console.error(`igrpo ${command}: ${(e as Error).message}${e instanceof ConfigError ? '' : '\n' + help}`);
-  return 2;
-}
-
-export function intFlag(v: string | undefined, flag: string): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!Number.isInteger(x) || x < 0) throw new UsageError(`${flag} expects a non-negative integer, got '${v}'`);
-  return x;
-}
 
 const LORA_KEYS = ['r', 'alpha', 'dropout', 'targets', 'seed'] as const;
 

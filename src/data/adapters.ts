@@ -1,7 +1,7 @@
 // Adapters: a raw record from a public benchmark → the Problem shape. Each knows its source's field
 // names; 'auto' picks by the fields present. Adapters never invent an answer: a record without one
 // is left without one, and schema validation then names the missing field.
-import { lastBoxed } from '../verify/braces.js';
+import { lastBoxed } from '../util/braces.js';
 
 export type Raw = Record<string, unknown>;
 export type AdapterName = 'auto' | 'problem' | 'gsm8k' | 'math' | 'aime' | 'amc' | 'minerva';

@@ -6,13 +6,14 @@
 // attention when fewer; [d, 3d] otherwise), reshaped into heads once per block. All the building blocks
 // go through src/ops, where a backend may register fused kernels.
 import * as tf from '@tensorflow/tfjs';
-import { causalAttention, decodeAttention, embedding, gelu, layerNorm, tokenLogProbs } from '../ops/index.js';
+import { causalAttention, decodeAttention, embedding, gelu, layerNorm } from '../ops/index.js';
 import type { Tokenizer } from '../tokenizer/types.js';
 import { Rng } from '../util/rng.js';
 import { type GPTConfig, type GPTConfigInput, parseGPTConfig } from './config.js';
 import { GPTKVCache, type LayerKV, asGPTCache } from './kvcache.js';
 import type { KVCache, Policy } from './policy.js';
 import { savePolicyFiles } from './checkpoint.js';
+import { headTokenLogProbs, type HeadLogProbOptions } from './logprobs.js';
 import type { NamedTensor } from './safetensors.js';
 
 /** A parameter's name (as in the checkpoint), shape, and how it is initialised. */
@@ -164,7 +165,7 @@ export class GPT implements Policy {
     });
   }
 
-  tokenLogProbs(ids: tf.Tensor2D): tf.Tensor2D {
+  tokenLogProbs(ids: tf.Tensor2D, opts: HeadLogProbOptions = {}): tf.Tensor2D {
     const [b, t] = ids.shape;
     if (t < 2) throw new Error(`tokenLogProbs needs sequences of at least 2 tokens, got ${t}`);
     return tf.tidy(() => {
@@ -172,8 +173,18 @@ export class GPT implements Policy {
       const inputs = ids.slice([0, 0], [b, t - 1]) as tf.Tensor2D;
       const targets = ids.slice([0, 1], [b, t - 1]).reshape([-1]) as tf.Tensor1D;
       const { hidden } = this.forward(inputs, { start: 0 });
-      return tokenLogProbs(this.head(hidden), targets).reshape([b, t - 1]) as tf.Tensor2D;
+      // the head + log-softmax run on row chunks: [B·(T−1), V] logits are never held whole
+      const tied = this.config.tiedEmbeddings;
+      const weight = this.vars.get(tied ? 'wte' : 'head') as tf.Tensor2D;
+      return headTokenLogProbs(hidden, weight, tied, targets, opts).reshape([b, t - 1]) as tf.Tensor2D;
     });
+  }
+
+  /** A copy with its own variables (the frozen KL reference); same config, tokenizer and weights. */
+  clone(): GPT {
+    const weights = new Map<string, NamedTensor>();
+    for (const [name, v] of this.namedParameters()) weights.set(name, { data: v.dataSync() as Float32Array, shape: v.shape });
+    return new GPT(this.config, this.tokenizer, weights);
   }
 
   prefill(ids: tf.Tensor2D): { logits: tf.Tensor2D; cache: KVCache } {

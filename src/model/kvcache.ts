@@ -18,6 +18,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KVCache } from './policy.js';
 import { type KVLayer, kvAppend, kvGrow } from '../ops/index.js';
+import { uniformRuns } from '../util/runs.js';
 
 /** First capacity of an in-place suffix; doubled when full. */
 const FIRST_SUFFIX_CAPACITY = 16;
@@ -226,20 +227,6 @@ function joinPrefixes(all: GPTKVCache[], group: number): GPTKVCache {
   );
   const mask = padded ? tf.tidy(() => tf.concat(all.map((c) => c.paddedMask(tMax)), 0) as tf.Tensor2D) : null;
   return new GPTKVCache(prefix, mask, group, null, all.flatMap((c) => c.positions));
-}
-
-/** rows = [a, a, …, b, b, …] in runs of one common length: the run values and that length. */
-function uniformRuns(rows: number[]): { values: number[]; length: number } | undefined {
-  if (rows.length === 0) return undefined;
-  let len = 1;
-  while (len < rows.length && rows[len] === rows[0]) len++;
-  if (rows.length % len !== 0) return undefined;
-  const values: number[] = [];
-  for (let i = 0; i < rows.length; i += len) {
-    for (let j = 1; j < len; j++) if (rows[i + j] !== rows[i]) return undefined;
-    values.push(rows[i]);
-  }
-  return { values, length: len };
 }
 
 /** rows = whole groups of size g, each in order: the group indices. */

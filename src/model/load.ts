@@ -6,6 +6,7 @@
 // its adapter on, so a run's checkpoint comes back as the policy that was being trained.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { dataPath } from '../paths.js';
 import { tokenizerFromJSON } from '../tokenizer/index.js';
 import { parseGPTConfig } from './config.js';
 import { CHECKPOINT_FILES, readPolicyFiles } from './checkpoint.js';
@@ -102,4 +103,9 @@ export function loadLlamaPolicy(dir: string, opts: LoadPolicyOptions = {}): Llam
 /** Save any policy to dir (same as policy.save(dir)). */
 export function savePolicy(policy: Policy, dir: string): Promise<void> {
   return policy.save(dir);
+}
+
+/** A policy folder from a config's `policy` field: 'embedded' is the shipped data/policy. */
+export function resolvePolicyDir(spec: string): string {
+  return spec === 'embedded' ? dataPath('policy') : resolvePolicySpec(spec);
 }

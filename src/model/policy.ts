@@ -33,10 +33,14 @@ export interface Policy {
    */
   logits(ids: tf.Tensor2D): tf.Tensor3D;
   /**
-   * Log-probabilities of each token given its prefix: ids [B, T] → [B, T-1], entry t = log p(ids[t+1] | ids[..t]).
-   * Differentiable; used for ratios and KL under the same prompt the tokens were sampled with.
+   * Log-probabilities of each token given its prefix: ids [B, T] → [B, T-1], entry t = log p(ids[t+1] | ids[..t])
+   * under logits / temperature (default 1). The one log-prob path of the update, SFT, evaluation and benches:
+   * differentiable, and computed in row chunks so [B, T, V] logits are never held whole (chunkRows overrides
+   * the chunk size, for tests).
    */
-  tokenLogProbs(ids: tf.Tensor2D): tf.Tensor2D;
+  tokenLogProbs(ids: tf.Tensor2D, opts?: { temperature?: number; chunkRows?: number }): tf.Tensor2D;
+  /** A copy in memory with its own weights (e.g. the frozen KL reference). */
+  clone(): Policy;
   /** Run a prompt batch [B, T] through the model, returning last-position logits [B, V] and a filled cache. */
   prefill(ids: tf.Tensor2D): { logits: tf.Tensor2D; cache: KVCache };
   /** One decoding step: ids [B, 1] appended to the cache (mutated in place), returns logits [B, V]. */

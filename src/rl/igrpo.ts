@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { Problem } from '../data/schema.js';
 import { Rng, mixSeed } from '../util/rng.js';
 import { getTemplate } from './templates.js';
-import { scoreGroups, type Group, type SampleFn, type SampleRequest, type Scored, type ScoreFn } from './rollout.js';
+import { scoreGroups, type Group, type PromptIn, type SampleFn, type SampleRequest, type Scored, type ScoreFn } from './rollout.js';
 
 export const IgrpoOptions = z
   .object({
@@ -59,7 +59,7 @@ export interface IgrpoRollout {
   drafts: Group[];
   /** d̂'s index in each draft group. */
   chosen: number[];
-  /** Refinement groups, each sampled under its q' (group.prompt). */
+  /** Refinement groups, each sampled under its q' (group.prompt; q where q' fell back). */
   refinements: Group[];
 }
 
@@ -68,14 +68,28 @@ export interface RolloutDeps {
   score: ScoreFn;
   /** Turns a problem into the prompt text q. */
   promptOf: (p: Problem) => string;
+  /** Text → token ids (the policy's tokenizer): every prompt is encoded once, here. */
+  encode: (text: string) => number[];
+  /** Longest prompt + completion the policy attends over (a q' that leaves no room falls back to q). */
+  contextLength: number;
   maxNewTokens: number;
   /** Per-step seed; stages derive theirs from it. */
   seed: number;
 }
 
+const promptIn = (text: string, deps: RolloutDeps): PromptIn => ({ text, ids: deps.encode(text) });
+
+/** The questions q, encoded once. */
+export const questionPrompts = (problems: readonly Problem[], deps: RolloutDeps): PromptIn[] => problems.map((p) => promptIn(deps.promptOf(p), deps));
+
+/** q' must leave room to generate; a q' too long for the model falls back to q (rare: drafts are capped). */
+export function fitContext(q2: PromptIn, q: PromptIn, deps: Pick<RolloutDeps, 'contextLength' | 'maxNewTokens'>): PromptIn {
+  return deps.contextLength - q2.ids.length >= Math.min(8, deps.maxNewTokens) ? q2 : q;
+}
+
 /** Stage 1's request: N drafts per prompt q from the current (old) policy. */
-export const draftRequest = (problems: readonly Problem[], deps: RolloutDeps, opts: IgrpoOptions): SampleRequest => ({
-  prompts: problems.map(deps.promptOf),
+export const draftRequest = (questions: readonly PromptIn[], deps: RolloutDeps, opts: IgrpoOptions): SampleRequest => ({
+  prompts: [...questions],
   n: opts.drafts,
   maxNewTokens: opts.maxDraftTokens ?? deps.maxNewTokens,
   seed: mixSeed(deps.seed, 1),
@@ -85,12 +99,15 @@ export const draftRequest = (problems: readonly Problem[], deps: RolloutDeps, op
 export const selectDrafts = (drafts: readonly Group[], opts: IgrpoOptions, seed: number): number[] =>
   drafts.map((g, i) => selectBestDraft(g.completions, opts.tieBreak, mixSeed(seed, 2, i)));
 
-/** q' = template(q, d̂) for each prompt. */
-export const buildRefinementPrompts = (drafts: readonly Group[], chosen: readonly number[], opts: IgrpoOptions): string[] =>
-  drafts.map((g, i) => refinementPrompt(g.prompt, g.completions, chosen[i], opts));
+/** q' = template(q, d̂) for each prompt, encoded once and fitted to the context. */
+export const refinementPrompts = (drafts: readonly Group[], chosen: readonly number[], opts: IgrpoOptions, deps: RolloutDeps): PromptIn[] =>
+  drafts.map((g, i) => {
+    const text = refinementPrompt(g.prompt.text, g.completions, chosen[i], opts);
+    return text === g.prompt.text ? g.prompt : fitContext(promptIn(text, deps), g.prompt, deps);
+  });
 
 /** Stage 2's request: G refinements per prompt under q'. */
-export const refinementRequest = (prompts: readonly string[], deps: RolloutDeps, opts: IgrpoOptions): SampleRequest => ({
+export const refinementRequest = (prompts: readonly PromptIn[], deps: RolloutDeps, opts: IgrpoOptions): SampleRequest => ({
   prompts: [...prompts],
   n: opts.refinements,
   maxNewTokens: deps.maxNewTokens,
@@ -98,8 +115,8 @@ export const refinementRequest = (prompts: readonly string[], deps: RolloutDeps,
 });
 
 /** The GRPO baseline's request: one group of `group` completions under q (matched budget: group = N + G). */
-export const grpoRequest = (problems: readonly Problem[], deps: RolloutDeps, group: number): SampleRequest => ({
-  prompts: problems.map(deps.promptOf),
+export const grpoRequest = (questions: readonly PromptIn[], deps: RolloutDeps, group: number): SampleRequest => ({
+  prompts: [...questions],
   n: group,
   maxNewTokens: deps.maxNewTokens,
   seed: mixSeed(deps.seed, 3),
@@ -107,21 +124,20 @@ export const grpoRequest = (problems: readonly Problem[], deps: RolloutDeps, gro
 
 /** Stages 1 and 2 for a batch of prompts; the update then runs on `refinements` only (src/rl/update.ts). */
 export async function igrpoRollout(problems: readonly Problem[], deps: RolloutDeps, opts: IgrpoOptions): Promise<IgrpoRollout> {
+  const questions = questionPrompts(problems, deps);
   // Stage 1: drafts are plain token arrays and text, sampled outside any gradient tape.
-  const draftReq = draftRequest(problems, deps, opts);
-  const drafts = scoreGroups(problems, draftReq.prompts, await deps.sample(draftReq), deps.score);
+  const drafts = scoreGroups(problems, questions, await deps.sample(draftRequest(questions, deps, opts)), deps.score);
   const chosen = selectDrafts(drafts, opts, deps.seed);
   // Stage 2: q' = template(q, d̂); refinements are scored against the original problem.
-  const prompts = buildRefinementPrompts(drafts, chosen, opts);
-  const refineReq = refinementRequest(prompts, deps, opts);
-  const refinements = scoreGroups(problems, prompts, await deps.sample(refineReq), deps.score);
+  const prompts = refinementPrompts(drafts, chosen, opts, deps);
+  const refinements = scoreGroups(problems, prompts, await deps.sample(refinementRequest(prompts, deps, opts)), deps.score);
   return { drafts, chosen, refinements };
 }
 
 /** The GRPO baseline's rollout. */
 export async function grpoRollout(problems: readonly Problem[], deps: RolloutDeps, group: number): Promise<Group[]> {
-  const req = grpoRequest(problems, deps, group);
-  return scoreGroups(problems, req.prompts, await deps.sample(req), deps.score);
+  const questions = questionPrompts(problems, deps);
+  return scoreGroups(problems, questions, await deps.sample(grpoRequest(questions, deps, group)), deps.score);
 }
 
 /**

@@ -2,22 +2,16 @@
 // behind the Policy interface (and tests can pass fakes). Completions are plain token arrays and text:
 // nothing here holds a tensor or a gradient tape.
 import type { Problem } from '../data/schema.js';
+import type { Completion } from '../sampling/options.js';
+import type { Score } from '../verify/rewards.js';
 
-export interface Completion {
-  /** Completion token ids (the stop token included when sampling stopped on it). */
+export type { Completion } from '../sampling/options.js';
+export type { Score } from '../verify/rewards.js';
+
+/** One prompt of a request: its token ids (what is sampled under, encoded once) and its text (logs, templates). */
+export interface PromptIn {
   ids: number[];
-  /** Per-token log-probs under the sampling distribution (for metrics only; never differentiated). */
-  logprobs: number[];
   text: string;
-  finishReason: 'stop' | 'length';
-}
-
-export interface Score {
-  reward: number;
-  /** Reward breakdown, e.g. { accuracy, format }. */
-  rewards: Record<string, number>;
-  correct: boolean;
-  answer: string | null;
 }
 
 export interface Scored extends Completion {
@@ -25,27 +19,30 @@ export interface Scored extends Completion {
 }
 
 export interface SampleRequest {
-  /** One prompt text per group. */
-  prompts: string[];
+  /** One prompt per group. */
+  prompts: PromptIn[];
   /** Completions per prompt. */
   n: number;
   maxNewTokens: number;
   seed: number;
 }
 
-/** Returns completions[prompt][j], j < n. */
+/**
+ * Returns completions[prompt][j], j < n. Temperature, top-p/top-k and stops belong to the sampler
+ * (bound when the function is made), not to the request.
+ */
 export type SampleFn = (req: SampleRequest) => Promise<Completion[][]>;
 export type ScoreFn = (problem: Problem, completion: Completion) => Score;
 
 /** A prompt with its scored group of completions. */
 export interface Group {
   problem: Problem;
-  /** The text the completions were sampled under (q, or q' for refinements). */
-  prompt: string;
+  /** The prompt the completions were sampled under (q, or q' for refinements): ids and text. */
+  prompt: PromptIn;
   completions: Scored[];
 }
 
-export function scoreGroups(problems: readonly Problem[], prompts: readonly string[], samples: Completion[][], score: ScoreFn): Group[] {
+export function scoreGroups(problems: readonly Problem[], prompts: readonly PromptIn[], samples: Completion[][], score: ScoreFn): Group[] {
   return samples.map((completions, g) => ({
     problem: problems[g],
     prompt: prompts[g],

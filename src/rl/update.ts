@@ -4,7 +4,7 @@
 // chose it never enter here, so no gradient can reach stage 1.
 import * as tf from '@tensorflow/tfjs';
 import type { Policy } from '../model/policy.js';
-import { buildSequenceBatch, sequenceLogProbs } from './batch.js';
+import { buildSequenceBatch } from './batch.js';
 import { clipByGlobalNorm } from '../optim/clip.js';
 import { policyLoss, stopGradient, type Normalizer, type ObjectiveConfig } from './loss.js';
 
@@ -99,10 +99,10 @@ export async function policyUpdate(
   try {
     for (const m of micro) {
       // θold is the policy before this batch's first step: frozen copies only matter when it will move.
-      if (opts.numIterations > 1) m.oldLogp = sequenceLogProbs(policy, m.ids, opts.temperature);
+      if (opts.numIterations > 1) m.oldLogp = tf.tidy(() => policy.tokenLogProbs(m.ids, { temperature: opts.temperature }));
       if (cfg.beta > 0) {
         if (!opts.reference) throw new Error('objective.beta > 0 needs a reference policy');
-        m.refLogp = sequenceLogProbs(opts.reference, m.ids, opts.temperature);
+        m.refLogp = tf.tidy(() => opts.reference!.tokenLogProbs(m.ids, { temperature: opts.temperature }));
       }
     }
     let clipped = 0;
@@ -113,7 +113,7 @@ export async function policyUpdate(
       for (const m of micro) {
         const stats: tf.Scalar[] = [];
         const { value, grads } = tf.variableGrads(() => {
-          const logp = sequenceLogProbs(policy, m.ids, opts.temperature);
+          const logp = policy.tokenLogProbs(m.ids, { temperature: opts.temperature });
           const parts = policyLoss(
             { logp, oldLogp: m.oldLogp ?? stopGradient(logp), refLogp: m.refLogp, advantages: m.advantages, mask: m.mask },
             cfg,

@@ -15,7 +15,9 @@
 // back only the chosen ids and their log-probs.
 import * as tf from '@tensorflow/tfjs';
 import type { KVCache, Policy } from '../model/policy.js';
+import { interruptPoint } from '../util/interrupt.js';
 import { Rng, mixSeed } from '../util/rng.js';
+import { uniformRuns } from '../util/runs.js';
 import { type Completion, type SampleOptions } from './options.js';
 import { bannedBias, candidateCount, selectTokens } from './select.js';
 import type { Tokenizer } from '../tokenizer/types.js';
@@ -73,6 +75,9 @@ export async function generate(policy: Policy, rows: readonly GenerationRow[], o
   let steps = 0; // decode calls so far: every row in the batch sits at promptLen + steps
   try {
     for (;;) {
+      // Yields to the event loop once per token (so Kernel → Interrupt is seen) and stops if one was requested;
+      // the finally below frees the cache.
+      await interruptPoint(`while sampling (token ${steps + 1})`);
       const b = members.length;
       const vocab = logits.shape[1];
       const k = candidateCount(vocab, opts);
@@ -206,15 +211,6 @@ function firstStop(text: string, stop: readonly string[]): number {
   return best;
 }
 
-/** The common length of the runs of equal values in xs ([a, a, b, b] → 2), or 1 if they are uneven. */
-function runLength(xs: number[]): number {
-  let len = 1;
-  while (len < xs.length && xs[len] === xs[0]) len++;
-  if (xs.length % len !== 0) return 1;
-  for (let i = 0; i < xs.length; i++) if (xs[i] !== xs[i - (i % len)]) return 1;
-  return len;
-}
-
 /**
  * Prefill each distinct prompt once (equal lengths batched together) and expand to one cache row and
  * one logits row per generation row.
@@ -259,5 +255,6 @@ function prefillShared(policy: Policy, rows: readonly GenerationRow[], share: bo
     return identity ? all.clone() : (tf.gather(all, tf.tensor1d(rowSlots, 'int32')) as tf.Tensor2D);
   });
   logitParts.forEach((l) => l.dispose());
-  return { cache, logits, block: runLength(rowSlots) };
+  // rows in runs of one length (a prompt's G rows together) decode as blocks of that length; else 1
+  return { cache, logits, block: uniformRuns(rowSlots)?.length ?? 1 };
 }

@@ -9,6 +9,7 @@ import { IgrpoOptions } from '../rl/igrpo.js';
 import { ObjectiveConfig } from '../rl/loss.js';
 import { ScheduleConfig } from './schedule.js';
 import { TaskConfig } from './task.js';
+import { deepMerge } from '../util/merge.js';
 
 export const LoraTrainConfig = z
   .object({
@@ -156,7 +157,7 @@ export function parseTrainConfig(raw: unknown, source = 'config'): TrainConfig {
   return r.data;
 }
 
-/** Read and validate a JSON config file. */
+/** Read and validate a JSON config file; overrides merge over it field by field. */
 export function readTrainConfig(file: string, overrides: Record<string, unknown> = {}): TrainConfig {
   let raw: unknown;
   try {
@@ -165,5 +166,5 @@ export function readTrainConfig(file: string, overrides: Record<string, unknown>
     throw new ConfigError(`cannot read config ${file}: ${(e as Error).message}`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`invalid config ${file}: expected a JSON object`);
-  return parseTrainConfig({ ...raw, ...overrides }, file);
+  return parseTrainConfig(deepMerge(raw, overrides), file);
 }

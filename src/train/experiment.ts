@@ -11,21 +11,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../paths.js';
+import { ci95, meanCI } from '../util/stats.js';
 import { readTrainConfig, type TrainConfig } from './config.js';
 import { readEvals, readMetrics } from './records.js';
 import { Trainer } from './trainer.js';
-
-/** Two-sided 97.5% quantiles of Student's t for df = 1…30 (df > 30: 1.96 is within 4%). */
-const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
-
-export function tInterval(xs: readonly number[]): { mean: number; ci95: [number, number]; halfWidth: number; sd: number } {
-  const n = xs.length;
-  const mean = xs.reduce((a, b) => a + b, 0) / n;
-  const sd = n > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1)) : NaN;
-  const t = n > 1 ? (T975[n - 2] ?? 1.96) : NaN;
-  const half = (t * sd) / Math.sqrt(n);
-  return { mean, ci95: [mean - half, mean + half], halfWidth: half, sd };
-}
 
 export interface MethodSummary {
   seeds: number[];
@@ -71,14 +60,14 @@ export function summariseMethod(root: string, algo: string, seeds: readonly numb
   const evals = seeds.map((s) => readEvals(path.join(runDir(root, algo, s), 'evals.jsonl')));
   const metrics = seeds.map((s) => readMetrics(path.join(runDir(root, algo, s), 'metrics.jsonl')));
   const finals = evals.map((e) => e[e.length - 1].passAt1);
-  const ti = tInterval(finals);
+  const ti = meanCI(finals);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   return {
     seeds: [...seeds],
     initialAccuracy: evals.map((e) => e.find((x) => x.updates === 0)?.passAt1 ?? NaN),
     finalAccuracies: finals,
     mean: ti.mean,
-    ci95: ti.ci95,
+    ci95: ci95(ti),
     stepMs: metrics.map((ms) => mean(ms.map((m) => m.wallMs.total))),
     completionsPerStep: mean(metrics.flat().map((m) => m.sampledCompletions)),
     completionTokensPerStep: mean(metrics.flat().map((m) => m.completionTokens)),
@@ -90,14 +79,14 @@ export function summarise(root: string, seeds: readonly number[], meta: Record<s
   const grpo = summariseMethod(root, 'grpo', seeds);
   const igrpo = summariseMethod(root, 'igrpo', seeds);
   const ratios = seeds.map((_, i) => igrpo.stepMs[i] / grpo.stepMs[i]);
-  const diff = tInterval(seeds.map((_, i) => igrpo.finalAccuracies[i] - grpo.finalAccuracies[i]));
+  const diff = meanCI(seeds.map((_, i) => igrpo.finalAccuracies[i] - grpo.finalAccuracies[i]));
   return {
     ...meta,
     methods: { grpo, igrpo },
     /** iGRPO / GRPO mean step wall time, per seed pair (run side by side) and their mean. */
     stepTimeRatio: { perSeed: ratios, mean: ratios.reduce((a, b) => a + b, 0) / ratios.length },
     /** Paired difference of final held-out pass@1 (iGRPO − GRPO) over seeds, with its 95% t-interval. */
-    finalDifference: { mean: diff.mean, ci95: diff.ci95 },
+    finalDifference: { mean: diff.mean, ci95: ci95(diff) },
   };
 }
 

@@ -3,6 +3,9 @@
 // Reading a log validates every line and names file, line and field on bad input.
 import * as fs from 'node:fs';
 import { z } from 'zod';
+import { zeroStdFraction } from '../rl/advantages.js';
+import { draftTransitions } from '../rl/igrpo.js';
+import { rewardsOf, type Group, type Scored } from '../rl/rollout.js';
 
 export const Algo = z.enum(['grpo', 'igrpo']);
 export type Algo = z.infer<typeof Algo>;
@@ -138,3 +141,73 @@ export type EvalRecord = z.infer<typeof EvalRecord>;
 export const readEvals = (file: string): EvalRecord[] => readJsonl(file, EvalRecord);
 export const readRollouts = (file: string): RolloutRecord[] => readJsonl(file, RolloutRecord);
 export const readMetrics = (file: string): MetricsRecord[] => readJsonl(file, MetricsRecord);
+
+/** What one step produced, as the record builders read it (a trainer's StepState fits). */
+export interface StepOutcome {
+  step: number;
+  lr: number;
+  /** iGRPO only: the scored drafts and d̂'s index per prompt. */
+  draftGroups?: Group[];
+  chosen?: number[];
+  /** The trained groups (GRPO: the group under q; iGRPO: the refinements under q'). */
+  groups: Group[];
+  advantages?: number[][];
+  update: { kl: number; clipFraction: number; loss: number; gradNorm: number };
+  /** Wall time per stage, ms; total set. */
+  times: Record<string, number>;
+}
+
+const fractionCorrect = (xs: readonly Scored[]) => (xs.length ? xs.filter((c) => c.score.correct).length / xs.length : 0);
+
+/** The step's metrics.jsonl line. */
+export function metricsOf(s: StepOutcome, run: { algo: Algo; seed: number }): MetricsRecord {
+  const all = s.groups.flatMap((g) => g.completions);
+  const drafts = s.draftGroups?.flatMap((g) => g.completions) ?? [];
+  const sampled = [...all, ...drafts];
+  const tokens = sampled.reduce((a, c) => a + c.ids.length, 0);
+  const lpTokens = all.reduce((a, c) => a + c.logprobs.length, 0);
+  const total = s.times.total;
+  const m: MetricsRecord = {
+    step: s.step,
+    algo: run.algo,
+    seed: run.seed,
+    reward: all.reduce((a, c) => a + c.score.reward, 0) / Math.max(1, all.length),
+    accuracy: fractionCorrect(all),
+    // Monte Carlo estimate of the sampling distribution's entropy: mean −log p of the sampled tokens
+    entropy: lpTokens ? -all.reduce((a, c) => a + c.logprobs.reduce((x, y) => x + y, 0), 0) / lpTokens : 0,
+    kl: s.update.kl,
+    clipFraction: s.update.clipFraction,
+    loss: s.update.loss,
+    gradNorm: s.update.gradNorm,
+    lr: s.lr,
+    zeroStdFraction: zeroStdFraction(rewardsOf(s.groups)),
+    completionTokens: tokens,
+    sampledCompletions: sampled.length,
+    meanLength: all.reduce((a, c) => a + c.ids.length, 0) / Math.max(1, all.length),
+    tokensPerSecond: tokens / Math.max(1e-9, total / 1000),
+    wallMs: { ...s.times, total } as StageTimes,
+  };
+  if (run.algo === 'igrpo' && s.draftGroups && s.chosen) {
+    const chosen = s.chosen;
+    m.draftAccuracy = fractionCorrect(drafts);
+    m.bestDraftAccuracy = s.draftGroups.filter((g, i) => g.completions[chosen[i]].score.correct).length / s.draftGroups.length;
+    m.refinementAccuracy = m.accuracy;
+    Object.assign(m, draftTransitions({ drafts: s.draftGroups, chosen, refinements: s.groups }));
+  }
+  return m;
+}
+
+/** The step's rollouts.jsonl lines: drafts (no advantage, d̂ marked), then the trained completions. */
+export function rolloutRecords(s: Omit<StepOutcome, 'update' | 'times' | 'lr'>, run: { algo: Algo; seed: number }): RolloutRecord[] {
+  const base = { step: s.step, algo: run.algo, seed: run.seed };
+  const rec = (g: Group, gi: number, c: Scored, j: number, stage: Stage, advantage: number | null): RolloutRecord => ({
+    ...base, promptId: g.problem.id, stage, group: gi, index: j, prompt: g.prompt.text, text: c.text, tokens: c.ids.length,
+    finishReason: c.finishReason, reward: c.score.reward, rewards: c.score.rewards, correct: c.score.correct, advantage,
+    answer: c.score.answer, gold: g.problem.answer,
+  });
+  const out: RolloutRecord[] = [];
+  s.draftGroups?.forEach((g, gi) => g.completions.forEach((c, j) => out.push({ ...rec(g, gi, c, j, 'draft', null), chosen: s.chosen?.[gi] === j })));
+  const stage = run.algo === 'igrpo' ? 'refinement' : 'grpo';
+  s.groups.forEach((g, gi) => g.completions.forEach((c, j) => out.push(rec(g, gi, c, j, stage, s.advantages?.[gi][j] ?? null))));
+  return out;
+}

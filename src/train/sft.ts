@@ -17,10 +17,11 @@ import { packageRoot } from '../paths.js';
 import type { Policy } from '../model/policy.js';
 import { Adam } from '../optim/adam.js';
 import { clipByGlobalNorm } from '../optim/clip.js';
-import { buildSequenceBatch, sequenceLogProbs } from '../rl/batch.js';
+import { buildSequenceBatch } from '../rl/batch.js';
 import { sample } from '../sampling/index.js';
 import { getTemplate } from '../rl/templates.js';
 import { Rng, mixSeed } from '../util/rng.js';
+import { interruptPoint } from '../util/interrupt.js';
 import { evaluate } from './evaluate.js';
 import { learningRate, ScheduleConfig } from './schedule.js';
 import { evalProblems, promptOf, syntheticTokenizer, TaskConfig, trainProblems } from './task.js';
@@ -162,7 +163,7 @@ function freshPolicy(cfg: SftConfig): GPT {
 /** Mean next-token NLL over target tokens (the EOS included) of a batch. */
 function nllLoss(policy: Policy, ids: tf.Tensor2D, mask: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
-    const logp = sequenceLogProbs(policy, ids, 1);
+    const logp = policy.tokenLogProbs(ids);
     return tf.div(tf.neg(tf.sum(tf.mul(logp, mask))), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
   });
 }
@@ -185,6 +186,7 @@ export async function runSft(cfg: SftConfig, opts: { out?: string; onProgress?: 
   const ownRng = new Rng(mixSeed(cfg.seed, 29)); // its own stream: configs without own drafts keep their examples
   let own: OwnDraft[] = [];
   for (let step = 0; step < cfg.steps; step++) {
+    await interruptPoint(`before SFT step ${step}`);
     if (cfg.ownDraftFraction > 0 && step % cfg.ownDraftRefreshEvery === 0) own = await sampleOwnDrafts(policy, pool, cfg, ownRng, mixSeed(cfg.seed, 31, step));
     const examples = Array.from({ length: cfg.batchSize }, () => sftExample(pool[rng.int(pool.length)], cfg, rng, own));
     const pairs = examples.map((e) => ({ prompt: tokenizer.encode(e.prompt), completion: [...tokenizer.encode(e.target), tokenizer.eosId] }));

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Problem } from '../data/schema.js';
 import { generateArithmetic, generateCountdown, SYNTHETIC_CHARSET } from '../data/synthetic/index.js';
 import { CharTokenizer, REASONING_SPECIALS } from '../tokenizer/index.js';
+import { Rng, mixSeed } from '../util/rng.js';
 
 export const TaskConfig = z
   .object({
@@ -39,6 +40,29 @@ export function evalProblems(cfg: TaskConfig): Problem[] {
   return generate(cfg, cfg.evalSize * 2, cfg.evalSeed, `${cfg.task}-eval`)
     .filter((p) => !seen.has(p.problem))
     .slice(0, cfg.evalSize);
+}
+
+/** The pool in a seeded order per epoch (a Fisher–Yates shuffle from (seed, epoch)). */
+export function epochOrder(size: number, seed: number, epoch: number): number[] {
+  const rng = new Rng(mixSeed(seed, 99, epoch));
+  const p = Array.from({ length: size }, (_, i) => i);
+  for (let i = p.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [p[i], p[j]] = [p[j], p[i]];
+  }
+  return p;
+}
+
+/** The `batch` problems of step `step`: the pool in a fresh seeded order each epoch (a pure function of (seed, step)). */
+export function stepProblems(pool: readonly Problem[], batch: number, seed: number, step: number): Problem[] {
+  const out: Problem[] = [];
+  let order: { epoch: number; p: number[] } | undefined;
+  for (let k = step * batch; k < (step + 1) * batch; k++) {
+    const epoch = Math.floor(k / pool.length);
+    if (order?.epoch !== epoch) order = { epoch, p: epochOrder(pool.length, seed, epoch) };
+    out.push(pool[order.p[k % pool.length]]);
+  }
+  return out;
 }
 
 /** q: the prompt a problem is sampled under (the completion starts right after it). */

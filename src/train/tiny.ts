@@ -4,6 +4,7 @@
 import type { Problem } from '../data/schema.js';
 import { GPT } from '../model/gpt.js';
 import type { Score, ScoreFn } from '../rl/rollout.js';
+import { deepMerge } from '../util/merge.js';
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import { syntheticTokenizer } from './task.js';
 
@@ -26,12 +27,7 @@ export function tinyConfig(over: TrainConfigInput = {}): TrainConfig {
     checkpoint: { every: 0, keep: 2 },
     optimizer: { lr: 1e-2, microBatchSize: 3 },
   };
-  const merged: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) {
-    const b = (base as Record<string, unknown>)[k];
-    merged[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' ? { ...b, ...v } : v;
-  }
-  return parseTrainConfig(merged, 'tiny config');
+  return parseTrainConfig(deepMerge(base, over), 'tiny config');
 }
 
 /** Dense stand-in reward: the share of digits in the completion (correct when it equals the gold answer). */

@@ -1,7 +1,7 @@
 // verify(gold, pred): are two final answers the same mathematical object? Gold first, as in Math-Verify.
 // Order of work: plain numbers (no allocation beyond a regex) → normalised strings → shapes
 // (tuples, sets, intervals, matrices, relations) → scalars by value or by the CAS, under bounds.
-import { bracesBalanced } from './braces.js';
+import { bracesBalanced } from '../util/braces.js';
 import { evaluateExact } from './exact.js';
 import { casEqual, casParse, sampledEqual } from './cas.js';
 import { normalise, type Normalised } from './normalize.js';

@@ -1,7 +1,7 @@
 // Answer extraction: where, in a model's completion or a reference solution, the final answer is.
 // Sources are tried in a fixed priority; each is a linear scan, so pathological outputs (a thousand
 // boxes, a megabyte of text, unbalanced braces) return quickly with a defined result.
-import { CONNECTOR, lastBoxed, lastBoxedGroup, matchBrace } from './braces.js';
+import { CONNECTOR, lastBoxed, lastBoxedGroup, matchBrace } from '../util/braces.js';
 
 export type AnswerSource = 'answer-tag' | 'boxed' | 'gsm8k' | 'answer-is' | 'inline-math' | 'whole' | 'last-number';
 

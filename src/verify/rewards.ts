@@ -34,15 +34,16 @@ export interface WeightedReward {
   weight: number;
 }
 
-export interface RewardResult {
+/** A completion's score: what the trainer, the logs and the RL code all read (one type; rl re-exports it). */
+export interface Score {
   /** Σ weight · score. */
-  total: number;
-  /** Unweighted score of each reward, by name. */
-  breakdown: Record<string, number>;
-  /** The extracted answer (from the first reward that reported one). */
-  answer?: string;
+  reward: number;
+  /** Unweighted score of each reward, by name, e.g. { accuracy, format }. */
+  rewards: Record<string, number>;
   /** The accuracy verdict (false when no reward reported one). */
   correct: boolean;
+  /** The extracted answer (from the first reward that reported one), or null. */
+  answer: string | null;
   /** Present when some reward flagged the problem (its score was then 0). */
   flagged?: string;
   /** Reasons reported by rewards, by name. */
@@ -133,20 +134,16 @@ export const DEFAULT_REWARDS: readonly WeightedReward[] = [
 ];
 
 /** Scores one completion with every reward; a throwing reward is an error (a bug, not a zero). */
-export function scoreCompletion(
-  completion: string,
-  problem: Problem,
-  rewards: readonly WeightedReward[] = DEFAULT_REWARDS,
-): RewardResult {
-  const result: RewardResult = { total: 0, breakdown: {}, correct: false };
+export function scoreCompletion(completion: string, problem: Problem, rewards: readonly WeightedReward[] = DEFAULT_REWARDS): Score {
+  const result: Score = { reward: 0, rewards: {}, correct: false, answer: null };
   for (const { fn, weight } of rewards) {
     const raw = fn.score(completion, problem);
     const out: RewardOutput = typeof raw === 'number' ? { score: raw } : raw;
     if (!Number.isFinite(out.score)) throw new Error(`reward '${fn.name}' returned ${out.score} for problem ${problem.id}`);
     const score = out.flagged ? 0 : out.score;
-    result.breakdown[fn.name] = score;
-    result.total += weight * score;
-    if (out.answer !== undefined && result.answer === undefined) result.answer = out.answer;
+    result.rewards[fn.name] = score;
+    result.reward += weight * score;
+    if (out.answer !== undefined && result.answer === null) result.answer = out.answer;
     if (out.correct) result.correct = true;
     if (out.flagged && !result.flagged) result.flagged = out.flagged;
     if (out.reason) (result.reasons ??= {})[fn.name] = out.reason;
@@ -154,7 +151,12 @@ export function scoreCompletion(
   return result;
 }
 
-/** A scorer bound to a reward list, for the trainer: (completion, problem) → RewardResult. */
+/** A scorer bound to a reward list: (completion text, problem) → Score. */
 export function makeScorer(rewards: readonly WeightedReward[] = DEFAULT_REWARDS) {
-  return (completion: string, problem: Problem): RewardResult => scoreCompletion(completion, problem, rewards);
+  return (completion: string, problem: Problem): Score => scoreCompletion(completion, problem, rewards);
+}
+
+/** The same scorer in the RL code's shape (problem, completion) → Score: the trainer's default reward. */
+export function makeScoreFn(rewards: readonly WeightedReward[] = DEFAULT_REWARDS) {
+  return (problem: Problem, completion: { text: string }): Score => scoreCompletion(completion.text, problem, rewards);
 }
