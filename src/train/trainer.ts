@@ -17,11 +17,11 @@
 // the update; `run()` loops, with checkpoints and resume (bit-identical: data order and all sampling seeds
 // derive from (seed, step), and the optimizer state is saved exactly). Run-folder work: ./run-folder.ts.
 import type { Problem } from '../data/schema.js';
-import { loadPolicy, resolvePolicyDir } from '../model/load.js';
 import type { Policy } from '../model/policy.js';
 import { Adam } from '../optim/adam.js';
 import { groupAdvantages } from '../rl/advantages.js';
 import * as rl from '../rl/igrpo.js';
+import { plainPrompt } from '../rl/prompt-format.js';
 import { rewardsOf, scoreGroups, type Completion, type Group, type PromptIn, type SampleFn, type ScoreFn } from '../rl/rollout.js';
 import { NonFiniteLossError, policyUpdate, type TrainSequence, type UpdateResult } from '../rl/update.js';
 import { sample } from '../sampling/index.js';
@@ -31,6 +31,7 @@ import { makeScoreFn } from '../verify/rewards.js';
 import type { TrainConfig } from './config.js';
 import { evaluate, type EvalDetail } from './evaluate.js';
 import { metricsOf, rolloutRecords, type EvalRecord, type MetricsRecord } from './records.js';
+import { promptRenderer, trainPolicies } from './policy-setup.js';
 import * as runFolder from './run-folder.js';
 import { learningRate } from './schedule.js';
 import { evalProblems, promptOf, stepProblems, trainProblems } from './task.js';
@@ -97,12 +98,15 @@ export class Trainer {
   private readonly pool: Problem[];
   private readonly heldOut: Problem[];
   private readonly stepTimes: number[] = [];
+  /** Chat rendering of q and q' (prompt.format 'chat'); undefined = plain text. */
+  private readonly render?: rl.PromptRenderer;
   private readonly evals: EvalRecord[] = [];
 
   private constructor(readonly config: TrainConfig, readonly policy: Policy, readonly reference: Policy | undefined, readonly out: string | undefined, score?: ScoreFn) {
     this.score = score ?? makeScoreFn();
     const o = config.optimizer;
     this.optimizer = new Adam(policy.parameters(), { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.type === 'adamw' ? o.weightDecay : 0 });
+    this.render = promptRenderer(config, policy);
     this.pool = trainProblems(config.data);
     this.heldOut = evalProblems({ ...config.data, evalSize: config.eval.size });
   }
@@ -112,8 +116,8 @@ export class Trainer {
     const { out } = opts;
     const from = out && opts.resume ? runFolder.openForResume(out, config) : undefined;
     if (out && !opts.resume) runFolder.createRun(out, config);
-    const policy = from ? loadPolicy(`${from.dir}/policy`) : (opts.policy ?? loadPolicy(resolvePolicyDir(config.policy)));
-    const reference = config.objective.beta > 0 ? (opts.policy && !from ? opts.policy.clone() : loadPolicy(resolvePolicyDir(config.policy))) : undefined;
+    // LoRA or full fine-tuning, and the KL reference (adapters off, or a frozen clone): ./policy-setup.ts
+    const { policy, reference } = trainPolicies(config, { given: from ? undefined : opts.policy, resumeDir: from?.dir });
     const t = new Trainer(config, policy, reference, out, opts.score);
     if (from) {
       const r = runFolder.restoreCheckpoint(out!, from.dir, config, policy.parameters().length);
@@ -147,7 +151,10 @@ export class Trainer {
     const timedSample: SampleFn = (req) => this.timed(s, stages[Math.min(calls++, stages.length - 1)], () => this.sampleFn(req));
     const score: ScoreFn = (p, c) => this.timed(s, 'score', () => this.score(p, c));
     const tok = this.policy.tokenizer;
-    return { sample: timedSample, score, promptOf, encode: (text) => tok.encode(text), contextLength: this.policy.maxSeqLen, maxNewTokens: this.config.sampling.maxNewTokens, seed: s.seed };
+    return {
+      sample: timedSample, score, promptOf, encode: (text) => plainPrompt(tok, text).ids, render: this.render,
+      contextLength: this.policy.maxSeqLen, maxNewTokens: this.config.sampling.maxNewTokens, seed: s.seed,
+    };
   }
 
   private timed<T>(s: StepState, stage: string, f: () => T): T {
