@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { loadPolicy } from '../src/model/load.js';
+import { loadGPT, loadPolicy } from '../src/model/load.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/model/safetensors.js';
 import { tinyGPT } from './core-fixtures.js';
 
@@ -15,7 +15,7 @@ test('checkpoint round-trip is exact: weights, config, tokenizer, outputs', asyn
   const m = tinyGPT({ tiedEmbeddings: false, seed: 4 });
   await m.save(dir);
   assert.deepEqual(fs.readdirSync(dir).sort(), ['config.json', 'model.safetensors', 'tokenizer.json']);
-  const back = loadPolicy(dir);
+  const back = loadGPT(dir);
   assert.deepEqual(back.config, m.config);
   assert.deepEqual(back.tokenizer.toJSON(), m.tokenizer.toJSON());
   const a = m.namedParameters();

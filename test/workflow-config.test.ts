@@ -12,7 +12,7 @@ import { benchmarksDir } from '../src/data/loaders.js';
 import { arithmeticGsm8kJsonl, SHIPPED_GSM8K_ARITHMETIC } from '../src/data/synthetic/gsm8k-format.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import { taskProblems } from '../src/train/data-source.js';
-import { fillTemplate, makePromptOf, PromptConfig } from '../src/train/prompt.js';
+import { fillTemplate, makePromptOf, PromptConfig, questionTextOf } from '../src/train/prompt.js';
 import { Trainer } from '../src/train/trainer.js';
 import { tinyConfig, tinyPolicy } from '../src/train/tiny.js';
 import { readRollouts } from '../src/train/records.js';
@@ -63,9 +63,10 @@ test('prompt: a template over the fields, a system prompt; the default is the po
   assert.equal(makePromptOf(PromptConfig.parse({}))(p), 'Q:1+2\n');
   assert.equal(makePromptOf(PromptConfig.parse({ template: '[{subject}] {problem}\n', system: 'Solve.' }))(p), 'Solve.\n[sums] Q:1+2\n');
   assert.throws(() => fillTemplate('{nope}', p), /problem x has no field 'nope'/);
-  assert.throws(() => makePromptOf(PromptConfig.parse({ chat: true }), tinyPolicy().tokenizer), /prompt\.chat.*no chat template/);
-  const fakeChat = { applyChatTemplate: (m: { role: string; content: string }[]) => ({ text: m.map((x) => `<${x.role}>${x.content}`).join('') + '<assistant>', ids: [] }) };
-  assert.equal(makePromptOf(PromptConfig.parse({ chat: true, system: 'S' }), fakeChat)(p), '<system>S<user>Q:1+2<assistant>');
+  assert.throws(() => questionTextOf(PromptConfig.parse({ format: 'chat' }), tinyPolicy().tokenizer), /prompt format chat.*no chat template/);
+  const fakeChat = { chatTemplate: () => 'fake', applyChatTemplate: (m: { role: string; content: string }[]) => ({ text: m.map((x) => `<${x.role}>${x.content}`).join('') + '<assistant>', ids: [] }) };
+  assert.equal(questionTextOf(PromptConfig.parse({ format: 'chat', system: 'S' }), fakeChat as never)(p), '<system>S<user>Q:1+2<assistant>');
+  assert.equal(makePromptOf(PromptConfig.parse({ format: 'chat', system: 'S' }))(p), 'Q:1+2', 'chat: the user turn\'s content (the renderer wraps it)');
 });
 
 test('rewards: named and weighted in the config, user rewards by registry, unknown names listed', () => {

@@ -6,7 +6,7 @@ import { ConfigError, parseTrainConfig, readTrainConfig } from '../train/config.
 import { loadProblems } from '../data/loaders.js';
 import type { Policy } from '../model/policy.js';
 import { resolveDataFile } from '../train/data-source.js';
-import { makePromptOf } from '../train/prompt.js';
+import { questionTextOf } from '../train/prompt.js';
 import { buildRewards } from '../verify/registry.js';
 import { evaluate } from '../train/evaluate.js';
 import { resolvePolicyDir } from '../model/load.js';
@@ -16,7 +16,8 @@ import { intFlag, orUsage, UsageError, usageFailure } from './common.js';
 
 const HELP = `usage: igrpo eval [options]
 
-  --policy DIR           policy folder, or a run's checkpoint policy (default: the shipped data/policy)
+  --policy DIR|ORG/NAME  policy folder (GPT or Hugging Face), a run's checkpoint policy, or a hub id in
+                         the HF cache (default: the shipped data/policy)
   --task arithmetic|countdown   (default arithmetic)
   --difficulty D         the task's difficulty knob (default 2, as the shipped policy)
   --n N                  held-out problems (default 128)
@@ -46,7 +47,7 @@ async function fileProblems(spec: string, adapter: string, n: number, configFile
   const { file, adapter: a } = resolveDataFile(spec, parsed.data);
   const { problems } = await loadProblems(file, { adapter: a, limit: n });
   if (problems.length === 0) throw new Error(`--data ${spec}: no problems in ${file}`);
-  return { file, problems, promptOf: makePromptOf(cfg.prompt, policy.tokenizer), rewards: buildRewards(cfg.rewards) };
+  return { file, problems, promptOf: questionTextOf(cfg.prompt, policy.tokenizer), rewards: buildRewards(cfg.rewards) };
 }
 
 function numFlag(v: string | undefined, flag: string, fallback: number): number {

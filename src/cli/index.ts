@@ -6,6 +6,7 @@ const COMMANDS: Record<string, { describe: string; load: () => Promise<{ run(arg
   sft: { describe: 'supervised warm-up of the policy on a synthetic task', load: () => import('./sft.js') },
   train: { describe: 'GRPO or iGRPO training', load: () => import('./train.js') },
   eval: { describe: 'pass@1 of a policy on a held-out split', load: () => import('./eval.js') },
+  merge: { describe: 'fold a LoRA adapter into its base model (one Hugging Face folder)', load: () => import('./merge.js') },
   pull: { describe: 'download a model from the Hugging Face hub into the local cache', load: () => import('./pull.js') },
   serve: { describe: 'OpenAI-compatible HTTP server for a policy (vLLM-style API)', load: () => import('./serve.js') },
   report: { describe: 'standard figures and a markdown summary for a run directory', load: () => import('./report.js') },

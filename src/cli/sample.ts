@@ -1,5 +1,6 @@
-// `igrpo sample`: print N completions of one prompt from a checkpoint, the shipped policy
-// (data/policy), or — until that exists — a seeded, randomly initialised model (said on stderr).
+// `igrpo sample`: print N completions of one prompt from a checkpoint (a GPT checkpoint folder, a Hugging
+// Face model folder, or ORG/NAME[@rev] in the HF cache), the shipped policy (data/policy), or — until
+// that exists — a seeded, randomly initialised model (said on stderr).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -7,23 +8,31 @@ import { describeBackend, selectBackend } from '../backend/select.js';
 import { GPT } from '../model/gpt.js';
 import { loadPolicy } from '../model/load.js';
 import { CHECKPOINT_FILES } from '../model/checkpoint.js';
+import type { Policy } from '../model/policy.js';
 import { dataPath } from '../paths.js';
+import { questionPrompt } from '../rl/prompt-format.js';
 import { sample } from '../sampling/index.js';
 import { CharTokenizer, PRINTABLE_ASCII, REASONING_SPECIALS } from '../tokenizer/char.js';
 import { orUsage, UsageError } from './common.js';
 
 const HELP = `usage: igrpo sample --prompt TEXT [options]
 
-  --prompt TEXT          prompt to complete (required)
+  --prompt TEXT          prompt to complete (required); with --chat, the user's message
   --n N                  completions (default 1)
   --seed S               sampling seed (default 0)
   --max-new-tokens K     tokens per completion at most (default 64)
   --temperature T        0 = greedy (default 1)
   --top-k K              sample among the K most likely tokens (default off)
   --top-p P              nucleus sampling mass (default off)
-  --stop STR             stop string (repeatable)
+  --stop STR             stop string (repeatable); every eos id of generation_config.json always stops
   --backend B            auto, tensorflow-gpu, tensorflow, native, webgpu, wasm, cpu (default $IGRPO_BACKEND or auto)
-  --checkpoint DIR       policy folder (config.json, model.safetensors, tokenizer.json); default data/policy
+  --checkpoint DIR|ORG/NAME[@REV]
+                         a GPT checkpoint folder, a Hugging Face model folder (Llama, Qwen2/2.5, Qwen3,
+                         SmolLM2), or a hub id in the HF cache (igrpo pull it first); default data/policy
+  --adapter DIR          a PEFT LoRA adapter folder on top (default: <checkpoint>/adapter when present)
+  --chat                 render the prompt through the model's chat template (add_generation_prompt)
+  --system TEXT          a system message before the prompt (with --chat)
+  --chat-kwargs JSON     extra chat-template variables, e.g. '{"enable_thinking": false}' for Qwen3
   --json                 one JSON object per completion`;
 
 /** The untrained stand-in's shape: small enough to start instantly. */
@@ -34,6 +43,18 @@ function num(v: string | undefined, flag: string, fallback: number): number {
   const x = Number(v);
   if (!Number.isFinite(x)) throw new UsageError(`${flag} expects a number, got '${v}'`);
   return x;
+}
+
+function chatKwargs(v: string | undefined): Record<string, unknown> {
+  if (v === undefined) return {};
+  let o: unknown;
+  try {
+    o = JSON.parse(v);
+  } catch (e) {
+    throw new UsageError(`--chat-kwargs expects a JSON object, got '${v}' (${(e as Error).message})`);
+  }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new UsageError(`--chat-kwargs expects a JSON object, got '${v}'`);
+  return o as Record<string, unknown>;
 }
 
 type Values = ReturnType<typeof parseFlags>['values'];
@@ -53,6 +74,10 @@ function parseFlags(argv: string[]) {
       stop: { type: 'string', multiple: true },
       backend: { type: 'string' },
       checkpoint: { type: 'string' },
+      adapter: { type: 'string' },
+      chat: { type: 'boolean' },
+      system: { type: 'string' },
+      'chat-kwargs': { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -64,7 +89,9 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = await orUsage('sample', HELP, async () => {
     const { values } = parseFlags(argv);
     if (!values.help && values.prompt === undefined) throw new UsageError('--prompt is required');
+    if (!values.chat && (values.system !== undefined || values['chat-kwargs'] !== undefined)) throw new UsageError('--system and --chat-kwargs need --chat');
     sampleOptions(values);
+    chatKwargs(values['chat-kwargs']);
     return values;
   });
   if ('code' in parsed) return parsed.code;
@@ -77,9 +104,10 @@ export async function run(argv: string[]): Promise<number> {
   if ('code' in backend) return backend.code;
   console.error(describeBackend(backend.value));
 
-  const policy = openPolicy(values.checkpoint);
+  const policy = openPolicy(values.checkpoint, values.adapter);
   try {
-    const [completions] = await sample(policy, [values.prompt!], sampleOptions(values));
+    const prompt = questionPrompt(policy.tokenizer, values.prompt!, values.chat ? 'chat' : 'plain', { system: values.system, chatKwargs: chatKwargs(values['chat-kwargs']) });
+    const [completions] = await sample(policy, [prompt.ids], sampleOptions(values));
     completions.forEach((c, index) => {
       if (values.json) {
         console.log(JSON.stringify({ index, text: c.text, finishReason: c.finishReason, tokens: c.ids.length, ids: c.ids, logprobs: c.logprobs }));
@@ -106,8 +134,13 @@ function sampleOptions(values: Values) {
   };
 }
 
-function openPolicy(checkpoint: string | undefined): GPT {
-  if (checkpoint) return loadPolicy(checkpoint);
+function openPolicy(checkpoint: string | undefined, adapter: string | undefined): Policy {
+  if (checkpoint) {
+    const policy = loadPolicy(checkpoint, { adapter });
+    console.error(`policy: ${checkpoint}${adapter ? ` + adapter ${adapter}` : ''}`);
+    return policy;
+  }
+  if (adapter) throw new Error('--adapter needs --checkpoint (the base model it was trained on)');
   const shipped = dataPath('policy');
   if (fs.existsSync(path.join(shipped, CHECKPOINT_FILES.config))) {
     console.error(`policy: ${shipped}`);

@@ -21,14 +21,50 @@ const HELP = `usage: igrpo train --out DIR [options]
   --resume               continue the run in DIR from its newest readable checkpoint (none: an error)
   --overwrite            replace the run in DIR (only a run folder, only the files a run writes),
                          once the new run's config, policy and data have loaded
-  --policy DIR           starting policy folder (default: the shipped data/policy)
+  --policy DIR|ORG/NAME  starting policy: a GPT checkpoint, a Hugging Face model folder, or a hub id in
+                         the HF cache (igrpo pull it first); default: the shipped data/policy
   --data FILE            train on a problem file (JSONL/JSON/CSV/Parquet, or benchmark:NAME) = data.file
   --held-out FILE        held-out problems from this file (else data.heldOutFraction of --data) = data.heldOutFile
+  --lora SPEC            LoRA on the policy, e.g. r=16,alpha=32,targets=q_proj,v_proj (defaults r=16,
+                         alpha=32, targets q_proj,k_proj,v_proj,o_proj; 'on' for all defaults); checkpoints
+                         hold the base + adapter/ in PEFT format (igrpo merge folds it in)
+  --chat                 prompts through the model's chat template (q' = the paper's template as a user turn)
+  --system TEXT          system message before each prompt (with --chat)
   --backend B            auto, native, wasm, cpu, webgpu, … (default $IGRPO_BACKEND or the config's, auto)
   --quiet                no progress bar
 
 exit codes: 0 done, 2 bad usage, config or run folder (in use, nothing to resume, not a run),
             3 stopped on a non-finite loss, gradient norm or weight, 1 other errors`;
+
+const LORA_KEYS = ['r', 'alpha', 'dropout', 'targets', 'seed'] as const;
+
+/**
+ * --lora r=16,alpha=32,targets=q_proj,v_proj → { r: 16, alpha: 32, targets: [...] } ('on' = defaults). A
+ * bare word after targets= continues its list; values are checked by the config schema (field lora.*).
+ */
+export function parseLoraFlag(spec: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (spec.trim() === 'on' || spec.trim() === '') return out;
+  let key: string | undefined;
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq < 0) {
+      if (key !== 'targets') throw new UsageError(`--lora: '${part}' is not KEY=VALUE (keys: ${LORA_KEYS.join(', ')})`);
+      (out.targets as string[]).push(part);
+      continue;
+    }
+    key = part.slice(0, eq);
+    const value = part.slice(eq + 1);
+    if (!(LORA_KEYS as readonly string[]).includes(key)) throw new UsageError(`--lora: unknown key '${key}' (keys: ${LORA_KEYS.join(', ')})`);
+    if (key === 'targets') out.targets = value ? [value] : [];
+    else {
+      const x = Number(value);
+      if (value === '' || !Number.isFinite(x)) throw new UsageError(`--lora: ${key} expects a number, got '${value}'`);
+      out[key] = x;
+    }
+  }
+  return out;
+}
 
 /** The config a command line asks for: file (or defaults), then the flags on top. */
 export function configFromArgs(values: Record<string, string | boolean | undefined>): TrainConfig {
@@ -45,6 +81,9 @@ export function configFromArgs(values: Record<string, string | boolean | undefin
   if (values.data || values['held-out']) {
     overrides.data = { ...(values.data ? { file: values.data } : {}), ...(values['held-out'] ? { heldOutFile: values['held-out'] } : {}) };
   }
+  if (values.lora !== undefined) overrides.lora = parseLoraFlag(values.lora as string);
+  if (values.system !== undefined && !values.chat) throw new UsageError('--system needs --chat');
+  if (values.chat) overrides.prompt = { format: 'chat', ...(values.system !== undefined ? { system: values.system } : {}) };
   const backend = (values.backend as string | undefined) ?? process.env.IGRPO_BACKEND;
   if (backend) overrides.backend = backend;
   return values.config ? readTrainConfig(values.config as string, overrides) : parseTrainConfig(overrides, 'config (defaults + flags)');
@@ -59,7 +98,8 @@ export async function run(argv: string[]): Promise<number> {
       options: {
         algo: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
         config: { type: 'string' }, resume: { type: 'boolean' }, overwrite: { type: 'boolean' }, policy: { type: 'string' }, backend: { type: 'string' },
-        data: { type: 'string' }, 'held-out': { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        data: { type: 'string' }, 'held-out': { type: 'string' }, lora: { type: 'string' }, chat: { type: 'boolean' }, system: { type: 'string' },
+        quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     }));
     if (values.help) {

@@ -80,12 +80,24 @@ export interface RolloutDeps {
   maxNewTokens: number;
   /** Per-step seed; stages derive theirs from it. */
   seed: number;
+  /**
+   * How q and q' become prompts when not as plain text: chat models render both through their chat
+   * template (q as a user turn; q' = the chat refinement template with d̂, see ./chat-prompts.ts).
+   */
+  render?: PromptRenderer;
+}
+
+/** Renders a question q, and q' from q and d̂'s text, straight to ids (encoded once, no text round trip). */
+export interface PromptRenderer {
+  question(question: string): PromptIn;
+  refinement(question: string, draft: string): PromptIn;
 }
 
 const promptIn = (text: string, deps: RolloutDeps): PromptIn => ({ text, ids: deps.encode(text) });
 
 /** The questions q, encoded once. */
-export const questionPrompts = (problems: readonly Problem[], deps: RolloutDeps): PromptIn[] => problems.map((p) => promptIn(deps.promptOf(p), deps));
+export const questionPrompts = (problems: readonly Problem[], deps: RolloutDeps): PromptIn[] =>
+  problems.map((p) => (deps.render ? deps.render.question(deps.promptOf(p)) : promptIn(deps.promptOf(p), deps)));
 
 /**
  * q' must leave room to generate; a q' too long for the model falls back to q, marked `contextFallback`
@@ -131,6 +143,11 @@ export const selectDrafts = (drafts: readonly Group[], opts: IgrpoOptions, seed:
 /** q' = template(q, d̂) for each prompt, encoded once and fitted to the context. */
 export const refinementPrompts = (drafts: readonly Group[], chosen: readonly number[], opts: IgrpoOptions, deps: RolloutDeps): PromptIn[] =>
   drafts.map((g, i) => {
+    if (deps.render) {
+      // the rendered q is a chat transcript: q' is built from the problem's own text and d̂
+      if (opts.whenNoneCorrect === 'fallback' && !g.completions.some((d) => d.score.correct)) return g.prompt;
+      return fitContext(deps.render.refinement(deps.promptOf(g.problem), draftText(g.completions[chosen[i]], opts.draftContent)), g.prompt, deps);
+    }
     const text = refinementPrompt(g.prompt.text, g.completions, chosen[i], opts);
     return text === g.prompt.text ? g.prompt : fitContext({ text, ids: encodeRefinement(text, opts, deps.encode) }, g.prompt, deps);
   });

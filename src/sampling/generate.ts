@@ -49,7 +49,8 @@ export async function generate(policy: Policy, rows: readonly GenerationRow[], o
   if (rows.length === 0) return [];
   const tokenizer = policy.tokenizer;
   const stopIds = new Set(opts.stopIds);
-  if (opts.stopOnEos) stopIds.add(tokenizer.eosId);
+  // every end id the model may emit (generation_config's eos_token_id list: <|im_end|> and <|endoftext|>)
+  if (opts.stopOnEos) for (const id of eosIdsOf(tokenizer)) stopIds.add(id);
   const states: RowState[] = rows.map((r) => {
     if (r.prompt.length === 0) throw new Error('generate: empty prompt (start it with a bos token if it has no text)');
     if (r.prompt.length >= policy.maxSeqLen) {
@@ -163,11 +164,19 @@ function rowsToKeep(done: boolean[], block: number, finished: number, must: bool
   return undefined;
 }
 
-/** Ids a completion never contains: padding, and bos where the tokenizer has one (unless either is eos). */
+/** The ids a tokenizer ends a sequence with: its eosIds when it has several (HF), else eosId. */
+export function eosIdsOf(t: Tokenizer): readonly number[] {
+  const many = (t as { eosIds?: readonly number[] }).eosIds;
+  return many && many.length ? many : [t.eosId];
+}
+
+/** Ids a completion never contains: padding, and bos where the tokenizer has one (unless either is an eos id). */
 export function bannedIds(t: Tokenizer): number[] {
   const bos = (t as { bosId?: unknown }).bosId;
   const ids = [t.padId, ...(typeof bos === 'number' ? [bos] : [])];
-  return ids.filter((id) => id !== t.eosId);
+  // Qwen pads with <|endoftext|>, one of its eos ids: banning it would forbid a way to stop
+  const eos = new Set(eosIdsOf(t));
+  return ids.filter((id) => !eos.has(id));
 }
 
 /** Append one sampled token to a row and decide whether the row is finished. */

@@ -2,6 +2,7 @@
 // An invalid config is an error naming the field (parseTrainConfig).
 import * as fs from 'node:fs';
 import { z } from 'zod';
+import { LORA_TARGETS } from '../model/lora.js';
 import { ScaleRewards } from '../rl/advantages.js';
 import { IgrpoOptions } from '../rl/igrpo.js';
 import { ObjectiveConfig } from '../rl/loss.js';
@@ -39,6 +40,21 @@ export const EngineConfig = z
   .strict();
 export type EngineConfig = z.infer<typeof EngineConfig>;
 
+export const LoraTrainConfig = z
+  .object({
+    r: z.number().int().positive().default(16),
+    alpha: z.number().positive().default(32),
+    /** Only 0: dropout would make the two forward passes of the ratio differ. */
+    dropout: z.literal(0).default(0),
+    /** HF module names (PEFT's target_modules). */
+    targets: z.array(z.enum(LORA_TARGETS)).nonempty().default(['q_proj', 'k_proj', 'v_proj', 'o_proj']),
+    /** Seed of A's init. */
+    seed: z.number().int().nonnegative().default(0),
+  })
+  .strict();
+export type LoraTrainConfig = z.infer<typeof LoraTrainConfig>;
+
+
 export const TrainConfig = z
   .object({
     algo: z.enum(['grpo', 'igrpo']).default('igrpo'),
@@ -47,8 +63,13 @@ export const TrainConfig = z
     steps: z.number().int().positive().default(30),
     /** 'auto' picks the fastest backend that starts (src/backend/select.ts). */
     backend: z.string().default('auto'),
-    /** Policy checkpoint folder; 'embedded' is the shipped SFT policy in data/policy. */
+    /**
+     * The starting policy: 'embedded' (the shipped SFT policy in data/policy), a GPT checkpoint folder, a
+     * Hugging Face model folder (Llama, Qwen2/2.5, Qwen3, SmolLM2), or ORG/NAME[@rev] in the HF cache.
+     */
     policy: z.string().default('embedded'),
+    /** LoRA on the policy (HF models): only the adapters train; the KL reference is the base (adapters off). */
+    lora: LoraTrainConfig.optional(),
     data: TaskConfig.default({}),
     /** q = format(problem): template over the problem's fields, system prompt, chat template (src/train/prompt.ts). */
     prompt: PromptConfig.default({}),
@@ -137,6 +158,9 @@ export const TrainConfig = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.prompt?.system !== undefined && c.prompt.format !== 'chat') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['prompt', 'system'], message: 'a system prompt needs prompt.format "chat"' });
+    }
     if (c.algo === 'igrpo' && c.igrpo.drafts + c.igrpo.refinements !== c.completionsPerPrompt) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,

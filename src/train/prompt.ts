@@ -4,7 +4,9 @@
 // ones ("Q:3+4*2") is sampled the way the policy expects without configuring anything.
 import { z } from 'zod';
 import type { Problem } from '../data/schema.js';
-import { chatQuestionPrompt, type ChatRenderer } from '../rl/chat-prompts.js';
+import { ChatPromptOptions } from '../rl/chat-prompts.js';
+import { questionPrompt } from '../rl/prompt-format.js';
+import type { Tokenizer } from '../tokenizer/types.js';
 
 export const PromptConfig = z
   .object({
@@ -12,8 +14,13 @@ export const PromptConfig = z
     template: z.string().min(1).default('{problem}\n'),
     /** Text before q (plain prompts), or the system turn (chat prompts). */
     system: z.string().optional(),
-    /** Render q through the tokenizer's chat template as one user turn (models that have one). */
-    chat: z.boolean().default(false),
+    /**
+     * plain: q as text (tokenized as transformers' tokenizer(text)); chat: the model's chat template, q as a
+     * user turn and q' as the paper's template in a user turn (src/rl/chat-prompts.ts).
+     */
+    format: z.enum(['plain', 'chat']).default('plain'),
+    /** The stage-2 chat turn: template (default 'paper-chat'), draftPlacement, followUp, draftThinking, chatKwargs. */
+    chat: ChatPromptOptions.omit({ system: true }).default({}),
   })
   .strict();
 export type PromptConfig = z.infer<typeof PromptConfig>;
@@ -29,14 +36,24 @@ export function fillTemplate(template: string, problem: Problem): string {
   });
 }
 
-const hasChat = (t: unknown): t is ChatRenderer => {
-  const tok = t as Partial<ChatRenderer> & { chatTemplate?: () => unknown };
-  return typeof tok?.applyChatTemplate === 'function' && (typeof tok.chatTemplate !== 'function' || tok.chatTemplate() !== null);
-};
+/**
+ * problem → the question q as text. Plain: the system text (if any) and the filled template. Chat: the
+ * filled template alone, the user turn's content; the chat template around it is the trainer's renderer's
+ * (src/train/policy-setup.ts promptRenderer), so q is never wrapped twice.
+ */
+export function makePromptOf(cfg: PromptConfig): (p: Problem) => string {
+  if (cfg.format === 'chat') return (p) => fillTemplate(cfg.template, p).trimEnd();
+  return (p) => (cfg.system === undefined ? '' : `${cfg.system}\n`) + fillTemplate(cfg.template, p);
+}
 
-/** problem → q text for this config and tokenizer. */
-export function makePromptOf(cfg: PromptConfig, tokenizer?: unknown): (p: Problem) => string {
-  if (!cfg.chat) return (p) => (cfg.system === undefined ? '' : `${cfg.system}\n`) + fillTemplate(cfg.template, p);
-  if (!hasChat(tokenizer)) throw new Error("prompt.chat: the policy's tokenizer has no chat template (set prompt.chat to false for this policy)");
-  return (p) => chatQuestionPrompt(tokenizer, fillTemplate(cfg.template, p).trimEnd(), { system: cfg.system }).text;
+/**
+ * problem → the whole prompt as text, chat template included for prompt.format 'chat': what evaluation
+ * and `igrpo eval` encode (training sends the renderer's ids instead, src/rl/igrpo.ts RolloutDeps.render).
+ */
+export function questionTextOf(cfg: PromptConfig, tokenizer: Tokenizer): (p: Problem) => string {
+  const content = makePromptOf(cfg);
+  if (cfg.format !== 'chat') return content;
+  const chat = { ...cfg.chat, system: cfg.system };
+  questionPrompt(tokenizer, 'check', 'chat', chat); // fails now, naming what is missing, not at the first problem
+  return (p) => questionPrompt(tokenizer, content(p), 'chat', chat).text;
 }

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import type { Problem } from '../data/schema.js';
 import { GPT } from '../model/gpt.js';
-import { loadPolicy } from '../model/load.js';
+import { loadGPT } from '../model/load.js';
 import { packageRoot } from '../paths.js';
 import type { Policy } from '../model/policy.js';
 import { Adam } from '../optim/adam.js';
@@ -177,7 +177,7 @@ export interface SftProgress {
 }
 
 export async function runSft(cfg: SftConfig, opts: { out?: string; onProgress?: (p: SftProgress) => void } = {}): Promise<{ policy: GPT; finalEval: number }> {
-  const policy = cfg.init ? loadPolicy(path.resolve(packageRoot(), cfg.init)) : freshPolicy(cfg);
+  const policy = cfg.init ? loadGPT(path.resolve(packageRoot(), cfg.init)) : freshPolicy(cfg);
   const tokenizer = policy.tokenizer;
   const optimizer = new Adam(policy.parameters(), { lr: cfg.lr, weightDecay: cfg.weightDecay });
   const pool = sftPool(cfg);

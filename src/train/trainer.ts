@@ -18,11 +18,11 @@
 // derive from (seed, step), and the optimizer state is saved exactly). Run-folder work: ./run-folder.ts.
 import * as tf from '@tensorflow/tfjs';
 import type { Problem } from '../data/schema.js';
-import { loadPolicy, resolvePolicyDir } from '../model/load.js';
 import type { Policy } from '../model/policy.js';
 import { Adam } from '../optim/adam.js';
 import { groupAdvantages } from '../rl/advantages.js';
 import * as rl from '../rl/igrpo.js';
+import { plainPrompt } from '../rl/prompt-format.js';
 import { rewardsOf, scoreGroups, type Completion, type Group, type PromptIn, type SampleFn, type ScoreFn } from '../rl/rollout.js';
 import { objectiveWarnings } from '../rl/loss.js';
 import { NonFiniteLossError, policyUpdate, type TrainSequence, type UpdateResult } from '../rl/update.js';
@@ -33,11 +33,12 @@ import { warnOnce } from '../util/warn.js';
 import { makeScoreFn, type WeightedReward } from '../verify/rewards.js';
 import { buildRewards } from '../verify/registry.js';
 import { taskProblems, type TaskProblems } from './data-source.js';
-import { makePromptOf } from './prompt.js';
+import { makePromptOf, questionTextOf } from './prompt.js';
 import type { TrainConfig } from './config.js';
 import { EngineSync, loraPolicy } from './engine-sync.js';
 import { evaluate, type EvalDetail } from './evaluate.js';
 import { metricsOf, rolloutRecords, type EvalRecord, type MetricsRecord } from './records.js';
+import { promptRenderer, trainPolicies } from './policy-setup.js';
 import * as runFolder from './run-folder.js';
 import { acquireRunLock, RunFolderError } from './run-lock.js';
 import { TrainingStoppedError, type RunSummary, type StepState, type TrainerOptions } from './step-state.js';
@@ -58,6 +59,8 @@ export class Trainer {
   private readonly pool: Problem[];
   private readonly heldOut: Problem[];
   private readonly stepTimes: number[] = [];
+  /** Chat rendering of q and q' (prompt.format 'chat'); undefined = plain text. */
+  private readonly render?: rl.PromptRenderer;
   private readonly evals: EvalRecord[] = [];
   /** Server mode (config.rollout.engine): the adapter versions on the engines and the remote sampler. */
   readonly engine?: EngineSync;
@@ -76,18 +79,20 @@ export class Trainer {
   ) {
     this.rewards = buildRewards(config.rewards);
     this.score = score ?? makeScoreFn(this.rewards);
-    this.promptOf = makePromptOf(config.prompt, policy.tokenizer);
+    this.promptOf = makePromptOf(config.prompt);
     if (config.rollout.engine) {
       if (!out) throw new Error('rollout.engine (server mode) needs a run folder (out): adapter versions are written to out/adapters for the engines to load');
       this.engine = new EngineSync(config.rollout.engine, config.sampling, runFolder.adaptersDir(out), loraPolicy(policy), (line) => console.error(line));
     }
     const o = config.optimizer;
     this.optimizer = new Adam(policy.parameters(), { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.type === 'adamw' ? o.weightDecay : 0 });
+    this.render = promptRenderer(config, policy);
     this.pool = problems.train;
     this.heldOut = problems.heldOut;
     for (const w of objectiveWarnings(config.objective)) warnOnce(w);
     // a template the tokenizer cannot encode fails here, naming the template, not mid-step in the tokenizer
-    if (config.algo === 'igrpo' && this.pool.length) rl.checkTemplate(this.promptOf(this.pool[0]), config.igrpo, (t) => policy.tokenizer.encode(t));
+    // (chat prompts build q' through the chat template instead)
+    if (config.algo === 'igrpo' && !this.render && this.pool.length) rl.checkTemplate(this.promptOf(this.pool[0]), config.igrpo, (t) => policy.tokenizer.encode(t));
   }
 
   /**
@@ -106,8 +111,9 @@ export class Trainer {
       try {
         const problems = await taskProblems({ ...config.data, evalSize: config.eval.size });
         const r = runFolder.resumeRun(out, config, backend, warn);
-        const reference = config.objective.beta > 0 ? loadPolicy(resolvePolicyDir(config.policy)) : undefined;
-        const t = new Trainer(config, r.policy, reference, out, problems, opts.score, backend, release);
+        // LoRA (the checkpoint's adapter/) or full fine-tuning, and the KL reference: ./policy-setup.ts
+        const { policy, reference } = trainPolicies(config, { resumed: r.policy });
+        const t = new Trainer(config, policy, reference, out, problems, opts.score, backend, release);
         t.optimizer.setState(r.optimizer);
         t.stepIndex = r.step;
         t.evals.push(...r.evals);
@@ -119,8 +125,8 @@ export class Trainer {
     }
     if (out) runFolder.checkFresh(out, !!opts.overwrite);
     const problems = await taskProblems({ ...config.data, evalSize: config.eval.size });
-    const policy = opts.policy ?? loadPolicy(resolvePolicyDir(config.policy));
-    const reference = config.objective.beta > 0 ? (opts.policy ? opts.policy.clone() : loadPolicy(resolvePolicyDir(config.policy))) : undefined;
+    // LoRA or full fine-tuning, and the KL reference (adapters off, or a frozen clone): ./policy-setup.ts
+    const { policy, reference } = trainPolicies(config, { given: opts.policy });
     const t = new Trainer(config, policy, reference, out, problems, opts.score, backend);
     if (!out) return t;
     try {
@@ -166,7 +172,10 @@ export class Trainer {
     const timedSample: SampleFn = (req) => this.timed(s, stages[Math.min(calls++, stages.length - 1)], () => this.sampleFn(req));
     const score: ScoreFn = (p, c) => this.timed(s, 'score', () => this.score(p, c));
     const tok = this.policy.tokenizer;
-    return { sample: timedSample, score, promptOf: this.promptOf, encode: (text) => tok.encode(text), contextLength: this.policy.maxSeqLen, maxNewTokens: this.config.sampling.maxNewTokens, seed: s.seed };
+    return {
+      sample: timedSample, score, promptOf: this.promptOf, encode: (text) => plainPrompt(tok, text).ids, render: this.render,
+      contextLength: this.policy.maxSeqLen, maxNewTokens: this.config.sampling.maxNewTokens, seed: s.seed,
+    };
   }
 
   private timed<T>(s: StepState, stage: string, f: () => T): T {
@@ -343,7 +352,7 @@ export class Trainer {
     const t0 = performance.now();
     const r = await evaluate(this.policy, this.heldOut, {
       k: ev.k, temperature: ev.temperature, topP: ev.topP, maxNewTokens: this.config.sampling.maxNewTokens, seed: mixSeed(this.config.seed, 7, this.stepIndex),
-      promptOf: this.promptOf, rewards: this.rewards,
+      promptOf: questionTextOf(this.config.prompt, this.policy.tokenizer), rewards: this.rewards,
     });
     const { passAt1, k, n, stderr, temperature } = r;
     const rec: EvalRecord = { algo: this.algo, seed: this.config.seed, updates: this.stepIndex, passAt1, k, n, stderr, temperature, wallMs: performance.now() - t0 };
