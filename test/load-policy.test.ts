@@ -119,7 +119,7 @@ test('igrpo sample --checkpoint <HF folder> --chat --json: ids, text, logprobs; 
   for (const c of lines) assert.ok(c.ids.length === c.tokens && c.logprobs.length === c.tokens && typeof c.text === 'string');
   assert.match(r.stderr, new RegExp(`policy: ${dir}`));
   const bad = run('--prompt', 'x', '--system', 'S');
-  assert.equal(bad.status, 1);
+  assert.equal(bad.status, 2, 'bad usage exits 2');
   assert.match(bad.stderr, /^igrpo sample: --system and --chat-kwargs need --chat/);
   const badKw = run('--prompt', 'x', '--chat', '--chat-kwargs', '[1]');
   assert.match(badKw.stderr, /--chat-kwargs expects a JSON object/);

@@ -45,10 +45,10 @@ test('the config names the bad lora / prompt field', () => {
   // a system prompt with plain prompts is the text before q (src/train/prompt.ts), not an error
   assert.equal(parseTrainConfig({ prompt: { system: 'S' } }, 'run.json').prompt.format, 'plain');
   assert.throws(() => parseTrainConfig({ prompt: { format: 'chat', chat: { draftPlacement: 'middle' } } }, 'run.json'), /prompt\.chat\.draftPlacement/);
-  // absent fields keep old configs (and their hashes) as they were
+  // no lora unless asked; prompts are plain by default
   const plain = parseTrainConfig({});
   assert.equal(plain.lora, undefined);
-  assert.equal(plain.prompt, undefined);
+  assert.equal(plain.prompt.format, 'plain');
 });
 
 test('igrpo merge: a LoRA checkpoint becomes one HF folder whose log-probs equal base + adapter', { skip }, async () => {

@@ -158,9 +158,6 @@ export const TrainConfig = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.prompt?.system !== undefined && c.prompt.format !== 'chat') {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['prompt', 'system'], message: 'a system prompt needs prompt.format "chat"' });
-    }
     if (c.algo === 'igrpo' && c.igrpo.drafts + c.igrpo.refinements !== c.completionsPerPrompt) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
