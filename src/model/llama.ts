@@ -293,7 +293,7 @@ export class LlamaModel implements Policy {
    * parameters.
    */
   adapterView(dir: string): Policy {
-    return new AdapterView(this, this.readAdapter(dir));
+    return adapterView(this, this.readAdapter(dir));
   }
 
   /** Save the adapters in PEFT's format (baseModel: what adapter_config.json names as base_model_name_or_path). */
@@ -337,7 +337,7 @@ export class LlamaModel implements Policy {
    * Every call runs with the adapters off; it has no trainable parameters.
    */
   reference(): Policy {
-    return new AdaptersOffView(this);
+    return adaptersOffView(this);
   }
 
   // ---- checkpoints ------------------------------------------------------------------------------
@@ -439,11 +439,18 @@ export class LlamaModel implements Policy {
   }
 }
 
-/** A LlamaModel's base with other adapters as a Policy of its own (weights shared; see LlamaModel.adapterView). */
-class AdapterView implements Policy {
-  constructor(private readonly model: LlamaModel, private readonly lora: LoraAdapters) {
-    for (const v of lora.parameters()) v.trainable = false;
-  }
+/**
+ * A LlamaModel seen through another adapter setting, as a Policy of its own sharing the model's weights:
+ * every call runs inside `scope` (other adapters swapped in, or adapters off). No parameters of its own.
+ */
+class ModelView implements Policy {
+  constructor(
+    private readonly model: LlamaModel,
+    private readonly scope: <T>(f: () => T) => T,
+    private readonly copy: () => Policy,
+    private readonly what: string,
+    private readonly release: () => void = () => {},
+  ) {}
   get tokenizer(): Tokenizer {
     return this.model.tokenizer;
   }
@@ -457,69 +464,45 @@ class AdapterView implements Policy {
     return 0;
   }
   logits(ids: tf.Tensor2D): tf.Tensor3D {
-    return this.model.withAdapters(this.lora, () => this.model.logits(ids));
+    return this.scope(() => this.model.logits(ids));
   }
   tokenLogProbs(ids: tf.Tensor2D, opts?: { temperature?: number }): tf.Tensor2D {
-    return this.model.withAdapters(this.lora, () => this.model.tokenLogProbs(ids, opts));
+    return this.scope(() => this.model.tokenLogProbs(ids, opts));
   }
   prefill(ids: tf.Tensor2D): { logits: tf.Tensor2D; cache: KVCache } {
-    return this.model.withAdapters(this.lora, () => this.model.prefill(ids));
+    return this.scope(() => this.model.prefill(ids));
   }
   decode(ids: tf.Tensor2D, cache: KVCache): tf.Tensor2D {
-    return this.model.withAdapters(this.lora, () => this.model.decode(ids, cache));
+    return this.scope(() => this.model.decode(ids, cache));
   }
-  /** A frozen in-memory copy: the base and these adapters. */
+  /** A frozen in-memory copy of what this view computes. */
   clone(): Policy {
-    return this.model.withAdapters(this.lora, () => this.model.clone());
+    return this.copy();
   }
   async save(dir: string): Promise<void> {
-    throw new Error(`an adapter view is not saved on its own (its adapter is a folder already: ${dir})`);
+    throw new Error(`${this.what} is not saved on its own (${dir})`);
   }
   dispose(): void {
-    this.lora.dispose(); // its adapters only; the base belongs to the model
+    this.release(); // what the view owns (an adapter view's adapters); the base belongs to the model
   }
 }
 
-/** The base model of a LlamaModel with LoRA as its own Policy (adapters off on every call; weights shared). */
-class AdaptersOffView implements Policy {
-  constructor(private readonly model: LlamaModel) {}
-  get tokenizer(): Tokenizer {
-    return this.model.tokenizer;
-  }
-  get maxSeqLen(): number {
-    return this.model.maxSeqLen;
-  }
-  parameters(): tf.Variable[] {
-    return [];
-  }
-  numParameters(): number {
-    return 0;
-  }
-  logits(ids: tf.Tensor2D): tf.Tensor3D {
-    return this.model.withAdaptersDisabled(() => this.model.logits(ids));
-  }
-  tokenLogProbs(ids: tf.Tensor2D, opts?: { temperature?: number }): tf.Tensor2D {
-    return this.model.withAdaptersDisabled(() => this.model.tokenLogProbs(ids, opts));
-  }
-  prefill(ids: tf.Tensor2D): { logits: tf.Tensor2D; cache: KVCache } {
-    return this.model.withAdaptersDisabled(() => this.model.prefill(ids));
-  }
-  decode(ids: tf.Tensor2D, cache: KVCache): tf.Tensor2D {
-    return this.model.withAdaptersDisabled(() => this.model.decode(ids, cache));
-  }
-  /** A frozen in-memory copy of the base alone. */
-  clone(): Policy {
-    const copy = this.model.clone();
-    copy.disableLora();
-    for (const v of copy.baseParameters()) v.trainable = false;
-    return copy;
-  }
-  async save(dir: string): Promise<void> {
-    throw new Error(`the adapters-off view of a model is not saved on its own (save the model: ${dir})`);
-  }
-  dispose(): void {
-    /* shares the model's weights: nothing of its own */
-  }
+/** The base with other adapters (LlamaModel.adapterView): frozen adapters of its own, weights shared. */
+function adapterView(model: LlamaModel, lora: LoraAdapters): Policy {
+  for (const v of lora.parameters()) v.trainable = false;
+  const scope = <T>(f: () => T): T => model.withAdapters(lora, f);
+  return new ModelView(model, scope, () => scope(() => model.clone()), 'an adapter view (its adapter is a folder already)', () => lora.dispose());
+}
+
+/** The base model of a LlamaModel with LoRA (LlamaModel.reference()): adapters off on every call. */
+function adaptersOffView(model: LlamaModel): Policy {
+  const copy = (): Policy => {
+    const c = model.clone();
+    c.disableLora();
+    for (const v of c.baseParameters()) v.trainable = false;
+    return c;
+  };
+  return new ModelView(model, (f) => model.withAdaptersDisabled(f), copy, 'the adapters-off view of a model (save the model)');
 }
 
 function randomSource(seed: number): ParamSource {

@@ -3,6 +3,7 @@
 // then the raw little-endian tensor bytes, offsets relative to the end of the header.
 import { z } from 'zod';
 import { formatIssues } from '../util/validate.js';
+import { toFloat32 } from './safetensors-file.js';
 
 export interface NamedTensor {
   data: Float32Array;
@@ -66,35 +67,13 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Map<string
     const e = r.data!;
     const [begin, end] = e.data_offsets;
     const count = e.shape.reduce((a, b) => a * b, 1);
-    const width = e.dtype === 'F32' ? 4 : e.dtype === 'F16' || e.dtype === 'BF16' ? 2 : fail(`tensor '${name}': dtype ${e.dtype} is not supported (F32, F16, BF16)`);
+    const width = e.dtype === 'F32' ? 4 : e.dtype === 'F16' || e.dtype === 'BF16' ? 2 : fail(`tensor '${name}': dtype ${e.dtype} is not supported (F32, F16, BF16)`); // so the cast below holds
     if (end < begin || end > dataLen) fail(`tensor '${name}': data_offsets [${begin}, ${end}] run past the ${dataLen} data bytes; truncated?`);
     if (end - begin !== count * (width as number)) fail(`tensor '${name}': ${end - begin} bytes for shape [${e.shape}] of ${e.dtype}`);
     maxEnd = Math.max(maxEnd, end);
-    out.set(name, { data: toFloat32(bytes, dataStart + begin, count, e.dtype), shape: e.shape });
+    out.set(name, { data: toFloat32(bytes.subarray(dataStart + begin), count, e.dtype as 'F32' | 'F16' | 'BF16'), shape: e.shape });
   }
   if (maxEnd !== dataLen) fail(`${dataLen - maxEnd} bytes after the last tensor`);
   return out;
 }
 
-function toFloat32(bytes: Uint8Array, start: number, count: number, dtype: string): Float32Array {
-  const out = new Float32Array(count);
-  const view = new DataView(bytes.buffer, bytes.byteOffset + start, count * (dtype === 'F32' ? 4 : 2));
-  if (dtype === 'F32') {
-    for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
-  } else if (dtype === 'BF16') {
-    const u = new Uint32Array(out.buffer);
-    for (let i = 0; i < count; i++) u[i] = view.getUint16(2 * i, true) << 16;
-  } else {
-    for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
-  }
-  return out;
-}
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
