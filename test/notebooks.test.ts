@@ -114,8 +114,9 @@ try:
     reply(kc.execute('const policy = { abcdef: 1, other: 2 };'))
     out['complete'] = reply(kc.complete('policy.abc', 10))['matches']
     out['inspect'] = reply(kc.inspect('policy', 3)).get('data', {}).get('text/plain', '')
-    # two requests at once: the first fails, so the second (already queued) is aborted
-    ids = [kc.execute(c) for c in ['const later = { xyz: 3 };\nthrow new Error("fail");', 'console.log("queued")']]
+    # two requests at once: the first fails, so the second (already queued) is aborted; the first waits a
+    # moment before failing so that the second has surely arrived (else it is a request sent later, which runs)
+    ids = [kc.execute(c) for c in ['const later = { xyz: 3 };\nawait new Promise((r) => setTimeout(r, 1500));\nthrow new Error("fail");', 'console.log("queued")']]
     out['queued'] = [reply(i)['status'] for i in ids]
     # a request sent after the failure runs, and the failed cell's declaration is still there
     out['afterwards'] = reply(kc.execute('if (later.xyz !== 3) throw new Error("lost");'))['status']
