@@ -3,7 +3,7 @@
 // then the raw little-endian tensor bytes, offsets relative to the end of the header.
 import { z } from 'zod';
 import { formatIssues } from '../util/validate.js';
-import { toFloat32 } from './safetensors-file.js';
+import { encodeSafetensorsAs, toFloat32 } from './safetensors-file.js';
 
 export interface NamedTensor {
   data: Float32Array;
@@ -18,26 +18,10 @@ const EntrySchema = z.object({
 
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** Encode tensors (float32) as safetensors bytes, in the given order. */
+/** Encode tensors (float32) as safetensors bytes, in the given order (the F32 case of encodeSafetensorsAs). */
 export function encodeSafetensors(tensors: readonly [string, NamedTensor][], metadata: Record<string, string> = {}): Uint8Array[] {
   if (!littleEndian) throw new Error('safetensors writer: big-endian hosts are not supported');
-  const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length) header.__metadata__ = metadata;
-  let offset = 0;
-  for (const [name, t] of tensors) {
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    if (n !== t.data.length) throw new Error(`tensor '${name}': shape [${t.shape}] needs ${n} values, has ${t.data.length}`);
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * n] };
-    offset += 4 * n;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8); // keep the data 8-byte aligned
-  const headerBytes = Buffer.from(json, 'utf8');
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(headerBytes.length));
-  const chunks: Uint8Array[] = [len, headerBytes];
-  for (const [, t] of tensors) chunks.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-  return chunks;
+  return encodeSafetensorsAs(tensors, 'F32', metadata);
 }
 
 /** Decode safetensors bytes; `source` (the file name) appears in every error. F32, F16 and BF16 are read as float32. */
