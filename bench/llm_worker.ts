@@ -3,6 +3,7 @@
 // prints one JSON line. Mirrors bench/torch_llama.py `run` step for step.
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
+import { valueAndGrads } from '../src/ops/autodiff.js';
 import { registerNativeBackend, setNativeThreads } from '../src/backend/native/index.js';
 import { loadPretrained } from '../src/model/hf.js';
 import { LORA_TARGETS } from '../src/model/lora.js';
@@ -22,6 +23,8 @@ export interface LlmWorkerArgs {
   loraSeq: number;
   rank: number;
   steps: number;
+  /** Recompute layers in the backward (LlamaModel.gradientCheckpointing, on by default); false to measure without. */
+  checkpointing?: boolean;
 }
 
 export interface LlmResult {
@@ -44,6 +47,7 @@ export async function runWorker(a: LlmWorkerArgs): Promise<LlmResult> {
   await tf.setBackend('native');
   setNativeThreads(a.threads);
   const model = loadPretrained(a.dir);
+  model.gradientCheckpointing = a.checkpointing ?? true;
   const vocab = model.config.vocabSize;
   const rng = new Rng(1);
   const prefix = Array.from({ length: a.promptLen }, () => rng.int(vocab));
@@ -65,7 +69,7 @@ export async function runWorker(a: LlmWorkerArgs): Promise<LlmResult> {
   const times: number[] = [];
   for (let s = 0; s < a.steps; s++) {
     t0 = performance.now();
-    const { value, grads } = tf.variableGrads(() => {
+    const { value, grads } = valueAndGrads(() => {
       const logp = model.tokenLogProbs(ids);
       // TRL with num_iterations 1: the old log-probs are the current ones, detached (ratio 1, gradient live)
       return policyLoss({ logp, oldLogp: stopGradient(logp) as tf.Tensor2D, advantages, mask }, cfg, norm).loss;

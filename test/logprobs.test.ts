@@ -97,3 +97,36 @@ test('clone() is an independent copy with equal log-probs', () => {
   c.dispose();
   ids.dispose();
 });
+
+test('a frozen head (weightGrad false): hidden gradients equal log-softmax over whole logits, either weight layout, any chunking', async () => {
+  const { headTokenLogProbs } = await import('../src/model/logprobs.js');
+  const n = 7;
+  const d = 5;
+  const vocab = 13;
+  const hidden = tf.variable(tf.randomNormal([n, d], 0, 1, 'float32', 3) as tf.Tensor2D, true, 'fh_hidden');
+  const wVd = tf.variable(tf.randomNormal([vocab, d], 0, 0.7, 'float32', 4) as tf.Tensor2D, false, 'fh_w');
+  const targets = tf.tensor1d([3, 0, 12, 7, 7, 1, 9], 'int32');
+  const dyw = tf.tensor1d([0.5, -1, 2, 0.25, -0.3, 1.1, 0.9]);
+  for (const temperature of [1, 0.7]) {
+    const want = tf.variableGrads(() => {
+      const lp = tf.logSoftmax(tf.div(tf.matMul(hidden, wVd, false, true), temperature));
+      return tf.sum(tf.mul(tf.sum(tf.mul(lp, tf.oneHot(targets, vocab)), -1), dyw)) as tf.Scalar;
+    }, [hidden]);
+    for (const transposeWeight of [true, false]) {
+      for (const chunkRows of [2, 3, 100]) {
+        const before = tf.memory().numTensors;
+        const got = tf.variableGrads(() => {
+          const w = transposeWeight ? wVd : (tf.transpose(wVd) as tf.Tensor2D);
+          return tf.sum(tf.mul(headTokenLogProbs(hidden, w, transposeWeight, targets, { temperature, chunkRows, weightGrad: false }), dyw)) as tf.Scalar;
+        }, [hidden]);
+        const what = `τ ${temperature}, transposeWeight ${transposeWeight}, chunkRows ${chunkRows}`;
+        assert.ok(Math.abs(got.value.dataSync()[0] - want.value.dataSync()[0]) < 1e-5, `${what}: value`);
+        assert.ok(maxDiff(got.grads.fh_hidden.dataSync(), want.grads.fh_hidden.dataSync()) < 1e-5, `${what}: gradient`);
+        tf.dispose([got.value, ...Object.values(got.grads)]);
+        assert.equal(tf.memory().numTensors, before, `${what}: tensors left behind`);
+      }
+    }
+    tf.dispose([want.value, ...Object.values(want.grads)]);
+  }
+  tf.dispose([hidden, wVd, targets, dyw]);
+});

@@ -76,3 +76,66 @@ test('igrpo merge: a LoRA checkpoint becomes one HF folder whose log-probs equal
   m.dispose();
   merged.dispose();
 });
+
+test('end to end: igrpo train --policy HF folder --lora --chat writes a PEFT checkpoint; igrpo eval --benchmark --chat runs on it', { skip }, async () => {
+  const base = await makeTinyChatModel(tmp('e2e-base'));
+  const work = tmp('e2e');
+  const data = path.join(work, 'problems.jsonl');
+  fs.writeFileSync(data, ['What is 2+3?|5', 'What is 4*4?|16', 'What is 9-7?|2', 'What is 6/2?|3'].map((l, i) => JSON.stringify({ id: `p${i}`, problem: l.split('|')[0], answer: l.split('|')[1] })).join('\n') + '\n');
+  const heldOut = path.join(work, 'held-out.jsonl');
+  fs.writeFileSync(heldOut, JSON.stringify({ id: 'h0', problem: 'What is 1+1?', answer: '2' }) + '\n');
+  const config = path.join(work, 'tiny.json');
+  fs.writeFileSync(config, JSON.stringify({
+    promptsPerStep: 1, completionsPerPrompt: 4, igrpo: { drafts: 2, refinements: 2, maxDraftTokens: 4 }, sampling: { maxNewTokens: 4 },
+    eval: { every: 0, size: 1, k: 1, atStart: false }, checkpoint: { every: 1, keep: 1 }, optimizer: { lr: 1e-3, microBatchSize: 2 },
+  }));
+  const run = path.join(work, 'run');
+  const igrpo = (args: string[]) => spawnSync(process.execPath, ['bin/igrpo.js', ...args], { encoding: 'utf8', timeout: 600_000 });
+  const t = igrpo(['train', '--out', run, '--config', config, '--policy', base, '--data', data, '--held-out', heldOut, '--lora', 'r=2,alpha=4,targets=q_proj,v_proj',
+    '--chat', '--system', 'Be brief.', '--steps', '1', '--backend', 'cpu', '--quiet']);
+  assert.equal(t.status, 0, t.stderr);
+  const metrics = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(metrics.length, 1);
+  const cks = fs.readdirSync(path.join(run, 'checkpoints'));
+  assert.equal(cks.length, 1);
+  const ck = path.join(run, 'checkpoints', cks[0], 'policy');
+  // the policy: the base in HF layout beside a PEFT adapter with the targets asked for
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'adapter/adapter_config.json', 'adapter/adapter_model.safetensors']) {
+    assert.ok(fs.existsSync(path.join(ck, f)), `checkpoint lacks ${f}`);
+  }
+  const adapterConfig = JSON.parse(fs.readFileSync(path.join(ck, 'adapter/adapter_config.json'), 'utf8'));
+  assert.deepEqual([adapterConfig.r, adapterConfig.lora_alpha, [...adapterConfig.target_modules].sort()], [2, 4, ['q_proj', 'v_proj']]);
+  // rollouts were rendered by the chat template (q as a user turn after the system turn)
+  const rollouts = fs.readFileSync(path.join(run, 'rollouts.jsonl'), 'utf8');
+  assert.match(rollouts, /<\|im_start\|>system\\nBe brief\.<\|im_end\|>/);
+
+  const out = path.join(work, 'eval.jsonl');
+  const e = igrpo(['eval', '--benchmark', data, '--policy', ck, '--chat', '--system', 'Be brief.', '--limit', '2', '--k', '2', '--max-new-tokens', '3', '--backend', 'cpu', '--out', out, '--json']);
+  assert.equal(e.status, 0, e.stderr);
+  const summary = JSON.parse(e.stdout.trim().split('\n').pop()!);
+  assert.equal(summary.problems, 2);
+  assert.equal(summary.samples, 4);
+  const recs = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(recs[0].prompt, '<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWhat is 2+3?<|im_end|>\n<|im_start|>assistant\n');
+  assert.ok(recs.every((r) => r.completions.length === 2 && r.completions.every((c: { tokens: number }) => c.tokens >= 1 && c.tokens <= 3)));
+  // plain prompts stay the default; --system without --chat is a usage error
+  const bad = igrpo(['eval', '--benchmark', data, '--policy', ck, '--system', 'x']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--system goes with --chat/);
+});
+
+test('optimizer.gradientCheckpointing reaches a Llama policy, is an error on the GPT, and leaves the run hash alone', { skip }, async () => {
+  const { trainPolicies } = await import('../src/train/policy-setup.js');
+  const { configHash } = await import('../src/train/run-folder.js');
+  const base = await makeTinyChatModel(tmp('gc'));
+  const on = parseTrainConfig({ policy: base, lora: { r: 2 }, optimizer: { gradientCheckpointing: true } }, 'run.json');
+  const off = parseTrainConfig({ policy: base, lora: { r: 2 } }, 'run.json');
+  assert.equal(off.optimizer.gradientCheckpointing, false);
+  // same gradients either way, so a run may switch it on resume; runs from before the field keep their hash
+  assert.equal(configHash(on), configHash(off));
+  const { policy, reference } = trainPolicies(on);
+  assert.equal((policy as LlamaModel).gradientCheckpointing, true);
+  reference?.dispose();
+  policy.dispose();
+  assert.throws(() => trainPolicies(parseTrainConfig({ optimizer: { gradientCheckpointing: true } }, 'run.json')), /optimizer\.gradientCheckpointing: only Hugging Face Llama-family policies/);
+});

@@ -17,6 +17,7 @@ import type { Tokenizer } from '../tokenizer/types.js';
 import { HFTokenizer } from '../tokenizer/hf.js';
 import { tokenizerFromJSON } from '../tokenizer/index.js';
 import { runBenchmark, summaryTable } from '../train/benchmark.js';
+import { PromptConfig, makePromptOf, questionTextOf } from '../train/prompt.js';
 import { resolvePolicyDir } from '../model/load.js';
 import { intFlag, UsageError, usageFailure } from './common.js';
 
@@ -33,8 +34,12 @@ export const BENCHMARK_HELP = `usage: igrpo eval --benchmark FILE [--policy DIR 
   --max-new-tokens M     (default 32 for a local policy, 2048 for an engine)
   --seed S               (default 0)
   --chunk N              problems per sampling call (default 16)
-  --prompt-template T    the prompt, {problem} replaced (default "{problem}\\n"); render an instruct model's
-                         chat template into it yourself, e.g. Qwen's <|im_start|>user\\n{problem}<|im_end|>\\n<|im_start|>assistant\\n
+  --prompt-template T    the prompt, {problem} (or any field) replaced (default "{problem}\\n"; with --chat, the user
+                         turn's content, default "{problem}")
+  --chat                 render the prompt with the model's chat template (tokenizer_config.json), as a user turn
+                         with the generation prompt: what an instruct model expects; needs the policy's tokenizer
+                         or, with an engine, --tokenizer
+  --system TEXT          with --chat, a system turn
   local policy:  --policy DIR (default: the shipped data/policy)   --backend B
   engine:        --engine-url URL (repeatable: several servers)  --model NAME  --api-key KEY (default $IGRPO_ENGINE_API_KEY)
                  --tokenizer FILE (the model's tokenizer.json: prompts go as token ids; without it, as text)
@@ -68,7 +73,7 @@ export async function runBenchmarkCommand(argv: string[]): Promise<number> {
       options: {
         benchmark: { type: 'string' }, adapter: { type: 'string' }, limit: { type: 'string' }, out: { type: 'string' }, k: { type: 'string' },
         'pass-at': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, 'top-k': { type: 'string' },
-        'max-new-tokens': { type: 'string' }, seed: { type: 'string' }, chunk: { type: 'string' }, 'prompt-template': { type: 'string' },
+        'max-new-tokens': { type: 'string' }, seed: { type: 'string' }, chunk: { type: 'string' }, 'prompt-template': { type: 'string' }, chat: { type: 'boolean' }, system: { type: 'string' },
         policy: { type: 'string' }, backend: { type: 'string' }, 'engine-url': { type: 'string', multiple: true }, model: { type: 'string' },
         'api-key': { type: 'string' }, tokenizer: { type: 'string' }, concurrency: { type: 'string' }, 'timeout-ms': { type: 'string' },
         retries: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
@@ -82,6 +87,8 @@ export async function runBenchmarkCommand(argv: string[]): Promise<number> {
     if (urls && !values.model) throw new UsageError('--engine-url needs --model');
     if (urls && values.policy) throw new UsageError('--policy and --engine-url exclude each other');
     if (!urls && (values.model || values.tokenizer)) throw new UsageError('--model and --tokenizer go with --engine-url');
+    if (values.system !== undefined && !values.chat) throw new UsageError('--system goes with --chat');
+    if (values.chat && urls && !values.tokenizer) throw new UsageError('--chat with --engine-url needs --tokenizer (the chat template is read from the tokenizer_config.json beside it)');
   } catch (e) {
     const code = usageFailure('eval', e, BENCHMARK_HELP);
     if (code === undefined) throw e;
@@ -93,12 +100,15 @@ export async function runBenchmarkCommand(argv: string[]): Promise<number> {
   const temperature = num(values.temperature, '--temperature', 0.6);
   const topP = num(values['top-p'], '--top-p', 0.95);
   const topK = intFlag(values['top-k'] as string | undefined, '--top-k') ?? 0;
-  const template = (values['prompt-template'] as string | undefined) ?? '{problem}\n';
+  const chat = values.chat === true;
+  const template = (values['prompt-template'] as string | undefined) ?? (chat ? '{problem}' : '{problem}\n');
   if (!template.includes('{problem}')) throw new UsageError('--prompt-template must contain {problem}');
+  const promptConfig = PromptConfig.parse({ template, format: chat ? 'chat' : 'plain', ...(values.system !== undefined ? { system: values.system } : {}) });
   const file = values.benchmark as string;
   const loaded = await loadProblems(file, { adapter: ((values.adapter as string | undefined) ?? 'auto') as AdapterName, limit: intFlag(values.limit as string | undefined, '--limit') });
   const problems: Problem[] = loaded.problems;
-  const render = (p: Problem) => template.split('{problem}').join(p.problem);
+  // the prompt text: the filled template, or (--chat) the chat template around it (src/train/prompt.ts)
+  let render: (p: Problem) => string = makePromptOf(promptConfig);
 
   let sampleFn: SampleFn;
   let modelName: string;
@@ -108,6 +118,7 @@ export async function runBenchmarkCommand(argv: string[]): Promise<number> {
   if (urls) {
     modelName = values.model as string;
     const tokenizer = values.tokenizer ? loadTokenizer(values.tokenizer as string) : undefined;
+    if (tokenizer) render = questionTextOf(promptConfig, tokenizer);
     prompt = (p) => {
       const text = render(p);
       return { text, ids: tokenizer ? tokenizer.encode(text) : [] };
@@ -125,6 +136,12 @@ export async function runBenchmarkCommand(argv: string[]): Promise<number> {
     const dir = resolvePolicyDir((values.policy as string | undefined) ?? 'embedded');
     const policy = loadPolicy(dir);
     modelName = dir;
+    try {
+      render = questionTextOf(promptConfig, policy.tokenizer);
+    } catch (e) {
+      policy.dispose();
+      throw e;
+    }
     maxNewTokens = intFlag(values['max-new-tokens'] as string | undefined, '--max-new-tokens') ?? 32;
     prompt = (p) => {
       const text = render(p);
@@ -141,7 +158,7 @@ export async function runBenchmarkCommand(argv: string[]): Promise<number> {
   try {
     const { summary } = await runBenchmark(problems, sampleFn, {
       n: k, ks, maxNewTokens, seed: intFlag(values.seed as string | undefined, '--seed') ?? 0, chunk: intFlag(values.chunk as string | undefined, '--chunk') ?? 16, out,
-      prompt, settings: { model: modelName, engine: !!urls, temperature, topP, topK, template, benchmark: path.basename(file) },
+      prompt, settings: { model: modelName, engine: !!urls, temperature, topP, topK, template, ...(chat ? { chat: true, system: values.system } : {}), benchmark: path.basename(file) },
       onProgress: (done) => bar?.tick(done - bar.snapshot().done),
     });
     bar?.finish();

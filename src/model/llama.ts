@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { causalAttention, decodeAttention, embedding } from '../ops/index.js';
 import { applyRope, rmsNorm, ropeTables, swiglu } from '../ops/llm.js';
+import { recompute } from '../ops/recompute.js';
 import { headTokenLogProbs, type HeadLogProbOptions } from './logprobs.js';
 import type { Tokenizer } from '../tokenizer/types.js';
 import { Rng } from '../util/rng.js';
@@ -94,6 +95,12 @@ export interface LlamaOptions {
   logProbChunkRows?: number;
   /** Seed of the random init when no weights are given. */
   seed?: number;
+  /**
+   * Recompute each decoder layer in the backward instead of keeping its activations (transformers'
+   * gradient_checkpointing; src/ops/recompute.ts): the step holds one [tokens, hidden] input per layer
+   * instead of every activation, for about one more forward of compute. Default off, as in transformers.
+   */
+  gradientCheckpointing?: boolean;
 }
 
 /** Makes the initial tensor of a parameter (from a checkpoint, a clone, or a random init). */
@@ -104,6 +111,8 @@ export class LlamaModel implements Policy {
   readonly tokenizer: Tokenizer;
   /** Rows of logits per chunk in tokenLogProbs. */
   logProbChunkRows: number | undefined;
+  /** Recompute layers in the backward (LlamaOptions.gradientCheckpointing); may be switched at any time. */
+  gradientCheckpointing: boolean;
   /** The folder the model was loaded from: save() copies its tokenizer and generation files. */
   sourceDir?: string;
   private readonly specs: LlamaParamSpec[];
@@ -117,7 +126,8 @@ export class LlamaModel implements Policy {
   constructor(config: LlamaConfig, tokenizer: Tokenizer, source?: ParamSource, opts: LlamaOptions = {}) {
     this.config = config;
     this.tokenizer = tokenizer;
-    this.logProbChunkRows = opts.logProbChunkRows; // default: a chunk's logits stay under 2^24 floats
+    this.logProbChunkRows = opts.logProbChunkRows; // default: a chunk's logits stay under 2^26 floats
+    this.gradientCheckpointing = opts.gradientCheckpointing ?? false;
     if (config.vocabSize < tokenizer.vocabSize) {
       throw new Error(`the tokenizer's vocabulary (${tokenizer.vocabSize}) does not fit the model's embedding (vocab_size ${config.vocabSize})`);
     }
@@ -193,7 +203,7 @@ export class LlamaModel implements Policy {
     this.checkLength(t);
     const d = this.config.hidden;
     const { logits, layers } = tf.tidy(() => {
-      const { hidden, layers } = this.forward(ids, { start: 0 });
+      const { hidden, layers } = this.forward(ids, { start: 0 }, { withKv: true });
       const last = hidden.reshape([b, t, d]).slice([0, t - 1, 0], [b, 1, d]).reshape([b, d]) as tf.Tensor2D;
       return { logits: tf.matMul(last, this.headWeight(), false, true) as tf.Tensor2D, layers };
     });
@@ -208,14 +218,17 @@ export class LlamaModel implements Policy {
     const maxPos = Math.max(...c.positions);
     if (maxPos >= this.maxSeqLen) throw new Error(`decode: position ${maxPos} is past max_position_embeddings ${this.maxSeqLen}`);
     c.beginStep(this.maxSeqLen); // the cache makes room; each layer appends its K/V (src/ops kvAppend)
-    const logits = tf.tidy(() => tf.matMul(this.forward(ids, { perRow: c.positions }, c).hidden, this.headWeight(), false, true) as tf.Tensor2D);
+    const logits = tf.tidy(() => tf.matMul(this.forward(ids, { perRow: c.positions }, { cache: c }).hidden, this.headWeight(), false, true) as tf.Tensor2D);
     c.endStep();
     return logits;
   }
 
   /** A frozen copy in memory (base weights and adapters, if any), e.g. a KL reference for full fine-tuning. */
   clone(): LlamaModel {
-    const copy = new LlamaModel(this.config, this.tokenizer, (s) => tf.clone(this.vars.get(s.name)!), { logProbChunkRows: this.logProbChunkRows });
+    const copy = new LlamaModel(this.config, this.tokenizer, (s) => tf.clone(this.vars.get(s.name)!), {
+      logProbChunkRows: this.logProbChunkRows,
+      gradientCheckpointing: this.gradientCheckpointing,
+    });
     if (this.lora) {
       const lora = this.lora;
       const pairs = new Map(lora.modules().map((m) => [m, lora.get(m)!]));
@@ -381,11 +394,22 @@ export class LlamaModel implements Policy {
     return this.vars.get(name)!;
   }
 
+  /** The adapters a forward pass applies now: none when LoRA is off or switched off (reference()). */
+  private activeAdapters(): LoraAdapters | null {
+    return this.adaptersOff === 0 ? this.lora : null;
+  }
+
   /** x [N, in] → x·Wᵀ + b (+ the LoRA adapter's scale·x·Aᵀ·Bᵀ when on). module: HF path without ".weight". */
-  private linear(x: tf.Tensor2D, module: string): tf.Tensor2D {
-    const bias = this.vars.get(`${module}.bias`) as tf.Tensor1D | undefined;
-    const y = tf.fused.matMul({ a: x, b: this.w(`${module}.weight`) as tf.Tensor2D, transposeB: true, bias });
-    const delta = this.lora && this.adaptersOff === 0 ? this.lora.delta(module, x) : undefined;
+  private linear(x: tf.Tensor2D, module: string, lora: LoraAdapters | null): tf.Tensor2D {
+    const bias = this.vars.get(`${module}.bias`) as tf.Variable<tf.Rank.R1> | undefined;
+    const w = this.vars.get(`${module}.weight`) as tf.Variable<tf.Rank.R2>;
+    // tf.fused.matMul's gradient makes the weight's [out, in] gradient whether or not anyone reads it; a
+    // frozen weight (LoRA) under a tape takes the plain ops, whose gradients are made only where needed
+    const frozenOnTape = !w.trainable && tf.engine().isTapeOn();
+    const y = frozenOnTape
+      ? bias ? tf.add(tf.matMul(x, w, false, true), bias) : tf.matMul(x, w, false, true)
+      : tf.fused.matMul({ a: x, b: w, transposeB: true, bias });
+    const delta = lora?.delta(module, x);
     return (delta ? tf.add(y, delta) : y) as tf.Tensor2D;
   }
 
@@ -402,40 +426,66 @@ export class LlamaModel implements Policy {
   }
 
   /**
-   * Embeddings and every layer: ids [B, T] → hidden [B·T, d] after the final norm, and per layer the
-   * K/V the cache keeps ([B, Hkv, T, dh]; with a cache, its suffix grown by this step). Inside a tidy.
+   * Embeddings and every layer: ids [B, T] → hidden [B·T, d] after the final norm, and (withKv) per layer
+   * the K/V the cache keeps ([B, Hkv, T, dh]; with a cache, its suffix grown by this step). Inside a tidy.
+   * Under a tape (training), each layer is recomputed in the backward instead of keeping its
+   * intermediates when gradientCheckpointing is on (src/ops/recompute.ts).
    */
-  private forward(ids: tf.Tensor2D, pos: Positions, cache?: GPTKVCache): { hidden: tf.Tensor2D; layers: LayerKV[] } {
+  private forward(ids: tf.Tensor2D, pos: Positions, opts: { cache?: GPTKVCache; withKv?: boolean } = {}): { hidden: tf.Tensor2D; layers: LayerKV[] } {
     const [b, t] = ids.shape;
     const c = this.config;
     if ('start' in pos) this.checkLength(pos.start + t);
     let x = embedding(this.w('model.embed_tokens.weight') as tf.Tensor2D, ids.reshape([-1]) as tf.Tensor1D);
     const { cos, sin } = this.ropeFor(pos, b, t);
+    const lora = this.activeAdapters();
     const layers: LayerKV[] = [];
+    const checkpoint = this.gradientCheckpointing && !opts.cache && !opts.withKv && tf.engine().isTapeOn();
     for (let i = 0; i < c.layers; i++) {
-      const p = `model.layers.${i}.`;
-      const n1 = rmsNorm(x, this.w(`${p}input_layernorm.weight`) as tf.Tensor1D, c.rmsEps) as tf.Tensor2D;
-      let q: tf.Tensor = this.linear(n1, `${p}self_attn.q_proj`).reshape([b, t, c.heads, c.headDim]);
-      let k: tf.Tensor = this.linear(n1, `${p}self_attn.k_proj`).reshape([b, t, c.kvHeads, c.headDim]);
-      const v = this.linear(n1, `${p}self_attn.v_proj`).reshape([b, t, c.kvHeads, c.headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
-      if (c.qkNorm) {
-        q = rmsNorm(q, this.w(`${p}self_attn.q_norm.weight`) as tf.Tensor1D, c.rmsEps);
-        k = rmsNorm(k, this.w(`${p}self_attn.k_norm.weight`) as tf.Tensor1D, c.rmsEps);
+      if (checkpoint) {
+        // the adapters of this forward are the ones the backward's rerun must use
+        const run = (xin: tf.Tensor, [cs, sn]: tf.Tensor[]) => this.layer(i, xin as tf.Tensor2D, cs, sn, b, t, lora).x;
+        x = recompute(run, x, this.trainableOfLayer(i, lora), [cos, sin]) as tf.Tensor2D;
+        continue;
       }
-      const qr = applyRope(q.transpose([0, 2, 1, 3]) as tf.Tensor4D, cos, sin); // [B, H, T, dh]
-      const kr = applyRope(k.transpose([0, 2, 1, 3]) as tf.Tensor4D, cos, sin); // [B, Hkv, T, dh]
-      // GQA: query head h reads kv head floor(h / (H/Hkv)) inside the attention kernels
-      const att = cache
-        ? decodeAttention(qr, cache.append(i, kr, v), { group: cache.group, kvHeads: c.kvHeads })
-        : causalAttention(qr, kr, v);
-      if (!cache) layers.push({ k: kr, v });
-      const merged = att.transpose([0, 2, 1, 3]).reshape([b * t, c.heads * c.headDim]) as tf.Tensor2D;
-      x = tf.add(x, this.linear(merged, `${p}self_attn.o_proj`)) as tf.Tensor2D;
-      const n2 = rmsNorm(x, this.w(`${p}post_attention_layernorm.weight`) as tf.Tensor1D, c.rmsEps) as tf.Tensor2D;
-      const hid = swiglu(this.linear(n2, `${p}mlp.gate_proj`), this.linear(n2, `${p}mlp.up_proj`)) as tf.Tensor2D;
-      x = tf.add(x, this.linear(hid, `${p}mlp.down_proj`)) as tf.Tensor2D;
+      const out = this.layer(i, x, cos, sin, b, t, lora, opts.cache);
+      x = out.x;
+      if (opts.withKv) layers.push(out.kv);
     }
     return { hidden: rmsNorm(x, this.w('model.norm.weight') as tf.Tensor1D, c.rmsEps) as tf.Tensor2D, layers };
+  }
+
+  /** Decoder layer i: x [B·T, d] → x [B·T, d], and the K/V (after RoPE) this step adds for the cache. */
+  private layer(i: number, x: tf.Tensor2D, cos: tf.Tensor, sin: tf.Tensor, b: number, t: number, lora: LoraAdapters | null, cache?: GPTKVCache): { x: tf.Tensor2D; kv: LayerKV } {
+    const c = this.config;
+    const p = `model.layers.${i}.`;
+    const lin = (inp: tf.Tensor2D, module: string) => this.linear(inp, `${p}${module}`, lora);
+    const n1 = rmsNorm(x, this.w(`${p}input_layernorm.weight`) as tf.Tensor1D, c.rmsEps) as tf.Tensor2D;
+    let q: tf.Tensor = lin(n1, 'self_attn.q_proj').reshape([b, t, c.heads, c.headDim]);
+    let k: tf.Tensor = lin(n1, 'self_attn.k_proj').reshape([b, t, c.kvHeads, c.headDim]);
+    const v = lin(n1, 'self_attn.v_proj').reshape([b, t, c.kvHeads, c.headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
+    if (c.qkNorm) {
+      q = rmsNorm(q, this.w(`${p}self_attn.q_norm.weight`) as tf.Tensor1D, c.rmsEps);
+      k = rmsNorm(k, this.w(`${p}self_attn.k_norm.weight`) as tf.Tensor1D, c.rmsEps);
+    }
+    const qr = applyRope(q.transpose([0, 2, 1, 3]) as tf.Tensor4D, cos, sin); // [B, H, T, dh]
+    const kr = applyRope(k.transpose([0, 2, 1, 3]) as tf.Tensor4D, cos, sin); // [B, Hkv, T, dh]
+    // GQA: query head h reads kv head floor(h / (H/Hkv)) inside the attention kernels
+    const att = cache
+      ? decodeAttention(qr, cache.append(i, kr, v), { group: cache.group, kvHeads: c.kvHeads })
+      : causalAttention(qr, kr, v);
+    const merged = att.transpose([0, 2, 1, 3]).reshape([b * t, c.heads * c.headDim]) as tf.Tensor2D;
+    const h = tf.add(x, lin(merged, 'self_attn.o_proj')) as tf.Tensor2D;
+    const n2 = rmsNorm(h, this.w(`${p}post_attention_layernorm.weight`) as tf.Tensor1D, c.rmsEps) as tf.Tensor2D;
+    const hid = swiglu(lin(n2, 'mlp.gate_proj'), lin(n2, 'mlp.up_proj')) as tf.Tensor2D;
+    return { x: tf.add(h, lin(hid, 'mlp.down_proj')) as tf.Tensor2D, kv: { k: kr, v } };
+  }
+
+  /** The trainable tensors layer i reads under these adapters: what its recomputed backward differentiates. */
+  private trainableOfLayer(i: number, lora: LoraAdapters | null): tf.Variable[] {
+    const prefix = `model.layers.${i}.`;
+    const base = this.specs.filter((s) => s.name.startsWith(prefix)).map((s) => this.vars.get(s.name)!);
+    const adapters = lora ? lora.modules().filter((m) => m.startsWith(prefix)).flatMap((m) => [lora.get(m)!.a, lora.get(m)!.b]) : [];
+    return [...base, ...adapters].filter((v) => v.trainable);
   }
 }
 

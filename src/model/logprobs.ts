@@ -3,15 +3,25 @@
 // run on row chunks of at most `chunkRows` rows. With a 150k-token vocabulary B·T·V floats do not fit,
 // while the hidden states [N, d] do.
 //
-// When everything fits in one chunk the ops are recorded as usual (the fused op's own gradient). With
-// several chunks each chunk is a custom-gradient node that keeps only its hidden rows and recomputes
-// its logits in the backward pass, so the tape never keeps the chunks' logits alive either
+// A frozen head (LoRA, a frozen copy; weightGrad false) under a tape: log p_i = z_i[t_i] − logsumexp z_i
+// with z_i = W·h_i / τ has d log p_i / d h_i = (W[t_i] − Σ_j p_ij W[j]) / τ, and dy enters only as a
+// per-row factor, so the forward computes e = softmax(z)·W (one more GEMM, the size of the backward's
+// dlogits·W) and keeps only e [N, d]: the backward is a row gather, with no logits kept or recomputed.
+//
+// A trainable head: when everything fits in one chunk the ops are recorded as usual (the fused op's own
+// gradient). With several chunks each chunk is a custom-gradient node that keeps only its hidden rows
+// and recomputes its logits in the backward pass, so the tape never keeps the chunks' logits alive
 // (activation checkpointing of the head).
 import * as tf from '@tensorflow/tfjs';
 import { tokenLogProbs } from '../ops/index.js';
 
-/** Default bound on the logits one chunk may hold: 2^24 floats (64 MiB). */
-export const LOGIT_CHUNK_ELEMENTS = 1 << 24;
+/**
+ * Default bound on the logits one chunk may hold: 2^26 floats (256 MiB; 441 rows of a 152k vocabulary).
+ * Larger chunks make the head's GEMMs more efficient (each chunk streams all of W): at 2 threads, 108-row
+ * chunks ran at ~30 GFLOPS and 408-row ones at ~40–50 (bench/README.md); the chunk's logits and softmax
+ * are the transient cost.
+ */
+export const LOGIT_CHUNK_ELEMENTS = 1 << 26;
 
 export interface HeadLogProbOptions {
   /** Logits are divided by it before the log-softmax (the sampling temperature); default 1. */
@@ -46,7 +56,21 @@ export function headTokenLogProbs(
   if (!(temperature > 0)) throw new Error(`tokenLogProbs: temperature must be > 0, got ${temperature}`);
   const n = hidden.shape[0];
   const vocab = transposeWeight ? weight.shape[0] : weight.shape[1];
-  const rows = Math.max(1, Math.floor(opts.chunkRows ?? LOGIT_CHUNK_ELEMENTS / vocab));
+  const maxRows = Math.max(1, Math.floor(opts.chunkRows ?? LOGIT_CHUNK_ELEMENTS / vocab));
+  // equal chunks (126 rows at most 110 per chunk: 63 + 63, not 110 + 16: a thin GEMM wastes its pass over W)
+  const rows = Math.ceil(n / Math.ceil(n / maxRows));
+  if (!(opts.weightGrad ?? true) && tf.engine().isTapeOn()) {
+    return tf.tidy(() => {
+      const parts: tf.Tensor1D[] = [];
+      for (let start = 0; start < n; start += rows) {
+        const size = Math.min(rows, n - start);
+        const h = size === n ? hidden : tf.slice(hidden, [start, 0], [size, hidden.shape[1]]);
+        const t = size === n ? targets : tf.slice(targets, [start], [size]);
+        parts.push(frozenHeadChunk(h, weight, t, transposeWeight, temperature));
+      }
+      return (parts.length === 1 ? parts[0] : tf.concat(parts)) as tf.Tensor1D;
+    });
+  }
   if (n <= rows) return tf.tidy(() => tokenLogProbs(headLogits(hidden, weight, transposeWeight, temperature), targets));
   return tf.tidy(() => {
     const parts: tf.Tensor1D[] = [];
@@ -58,6 +82,28 @@ export function headTokenLogProbs(
     }
     return tf.concat(parts) as tf.Tensor1D;
   });
+}
+
+/** Rows of the [V, d] (transposeWeight) or [d, V] head weight for these token ids: [N, d]. */
+function headRows(weight: tf.Tensor2D, ids: tf.Tensor1D, transposeWeight: boolean): tf.Tensor2D {
+  return (transposeWeight ? tf.gather(weight, ids) : tf.transpose(tf.gather(weight, ids, 1))) as tf.Tensor2D;
+}
+
+/** One chunk of a frozen head: the forward keeps g = W[t] − softmax(z)·W, the backward is g·dy/τ. */
+function frozenHeadChunk(h: tf.Tensor2D, weight: tf.Tensor2D, targets: tf.Tensor1D, transposeWeight: boolean, temperature: number): tf.Tensor1D {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [hx, t, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    const logits = headLogits(hx, weight, transposeWeight, temperature);
+    const value = tokenLogProbs(logits, t);
+    const expected = tf.matMul(tf.softmax(logits), weight, false, !transposeWeight); // [N, d]
+    save([tf.sub(headRows(weight, tf.cast(t, 'int32') as tf.Tensor1D, transposeWeight), expected)]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const scale = tf.reshape(temperature === 1 ? dy : tf.div(dy, temperature), [-1, 1]);
+      return [tf.mul(saved[0], scale), tf.zerosLike(t)];
+    };
+    return { value, gradFunc };
+  });
+  return f(h, targets) as tf.Tensor1D;
 }
 
 /**

@@ -115,7 +115,8 @@ export class LoraAdapters {
   delta(module: string, x: tf.Tensor2D): tf.Tensor2D | undefined {
     const p = this.pairs.get(module);
     if (!p) return undefined;
-    return tf.tidy(() => tf.mul(tf.matMul(tf.matMul(x, p.a, false, true), p.b, false, true), this.scale) as tf.Tensor2D);
+    // the scale goes on the [N, r] product, not the [N, out] result: the same sum, r/out of the work
+    return tf.tidy(() => tf.matMul(tf.mul(tf.matMul(x, p.a, false, true), this.scale), p.b, false, true) as tf.Tensor2D);
   }
 
   /** scale · B·A [out, in], the update merge() adds to W. */

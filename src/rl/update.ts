@@ -3,6 +3,7 @@
 // It sees only (prompt ids, completion ids, advantage): for iGRPO the prompt is q' and the drafts that
 // chose it never enter here, so no gradient can reach stage 1.
 import * as tf from '@tensorflow/tfjs';
+import { valueAndGrads } from '../ops/autodiff.js';
 import type { Policy } from '../model/policy.js';
 import { buildSequenceBatch } from './batch.js';
 import { clipByGlobalNormAsync } from '../optim/clip.js';
@@ -190,7 +191,7 @@ export async function policyUpdate(
       let lossSum = 0;
       for (const m of micro) {
         const stats: tf.Scalar[] = [];
-        const { value, grads } = tf.variableGrads(() => {
+        const { value, grads } = valueAndGrads(() => {
           const logp = policy.tokenLogProbs(m.ids, { temperature: opts.temperature });
           const parts = policyLoss(
             { logp, oldLogp: m.oldLogp ?? stopGradient(logp), refLogp: m.refLogp, advantages: m.advantages, mask: m.mask, isWeight: m.isWeight },

@@ -36,6 +36,8 @@ export interface BenchmarkOptions {
 export interface ProblemRecord {
   id: string;
   fingerprint: string;
+  /** The prompt as sent (chat template included), absent when it could not be built. */
+  prompt?: string;
   answer: string;
   n: number;
   correct: number;
@@ -131,7 +133,7 @@ export async function runBenchmark(problems: readonly Problem[], sampleFn: Sampl
           const r = score(g.text, p);
           return { text: g.text, answer: r.answer ?? null, correct: r.correct, finishReason: g.finishReason, tokens: g.ids.length, ...(r.flagged ? { flagged: r.flagged } : {}) };
         });
-        rec = { id: p.id, fingerprint: fp, answer: p.answer, n: opts.n, correct: completions.filter((x) => x.correct).length, completions };
+        rec = { id: p.id, fingerprint: fp, prompt: prompt.text, answer: p.answer, n: opts.n, correct: completions.filter((x) => x.correct).length, completions };
       }
       done.set(p.id, rec);
       lines.push(JSON.stringify(rec));

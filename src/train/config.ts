@@ -118,6 +118,12 @@ export const TrainConfig = z
          * moves by momentum), 'skip' leaves the weights and optimizer state as they were (this repo before v3).
          */
         zeroAdvantage: z.enum(['step', 'skip']).default('step'),
+        /**
+         * Recompute each decoder layer in the backward instead of keeping its activations (TRL's
+         * gradient_checkpointing; Llama-family policies): far less memory for about one more forward.
+         * The gradients are the same, so a run may switch it on resume.
+         */
+        gradientCheckpointing: z.boolean().default(false),
       })
       .strict()
       .default({}),

@@ -53,6 +53,11 @@ export function trainPolicies(config: TrainConfig, opts: { given?: Policy; resum
     policy.dispose();
     throw new Error(`config lora is absent but ${opts.resumed ? 'the checkpoint' : config.policy} holds an adapter: set lora as the run did`);
   }
+  if (policy instanceof LlamaModel) policy.gradientCheckpointing = config.optimizer.gradientCheckpointing;
+  else if (config.optimizer.gradientCheckpointing) {
+    if (!opts.given) policy.dispose();
+    throw new Error(`config optimizer.gradientCheckpointing: only Hugging Face Llama-family policies recompute layers (policy: ${config.policy})`);
+  }
   if (!wantsRef) return { policy };
   if (lora) return { policy, reference: (policy as LlamaModel).reference() };
   // full fine-tuning: the reference is the starting policy, frozen

@@ -33,11 +33,18 @@ const RunMarker = z.object({ kind: z.literal('igrpo-run'), version: z.number().i
  */
 export const RUN_FILES: readonly string[] = [RUN_MARKER, 'config.json', ...LOGS, 'summary.json', 'checkpoints', 'adapters', 'report', LOCK_FILE];
 
-// steps may be raised on resume (continue a run further), the backend may change (with a warning) and the
-// engines may move (other hosts, key, patience: they do not change what is sampled); everything else must
-// match. The legacy hash (backend included, by name) is still accepted.
-export const configHash = (c: TrainConfig): string => sha({ ...c, steps: 0, backend: '', rollout: hashedRollout(c.rollout) });
-const legacyConfigHash = (c: TrainConfig): string => sha({ ...c, steps: 0, rollout: hashedRollout(c.rollout) });
+// steps may be raised on resume (continue a run further), the backend may change (with a warning), the
+// engines may move (other hosts, key, patience: they do not change what is sampled) and gradient
+// checkpointing may be switched (same gradients, other memory); everything else must match. The legacy
+// hash (backend included, by name) is still accepted.
+export const configHash = (c: TrainConfig): string => sha({ ...c, steps: 0, backend: '', rollout: hashedRollout(c.rollout), optimizer: hashedOptimizer(c.optimizer) });
+const legacyConfigHash = (c: TrainConfig): string => sha({ ...c, steps: 0, rollout: hashedRollout(c.rollout), optimizer: hashedOptimizer(c.optimizer) });
+
+/** The optimizer settings without gradientCheckpointing (left out: runs from before it keep their hash). */
+function hashedOptimizer(o: TrainConfig['optimizer']): unknown {
+  const { gradientCheckpointing: _, ...rest } = o;
+  return rest;
+}
 const sha = (x: unknown) => crypto.createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, 16);
 
 /** undefined (left out by JSON.stringify) for local sampling: runs from before server mode keep their hash. */

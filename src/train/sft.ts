@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { valueAndGrads } from '../ops/autodiff.js';
 import { z } from 'zod';
 import type { Problem } from '../data/schema.js';
 import { GPT } from '../model/gpt.js';
@@ -195,7 +196,7 @@ export async function runSft(cfg: SftConfig, opts: { out?: string; onProgress?: 
     if (b.length > policy.maxSeqLen) throw new Error(`an SFT example has ${b.length} tokens, more than model.maxSeqLen ${policy.maxSeqLen}`);
     const ids = tf.tensor2d(b.ids, [b.batch, b.length], 'int32');
     const mask = tf.tensor2d(b.mask, [b.batch, b.length - 1]);
-    const { value, grads } = tf.variableGrads(() => nllLoss(policy, ids, mask), policy.parameters());
+    const { value, grads } = valueAndGrads(() => nllLoss(policy, ids, mask), policy.parameters());
     const list = policy.parameters().map((p) => grads[p.name]);
     const clipped = await clipByGlobalNormAsync(list, cfg.maxGradNorm || Infinity); // async read: works on webgpu too
     const lr = learningRate(cfg.lr, step, cfg.steps, cfg.schedule);
