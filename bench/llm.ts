@@ -16,7 +16,8 @@
 //   npm run bench:llm -- --threads 2       # one thread count
 //   npm run bench:llm -- --quick           # 2 layers, short sequences: a ~1–2 min smoke run
 // Options: --reps R (default 1 quick, 2 full)  --layers L  --keep DIR (reuse/keep the model folder)
-//          --no-checkpointing (our LoRA step keeps every activation instead of recomputing each layer)
+//          --gradient-checkpointing (our LoRA step recomputes each layer in the backward instead of keeping
+//          its activations: less memory, one more forward; off by default, as in transformers and TRL)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -95,7 +96,7 @@ async function main(argv: string[]): Promise<void> {
     const byThreads: Record<string, unknown> = {};
     let last: { sample_ratio: number; lora_step_ratio: number; rss_ratio: number } | undefined;
     for (const threads of threadList) {
-      const w: LlmWorkerArgs = { dir, threads, ...shape, checkpointing: !argv.includes('--no-checkpointing') };
+      const w: LlmWorkerArgs = { dir, threads, ...shape, checkpointing: argv.includes('--gradient-checkpointing') };
       const ours: LlmResult[] = [];
       const torch: LlmResult[] = [];
       for (let r = 0; r < reps; r++) {
@@ -119,7 +120,7 @@ async function main(argv: string[]): Promise<void> {
         ...last,
       };
     }
-    const checkpointing = !argv.includes('--no-checkpointing');
+    const checkpointing = argv.includes('--gradient-checkpointing');
     console.log(JSON.stringify({ bench: 'llm', quick, layers, reps, shape, checkpointing, threads: threadList, by_threads: byThreads, ...last! }));
   } finally {
     if (!keep) rmSync(dir, { recursive: true, force: true });

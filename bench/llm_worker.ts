@@ -23,7 +23,7 @@ export interface LlmWorkerArgs {
   loraSeq: number;
   rank: number;
   steps: number;
-  /** Recompute layers in the backward (LlamaModel.gradientCheckpointing, on by default); false to measure without. */
+  /** Recompute layers in the backward (LlamaModel.gradientCheckpointing; off by default, as in the model). */
   checkpointing?: boolean;
 }
 
@@ -47,7 +47,7 @@ export async function runWorker(a: LlmWorkerArgs): Promise<LlmResult> {
   await tf.setBackend('native');
   setNativeThreads(a.threads);
   const model = loadPretrained(a.dir);
-  model.gradientCheckpointing = a.checkpointing ?? true;
+  model.gradientCheckpointing = a.checkpointing ?? false;
   const vocab = model.config.vocabSize;
   const rng = new Rng(1);
   const prefix = Array.from({ length: a.promptLen }, () => rng.int(vocab));
