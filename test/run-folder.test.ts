@@ -172,3 +172,18 @@ test('a checkpoint from before state.json held the config (legacy hash, backend 
   assert.deepEqual(w.lines, []);
   t.dispose();
 });
+
+test('a checkpoint written before optimizer.gradientCheckpointing existed still resumes; the field may change on resume, others may not', async () => {
+  const { configDiff } = await import('../src/train/run-folder.js');
+  assert.deepEqual(configDiff({ steps: 1, optimizer: { lr: 1 } }, { steps: 9, optimizer: { lr: 1, gradientCheckpointing: true } }), []);
+  assert.deepEqual(configDiff({ optimizer: { lr: 1 } }, { optimizer: { lr: 2, gradientCheckpointing: false } }), ['optimizer.lr']);
+  const out = tmp();
+  await makeRun(out, 1);
+  const file = path.join(listCheckpoints(out)[0].dir, 'state.json');
+  const state = JSON.parse(fs.readFileSync(file, 'utf8'));
+  delete state.config.optimizer.gradientCheckpointing; // as the previous version wrote it
+  fs.writeFileSync(file, JSON.stringify(state));
+  const t = await Trainer.create(tinyConfig({ steps: 2, checkpoint: { every: 1, keep: 3 } }), { out, resume: true, score: lengthScore });
+  assert.equal(t.stepIndex, 1);
+  t.dispose();
+});

@@ -132,14 +132,18 @@ function writeConfig(out: string, config: TrainConfig): void {
   fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify(config, null, 2) + '\n');
 }
 
-/** Dotted paths where two configs differ ('steps' and 'backend' excluded: those may change on resume). */
+/** Config fields a resumed run may change: how long it runs, where, and how memory is spent (same gradients). */
+const MAY_CHANGE_ON_RESUME = new Set(['steps', 'backend', 'optimizer.gradientCheckpointing']);
+
+/** Dotted paths where two configs differ (MAY_CHANGE_ON_RESUME excluded). */
 export function configDiff(before: unknown, now: unknown, prefix = ''): string[] {
   const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
   if (isObj(before) && isObj(now)) {
     const keys = [...new Set([...Object.keys(before), ...Object.keys(now)])].sort();
-    return keys
-      .filter((k) => !(prefix === '' && (k === 'steps' || k === 'backend')))
-      .flatMap((k) => configDiff(before[k], now[k], prefix ? `${prefix}.${k}` : k));
+    return keys.flatMap((k) => {
+      const p = prefix ? `${prefix}.${k}` : k;
+      return MAY_CHANGE_ON_RESUME.has(p) ? [] : configDiff(before[k], now[k], p);
+    });
   }
   return JSON.stringify(before) === JSON.stringify(now) ? [] : [prefix || '(root)'];
 }
@@ -165,7 +169,7 @@ function checkConfig(out: string, dir: string, state: CheckpointState, config: T
   }
   const diff = before === undefined ? '' : describeDiff(before, config);
   if (before !== undefined && !diff) return;
-  throw new RunFolderError(`${dir}: the checkpoint was made with a different config${diff ? `: ${diff}` : ''} (only 'steps' and 'backend' may change on resume)`);
+  throw new RunFolderError(`${dir}: the checkpoint was made with a different config${diff ? `: ${diff}` : ''} (only 'steps', 'backend' and 'optimizer.gradientCheckpointing' may change on resume)`);
 }
 
 export interface Restored {
