@@ -6,7 +6,7 @@
 // A frozen head (LoRA, a frozen copy; weightGrad false) under a tape: log p_i = z_i[t_i] − logsumexp z_i
 // with z_i = W·h_i / τ has d log p_i / d h_i = (W[t_i] − Σ_j p_ij W[j]) / τ, and dy enters only as a
 // per-row factor, so the forward computes e = softmax(z)·W (one more GEMM, the size of the backward's
-// dlogits·W) and keeps only e [N, d]: the backward is a row gather, with no logits kept or recomputed.
+// dlogits·W) and keeps only W[t] − e [N, d]: the backward scales it by dy/τ, with no logits kept or recomputed.
 //
 // A trainable head: when everything fits in one chunk the ops are recorded as usual (the fused op's own
 // gradient). With several chunks each chunk is a custom-gradient node that keeps only its hidden rows
@@ -59,26 +59,16 @@ export function headTokenLogProbs(
   const maxRows = Math.max(1, Math.floor(opts.chunkRows ?? LOGIT_CHUNK_ELEMENTS / vocab));
   // equal chunks (126 rows at most 110 per chunk: 63 + 63, not 110 + 16: a thin GEMM wastes its pass over W)
   const rows = Math.ceil(n / Math.ceil(n / maxRows));
-  if (!(opts.weightGrad ?? true) && tf.engine().isTapeOn()) {
-    return tf.tidy(() => {
-      const parts: tf.Tensor1D[] = [];
-      for (let start = 0; start < n; start += rows) {
-        const size = Math.min(rows, n - start);
-        const h = size === n ? hidden : tf.slice(hidden, [start, 0], [size, hidden.shape[1]]);
-        const t = size === n ? targets : tf.slice(targets, [start], [size]);
-        parts.push(frozenHeadChunk(h, weight, t, transposeWeight, temperature));
-      }
-      return (parts.length === 1 ? parts[0] : tf.concat(parts)) as tf.Tensor1D;
-    });
-  }
-  if (n <= rows) return tf.tidy(() => tokenLogProbs(headLogits(hidden, weight, transposeWeight, temperature), targets));
+  const frozen = !(opts.weightGrad ?? true) && tf.engine().isTapeOn();
+  if (!frozen && n <= rows) return tf.tidy(() => tokenLogProbs(headLogits(hidden, weight, transposeWeight, temperature), targets));
+  const chunk = (h: tf.Tensor2D, t: tf.Tensor1D) =>
+    frozen ? frozenHeadChunk(h, weight, t, transposeWeight, temperature) : checkpointedChunk(h, weight, t, transposeWeight, temperature, opts.weightGrad ?? true);
   return tf.tidy(() => {
+    if (n <= rows) return chunk(hidden, targets);
     const parts: tf.Tensor1D[] = [];
     for (let start = 0; start < n; start += rows) {
       const size = Math.min(rows, n - start);
-      const h = tf.slice(hidden, [start, 0], [size, hidden.shape[1]]);
-      const t = tf.slice(targets, [start], [size]);
-      parts.push(checkpointedChunk(h, weight, t, transposeWeight, temperature, opts.weightGrad ?? true));
+      parts.push(chunk(tf.slice(hidden, [start, 0], [size, hidden.shape[1]]), tf.slice(targets, [start], [size])));
     }
     return tf.concat(parts) as tf.Tensor1D;
   });
