@@ -64,3 +64,19 @@ export interface RunSummary {
   stepMs: number[];
   out?: string;
 }
+
+/** Runs f, adding its wall time (sync or async) to s.times[stage]. */
+export function timed<T>(s: StepState, stage: string, f: () => T): T {
+  const t0 = performance.now();
+  const add = () => void (s.times[stage] = (s.times[stage] ?? 0) + performance.now() - t0);
+  const r = f();
+  if (r instanceof Promise) return r.finally(add) as T;
+  add();
+  return r;
+}
+
+/** s[key], or an error saying which stage to call first. */
+export function required<K extends keyof StepState>(s: StepState, key: K, stage: string, first: string): NonNullable<StepState[K]> {
+  if (s[key] === undefined) throw new Error(`${stage}: call ${first} first`);
+  return s[key] as NonNullable<StepState[K]>;
+}
