@@ -73,6 +73,10 @@ export interface StandinOptions {
   finishFaults?: ('abort' | 'content_filter')[];
   /** Error body shape (default: vLLM wrapped, SGLang unwrapped). */
   errorShape?: 'wrapped' | 'unwrapped';
+  /** vLLM before load_inplace: the field is ignored (vLLM only warns about unknown fields). */
+  noLoadInplace?: boolean;
+  /** /v1/models without max_model_len (older SGLang). */
+  noModelLen?: boolean;
 }
 
 export interface Standin {
@@ -168,7 +172,7 @@ export async function startStandin(o: StandinOptions, port = 0): Promise<Standin
     if (!name || !p) return [400, errorBody(400, "Both 'lora_name' and 'lora_path' must be provided.", 'InvalidUserInput'), false];
     if (o.engine === 'sglang') {
       if (requests.has(name)) return [400, { success: false, error_message: `LoRA adapter ${name} is already loaded` }, false];
-    } else if (!body.load_inplace && requests.has(name)) {
+    } else if (!(body.load_inplace && !o.noLoadInplace) && requests.has(name)) {
       return [400, errorBody(400, `The lora adapter '${name}' has already been loaded. If you want to load the adapter in place, set 'load_inplace' to True.`, 'InvalidUserInput'), false];
     }
     const id = requests.get(name)?.id ?? nextId++;
@@ -317,7 +321,7 @@ export async function startStandin(o: StandinOptions, port = 0): Promise<Standin
       }
       const loraPrefix = o.engine === 'vllm' ? '/v1' : '';
       if (req.method === 'GET' && url === '/v1/models') {
-        const base = { id: o.model, object: 'model', created: 0, owned_by: o.engine, root: o.model, parent: null, max_model_len: o.maxModelLen };
+        const base = { id: o.model, object: 'model', created: 0, owned_by: o.engine, root: o.model, parent: null, ...(o.noModelLen ? {} : { max_model_len: o.maxModelLen }) };
         const adapters = o.engine === 'vllm' ? [...requests].map(([k, v]) => ({ id: k, object: 'model', created: 0, owned_by: 'vllm', root: v.path, parent: o.model })) : [];
         return send(res, 200, { object: 'list', data: [base, ...adapters] });
       }
