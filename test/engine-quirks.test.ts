@@ -73,6 +73,27 @@ describe('1. requests that do not fit max_model_len', () => {
   });
 });
 
+test('1. igrpo eval --engine-url: the default 2048 max_tokens is capped to what max_model_len leaves each prompt', async () => {
+  const { runBenchmarkCommand } = await import('../src/cli/eval-benchmark.js');
+  const s = await standin({ maxModelLen: 40 });
+  const bench = path.join(tmp, 'bench.jsonl');
+  fs.writeFileSync(bench, ['Q:3+7', 'Q:13+11+17+1'].map((p, i) => JSON.stringify({ id: `b${i}`, problem: p, answer: '1' })).join('\n') + '\n');
+  const out = path.join(tmp, 'bench-out.jsonl');
+  const log = console.log;
+  console.log = () => {};
+  try {
+    const code = await runBenchmarkCommand(['--benchmark', bench, '--engine-url', `${s.url}/v1`, '--model', 'base', '--tokenizer', 'data/policy/tokenizer.json', '--k', '2', '--retries', '1', '--out', out, '--json']);
+    assert.equal(code, 0);
+  } finally {
+    console.log = log;
+  }
+  const recs = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(recs.length, 2);
+  assert.ok(recs.every((r) => !r.error), JSON.stringify(recs.map((r) => r.error)));
+  const lens = s.bodies.map((b) => (b.prompt as number[]).length + (b.max_tokens as number));
+  assert.deepEqual(lens, [40, 40], 'prompt + max_tokens = max_model_len');
+});
+
 describe('2. a stale adapter is never served as new', () => {
   test('a resumed run publishing a version name again: the engine serves the weights just written (load_inplace, or unload then load)', async () => {
     for (const noLoadInplace of [false, true]) {
