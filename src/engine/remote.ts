@@ -324,8 +324,9 @@ export class AbortedCompletion extends Error {}
 /**
  * The finish reason by the last id, the same rule as the local sampler's (src/sampling/generate.ts
  * record: a stop id ends a completion before the length is looked at): a completion whose last id is an
- * end id stopped, whatever the engine said. vLLM's scheduler checked the length first until 2025
- * (vllm/v1/core/sched/utils.py check_stop), so an eos at exactly max_tokens came back "length".
+ * end id stopped, whatever the engine said. vLLM's v1 scheduler checked the length first in earlier
+ * releases (vllm/v1/core/scheduler.py _check_stop; vllm/v1/core/sched/utils.py check_stop checks eos
+ * first now), so there an eos at exactly max_tokens came back "length".
  * SGLang's "content_filter" is a completion the engine cut off: "length".
  */
 export function finishReasonOf(ids: readonly number[], reported: string, endIds: ReadonlySet<number>): 'stop' | 'length' {
