@@ -71,13 +71,14 @@ test('server-mode iGRPO on igrpo serve: adapter versions reloaded each step, an 
     const numTensors = tf.memory().numTensors;
 
     await t.step(); // step 0 under igrpo-policy-step-0
-    assert.equal(t.engine!.current, 'igrpo-policy-step-0');
+    assert.equal(t.engine!.current, t.engine!.nameOf(0));
+    assert.match(t.engine!.current!, /^igrpo-policy-[0-9a-f]{8}-step-0$/);
 
     // step 1, stage by stage: the engine restarts between the drafts and the refinements, forgetting
     // step-1's adapter; the refinement request gets 404, the adapter is loaded again and the request re-sent
     const s = t.begin();
     await t.sampleDrafts(s);
-    assert.equal(t.engine!.current, 'igrpo-policy-step-1');
+    assert.equal(t.engine!.current, t.engine!.nameOf(1));
     assert.deepEqual(fs.readdirSync(adapters).filter((d) => d.startsWith('step-')), ['step-1'], 'the previous version is unloaded and its folder removed');
     await stopProcess(served.proc, 'SIGKILL');
     served = await startServe(serveArgs, port, {}, modelDir);

@@ -30,8 +30,12 @@ export const EngineConfig = z
     maxConcurrency: z.number().int().positive().default(16),
     promptsPerRequest: z.number().int().positive().default(1),
     timeoutMs: z.number().int().positive().default(600_000),
-    /** Retries of a request (connection errors, 5xx): enough to ride out an engine restart. */
-    retries: z.number().int().nonnegative().default(10),
+    /** Which engine's request shape and LoRA endpoints (src/engine/options.ts; environment.md lists the versions). */
+    engine: z.enum(['vllm', 'sglang']).default('vllm'),
+    /** How long a request or adapter load keeps being retried (connection errors, 5xx), ms: enough for an engine's cold start. */
+    retryForMs: z.number().int().nonnegative().default(300_000),
+    /** At most this many retries as well (unset: only retryForMs bounds them). */
+    retries: z.number().int().nonnegative().optional(),
     backoffMs: z.number().nonnegative().default(500),
     maxBackoffMs: z.number().nonnegative().default(15_000),
     /** TRL's truncated importance-sampling correction: per-token weight min(exp(log p_trainer − log p_engine), cap); off unless set. */
