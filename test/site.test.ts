@@ -28,6 +28,8 @@ try {
 }
 const skip = chromium ? false : 'Chromium is not installed';
 const SEED = 0;
+/** The page's globals as the callbacks of page.evaluate see them (this file compiles without the DOM library). */
+type Win = { igrpo: Record<string, any>; document: { body: { dataset: Record<string, string | undefined> } } };
 const shots = process.env.IGRPO_UPDATE_SCREENSHOTS === '1';
 const docs = path.join(import.meta.dirname, '..', 'docs');
 
@@ -68,10 +70,10 @@ async function open(query: string): Promise<{ page: Page; errors: string[] }> {
 }
 
 const waitStatus = (page: Page, done: string, timeout = 120_000) =>
-  page.waitForFunction((d) => [d, 'error'].includes(document.body.dataset.igrpo ?? ''), done, { timeout, polling: 100 });
+  page.waitForFunction((d) => [d, 'error'].includes((globalThis as unknown as Win).document.body.dataset.igrpo ?? ''), done, { timeout, polling: 100 });
 
 async function status(page: Page): Promise<{ state: string; error?: string }> {
-  return page.evaluate(() => ({ state: document.body.dataset.igrpo ?? '', error: (window as unknown as { igrpo: { error?: string } }).igrpo.error }));
+  return page.evaluate(() => ({ state: (globalThis as unknown as Win).document.body.dataset.igrpo ?? '', error: (globalThis as unknown as Win).igrpo.error }));
 }
 
 /** A screenshot of the element's top (at most 760 px: small PNGs for the README). */
@@ -80,7 +82,7 @@ async function shoot(page: Page, selector: string, name: string): Promise<void> 
   const el = page.locator(selector).first();
   await el.scrollIntoViewIfNeeded();
   const box = (await el.boundingBox())!;
-  const png = await page.screenshot({ fullPage: true, clip: { x: box.x, y: box.y + (await page.evaluate(() => window.scrollY)), width: box.width, height: Math.min(box.height, 760) } });
+  const png = await page.screenshot({ fullPage: true, clip: { x: box.x, y: box.y + (await page.evaluate(() => (globalThis as unknown as { scrollY: number }).scrollY)), width: box.width, height: Math.min(box.height, 760) } });
   assert.ok(png.length > 1000, `${name}: an empty screenshot`);
   if (shots) fs.writeFileSync(path.join(docs, name), png);
 }
@@ -89,7 +91,7 @@ test('the page loads without console errors, shows its backend and becomes inter
   const { page, errors } = await open('');
   await waitStatus(page, 'ready');
   assert.deepEqual(await status(page), { state: 'ready', error: undefined });
-  const s = await page.evaluate(() => (window as unknown as { igrpo: { backend: string; interactiveMs: number } }).igrpo);
+  const s = await page.evaluate(() => (globalThis as unknown as Win).igrpo);
   assert.ok(['webgpu', 'webgl', 'wasm', 'cpu'].includes(s.backend), s.backend);
   assert.match(await page.textContent('#backend') ?? '', new RegExp(`^${s.backend}`));
   console.log(`time to first interaction: ${s.interactiveMs.toFixed(0)} ms (navigation start to controls ready, policy loaded, backend ${s.backend}; local server, loaded 2-core machine)`);
@@ -103,7 +105,7 @@ test('?seed=S&run=1 runs one iGRPO step: drafts, rewards, advantages and loss as
   const { page, errors } = await open(`?seed=${SEED}&run=1&backend=cpu`);
   await waitStatus(page, 'step-done');
   assert.deepEqual(await status(page), { state: 'step-done', error: undefined });
-  browserStep = await page.evaluate(() => (window as unknown as { igrpo: { step: ReturnType<typeof stepFingerprint> } }).igrpo.step);
+  browserStep = await page.evaluate(() => (globalThis as unknown as Win).igrpo.step);
 
   // The same step in Node: the page's config for this URL, the shipped policy, the cpu backend.
   const prev = tf.getBackend();
@@ -151,7 +153,7 @@ test('training a few steps (GRPO beside iGRPO) updates the plots', { skip, timeo
   await page.click('#b-train');
   await waitStatus(page, 'train-done');
   assert.deepEqual(await status(page), { state: 'train-done', error: undefined });
-  const t = await page.evaluate(() => (window as unknown as { igrpo: { training: { steps: number; metrics: number } } }).igrpo.training);
+  const t = await page.evaluate(() => (globalThis as unknown as Win).igrpo.training);
   assert.deepEqual(t, { steps: 2, metrics: 4 });
   for (const id of ['f-accuracy', 'f-reward', 'f-drafts', 'f-time']) {
     const draws = await page.getAttribute(`#${id}`, 'data-draws');
@@ -194,7 +196,7 @@ test('the viewer renders a run folder (metrics, rollouts, evals) and a TRL compl
   await page.setInputFiles('#v-files', ['metrics.jsonl', 'rollouts.jsonl', 'evals.jsonl'].map((f) => path.join(runDir, f)));
   await waitStatus(page, 'viewer-done');
   assert.deepEqual(await status(page), { state: 'viewer-done', error: undefined });
-  const v = await page.evaluate(() => (window as unknown as { igrpo: { viewer: unknown } }).igrpo.viewer);
+  const v = await page.evaluate(() => (globalThis as unknown as Win).igrpo.viewer);
   assert.deepEqual(v, { files: ['metrics.jsonl', 'rollouts.jsonl', 'evals.jsonl'], metrics: metricsLines, rollouts: rollouts.length, evals: evalLines });
   // the rollout viewer shows the first prompt's drafts and refinements; the figures are drawn
   const shown = (await page.textContent('#v-rollout')) ?? '';
@@ -215,7 +217,7 @@ test('the viewer renders a run folder (metrics, rollouts, evals) and a TRL compl
   const trlFile = path.join(tmp, 'completions.jsonl');
   fs.writeFileSync(trlFile, trl.map((r) => JSON.stringify(r)).join('\n') + '\n');
   await page.setInputFiles('#v-files', [trlFile]);
-  await page.waitForFunction(() => (window as unknown as { igrpo: { viewer: { files: string[] } } }).igrpo.viewer.files[0] === 'completions.jsonl');
+  await page.waitForFunction(() => (globalThis as unknown as Win).igrpo.viewer.files[0] === 'completions.jsonl');
   assert.equal(await status(page).then((s) => s.state), 'viewer-done');
   const trlShown = (await page.textContent('#v-rollout')) ?? '';
   assert.ok(trlShown.includes('GRPO group: 2 completions') && trlShown.includes('<answer>4</answer>'), trlShown.slice(0, 300));
