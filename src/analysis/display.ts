@@ -21,6 +21,9 @@ import * as path from 'node:path';
 import { packageRoot } from '../paths.js';
 import type { PlotlyFigure } from './figures.js';
 import { flatten } from './flat.js';
+import { escapeHtml } from './html.js';
+
+export { escapeHtml } from './html.js';
 
 export type MimeBundle = Record<string, unknown>;
 type Writer = (msg: { data: MimeBundle; metadata: Record<string, unknown>; transient: { display_id?: string } }, update: boolean) => void;
@@ -68,9 +71,6 @@ export function displayBundle(bundle: MimeBundle): boolean {
   return true;
 }
 
-export function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
 
 /** JSON that is safe inside a <script> element. */
 function scriptJson(v: unknown): string {

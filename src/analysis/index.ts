@@ -2,6 +2,7 @@
 // figures, notebook display, static export, the rollout viewer, progress bars and the `igrpo report` builder.
 export * from './load.js';
 export * from './rows.js';
+export { evalsFromRows, jsonlRows, metricsFromRows, parquetRows, rolloutsFromRows } from './log-text.js';
 export * from './trl.js';
 export * from './parquet.js';
 export * from './flat.js';
@@ -14,6 +15,7 @@ export * from './export.js';
 export * from './progress.js';
 export * from './diff.js';
 export * from './viewer.js';
+export * from './show-rollout.js';
 export * from './report.js';
 export * from './synthetic.js';
 export * from './notebook.js';

@@ -3,7 +3,8 @@
 // levels down, so a results folder with one subfolder per algorithm and seed reports as one comparison.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readEvals, type EvalRecord, type MetricsRecord, type RolloutRecord } from '../train/records.js';
+import type { EvalRecord, MetricsRecord, RolloutRecord } from '../train/records.js';
+import { readEvals } from '../train/records-file.js';
 import { withExporter, type ImageFormat } from './export.js';
 import {
   accuracyCurve,

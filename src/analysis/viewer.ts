@@ -1,8 +1,9 @@
 // The rollout viewer: for one prompt at one step, the drafts with their rewards, the chosen draft d̂, the q' prompt
 // it produced, and the refinements side by side, each with a word diff against d̂ (GRPO logs: the group's completions).
+// Pure HTML/text (the browser page renders it too); showing it in the notebook is ./show-rollout.ts.
 import type { RolloutRecord } from '../train/records.js';
 import { changedFraction, wordDiff } from './diff.js';
-import { displayBundle, escapeHtml } from './display.js';
+import { escapeHtml } from './html.js';
 
 export interface RolloutSelector {
   step: number;
@@ -122,10 +123,4 @@ export function rolloutViewerText(p: PromptRollouts): string {
     ...p.refinements.map((r) => line(`refinement ${r.index}`, r)),
     ...p.completions.map((c) => line(`completion ${c.index}`, c)),
   ].join('\n');
-}
-
-/** Shows the viewer for one prompt (HTML in the notebook, text elsewhere); selectPrompt gives the data. */
-export function showRollout(rollouts: RolloutRecord[], sel: RolloutSelector): void {
-  const p = selectPrompt(rollouts, sel);
-  if (!displayBundle({ 'text/html': rolloutViewerHtml(p), 'text/plain': rolloutViewerText(p) })) console.log(rolloutViewerText(p));
 }

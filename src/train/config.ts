@@ -1,8 +1,7 @@
 // The training configuration: one zod schema (defaults = the embedded default run), the type inferred.
-// An invalid config is an error naming the field (parseTrainConfig).
-import * as fs from 'node:fs';
+// An invalid config is an error naming the field (parseTrainConfig). Reading a config file: ./config-file.ts.
 import { z } from 'zod';
-import { LORA_TARGETS } from '../model/lora.js';
+import { LORA_TARGETS } from '../model/lora-targets.js';
 import { ScaleRewards } from '../rl/advantages.js';
 import { IgrpoOptions } from '../rl/igrpo.js';
 import { ObjectiveConfig } from '../rl/loss.js';
@@ -10,7 +9,6 @@ import { ScheduleConfig } from './schedule.js';
 import { TaskConfig } from './task.js';
 import { PromptConfig } from './prompt.js';
 import { DEFAULT_REWARD_SPECS, RewardSpec } from '../verify/registry.js';
-import { deepMerge } from '../util/merge.js';
 
 /**
  * Server mode: both stages sampled on OpenAI-compatible engines (vLLM, SGLang, `igrpo serve`) while the
@@ -194,16 +192,4 @@ export function parseTrainConfig(raw: unknown, source = 'config'): TrainConfig {
     throw new ConfigError(`invalid ${source}: ${issues}`);
   }
   return r.data;
-}
-
-/** Read and validate a JSON config file; overrides merge over it field by field. */
-export function readTrainConfig(file: string, overrides: Record<string, unknown> = {}): TrainConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new ConfigError(`cannot read config ${file}: ${(e as Error).message}`);
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`invalid config ${file}: expected a JSON object`);
-  return parseTrainConfig(deepMerge(raw, overrides), file);
 }

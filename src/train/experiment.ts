@@ -12,8 +12,9 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../paths.js';
 import { ci95, meanCI } from '../util/stats.js';
-import { readTrainConfig, type TrainConfig } from './config.js';
-import { readEvals, readMetrics } from './records.js';
+import type { TrainConfig } from './config.js';
+import { readTrainConfig } from './config-file.js';
+import { readEvals, readMetrics } from './records-file.js';
 import { Trainer } from './trainer.js';
 
 export interface MethodSummary {

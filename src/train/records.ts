@@ -1,7 +1,6 @@
 // Run-log records: one rollouts.jsonl line per sampled completion, one metrics.jsonl line per step.
 // The field names are agreed with the analysis/notebook side (.notes/records.md); add fields, never rename.
 // Reading a log validates every line and names file, line and field on bad input.
-import * as fs from 'node:fs';
 import { z } from 'zod';
 import { zeroStdFraction } from '../rl/advantages.js';
 import { contextFallbacks, draftTransitions } from '../rl/igrpo.js';
@@ -114,9 +113,11 @@ export const MetricsRecord = z.object({
 });
 export type MetricsRecord = z.infer<typeof MetricsRecord>;
 
-/** Read a JSONL file, validating each non-empty line; errors name file, line and field. */
-export function readJsonl<T>(file: string, schema: z.ZodType<T>): T[] {
-  const text = fs.readFileSync(file, 'utf8');
+/**
+ * JSONL text (the contents of `file`), validating each non-empty line; errors name file, line and field.
+ * Text, not a path, so the page and the viewer validate logs the way Node does (reading: ./records-file.ts).
+ */
+export function parseJsonl<T>(text: string, file: string, schema: z.ZodType<T>): T[] {
   const out: T[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -148,9 +149,6 @@ export const EvalRecord = EvalResult.extend({
 });
 export type EvalRecord = z.infer<typeof EvalRecord>;
 
-export const readEvals = (file: string): EvalRecord[] => readJsonl(file, EvalRecord);
-export const readRollouts = (file: string): RolloutRecord[] => readJsonl(file, RolloutRecord);
-export const readMetrics = (file: string): MetricsRecord[] => readJsonl(file, MetricsRecord);
 
 /** What one step produced, as the record builders read it (a trainer's StepState fits). */
 export interface StepOutcome {
