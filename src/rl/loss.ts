@@ -229,8 +229,9 @@ export function offPolicyMask(advantages: tf.Tensor1D, logp: tf.Tensor2D, sample
   return tf.tidy(() => {
     const kl = tf.sub(samplerLogp, stopGradient(logp));
     const mean = tf.div(tf.sum(tf.mul(kl, mask), 1, true), tf.maximum(tf.sum(mask, 1, true), 1));
-    const keep = tf.logicalOr(tf.greaterEqual(tf.expandDims(advantages, 1), 0), tf.lessEqual(mean, threshold));
-    return tf.cast(keep, 'float32') as tf.Tensor2D;
+    // 1 − [Â < 0]·[mean > δ], with step() (comparisons and logical ops have no gradient in tfjs, and this sits
+    // on the loss's path inside tf.grad even though its value is a constant)
+    return tf.sub(1, tf.mul(tf.step(tf.neg(tf.expandDims(advantages, 1))), tf.step(tf.sub(mean, threshold)))) as tf.Tensor2D;
   });
 }
 
@@ -347,7 +348,7 @@ export function policyLoss(inputs: LossInputs, cfg: ObjectiveConfig, norm: Norma
         perToken = cispoSurrogate(coef1, logp, advantages, epsHigh);
         const clipped = tf.logicalAnd(tf.greater(coef1, epsHigh), tf.greater(a, 0));
         clippedHigh = count(clipped);
-        metrics.cispo_clip_ratio = maskedMean(tf.cast(clipped, 'float32'), false);
+        metrics.cispo_clip_ratio = maskedMean(tf.cast(clipped, 'float32'), seqLevel);
         break;
       }
       case 'sapo':

@@ -254,7 +254,7 @@ export async function policyUpdate(
           stats.push(tf.keep(parts.clippedLow), tf.keep(parts.clippedHigh), tf.keep(parts.klSum), tf.keep(parts.entropySum), tf.keep(parts.entropyCount));
           named = Object.entries(parts.metrics).map(([k, v]) => [k, tf.keep(v)]);
           // TRL's policy_loss per forward: before its gradient-accumulation division for the per-micro-batch types
-          if (bonus) named.push(['policy_loss', tf.keep(TOKEN_NORMALISED.includes(cfg.lossType) ? parts.policyLoss : tf.mul(parts.policyLoss, norm.microBatches) as tf.Scalar)]);
+          if (bonus) named.push(['policy_loss', tf.keep(tf.mul(parts.policyLoss, TOKEN_NORMALISED.includes(cfg.lossType) ? 1 : norm.microBatches) as tf.Scalar)]);
           return parts.loss;
         }, policy.parameters());
         tf.dispose([constEntropies, entropyMask].filter((t): t is tf.Tensor2D => t !== undefined));

@@ -18,7 +18,7 @@ export class ObjectiveState {
   /** Passed to every policyUpdate (UpdateOptions.entropyControl). */
   readonly entropy: EntropyControl;
 
-  constructor(private readonly config: TrainConfig, private readonly policy: Policy, private readonly reference?: Policy) {
+  constructor(private readonly config: TrainConfig, private readonly policy: Policy, private reference?: Policy) {
     this.entropy = initialEntropyControl(config.objective);
     if (config.objective.syncRefModel && !reference) throw new Error('objective.syncRefModel: no reference policy was loaded (it needs objective.beta > 0)');
   }
@@ -40,8 +40,12 @@ export class ObjectiveState {
     if (o.syncRefModel) await this.reference!.save(path.join(dir, REFERENCE_DIR));
   }
 
-  /** From the checkpoint a run resumes from; what the config needs but the folder lacks is an error naming it. */
-  restore(dir: string): void {
+  /**
+   * From the checkpoint a run resumes from; what the config needs but the folder lacks is an error naming it.
+   * Returns the reference to train with: with syncRefModel the checkpoint's (the one loaded from the
+   * config's policy is disposed), else the one given.
+   */
+  restore(dir: string): Policy | undefined {
     const o = this.config.objective;
     if (o.useAdaptiveEntropy) {
       const file = path.join(dir, ENTROPY_FILE);
@@ -57,17 +61,17 @@ export class ObjectiveState {
       const folder = path.join(dir, REFERENCE_DIR);
       if (!fs.existsSync(folder)) throw new Error(`${folder} is missing: objective.syncRefModel needs the synced reference the run had reached`);
       const saved = loadPolicy(folder);
-      try {
-        const from = saved.parameters();
-        const to = this.reference!.parameters();
-        if (from.length !== to.length) throw new Error(`${folder}: ${from.length} parameters, the reference has ${to.length}`);
-        to.forEach((v, i) => {
-          if (v.shape.join() !== from[i].shape.join()) throw new Error(`${folder}: parameter #${i} is [${from[i].shape}], the reference's [${v.shape}]`);
-          v.assign(from[i]);
-        });
-      } finally {
+      const from = saved.parameters();
+      const theta = this.policy.parameters();
+      const bad = from.length !== theta.length ? -1 : from.findIndex((v, i) => v.shape.join() !== theta[i].shape.join());
+      if (from.length !== theta.length || bad >= 0) {
         saved.dispose();
+        throw new Error(`${folder}: its parameters do not match the policy's (${bad < 0 ? `${from.length} vs ${theta.length}` : `#${bad}`}): not this run's reference`);
       }
+      for (const v of from) v.trainable = false;
+      this.reference?.dispose();
+      this.reference = saved;
     }
+    return this.reference;
   }
 }

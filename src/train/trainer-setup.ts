@@ -95,7 +95,7 @@ export async function openContext(config: TrainConfig, opts: TrainerOptions, bac
       // LoRA (the checkpoint's adapter/) or full fine-tuning, and the KL reference: ./policy-setup.ts
       const { policy, reference } = trainPolicies(config, { resumed: resumed.policy });
       const ctx = buildContext(config, policy, reference, out, problems, opts.score, backend);
-      ctx.objective.restore(resumed.dir);
+      ctx.reference = ctx.objective.restore(resumed.dir);
       return { ctx: { ...ctx, release }, resumed };
     } catch (e) {
       release();
