@@ -166,15 +166,17 @@ function compareWithTrl({ lossType, level, full }: Case) {
   const rowKl = (b: number) => sampling[b].reduce((s, v, t) => s + (v - x[b][t]) * mask[b][t], 0) / mask[b].reduce((s, v) => s + v, 0);
   const threshold = (rowKl(1) + rowKl(3)) / 2;
   const coef = 0.05;
+  // with every option on, this micro-batch is the first of two equal ones (gradient accumulation 2)
+  const ga = full ? 2 : 1;
   const args: TrlArgs = {
-    ...TRL_DEFAULTS, loss_type: lossType, importance_sampling_level: level, epsilon_low: epsLow, epsilon_high: epsHigh, max_completion_length: 6, num_items_in_batch: tokens,
+    ...TRL_DEFAULTS, loss_type: lossType, importance_sampling_level: level, epsilon_low: epsLow, epsilon_high: epsHigh, max_completion_length: 6, num_items_in_batch: tokens * ga, ga,
     ...(full ? { beta: 0.05, use_bias_correction_kl: true, off_policy_mask_threshold: threshold, top_entropy_quantile: 0.5, entropy_coef: coef, delta: 1.25 } : {}),
   };
   const cfg = ObjectiveConfig.parse({
     lossType, importanceSampling: level, epsilonLow: epsLow, epsilonHigh: epsHigh,
     ...(full ? { beta: 0.05, useBiasCorrectionKl: true, offPolicyMaskThreshold: threshold, topEntropyQuantile: 0.5, entropyCoef: coef, delta: 1.25 } : {}),
   });
-  const norm: Normalizer = { sequences: B, tokens, microBatches: 1, maxCompletionLength: 6, longestCompletion: T };
+  const norm: Normalizer = { sequences: B * ga, tokens: tokens * ga, microBatches: ga, maxCompletionLength: 6, longestCompletion: T };
   const trlInputs = (xx: number[][], ee: number[][]) => ({
     x: xx, xd: x, old, ref: full ? ref : undefined, sampling: full ? sampling : undefined, is_ratio: full ? isRatio.map((r, b) => r.map((v, t) => (mask[b][t] ? v : 1))) : undefined,
     adv, mask, ent: full ? ee : ent, entd: ent,
