@@ -52,7 +52,11 @@ export const ObjectiveConfig = z
      * entropy (1 = all; 0 = only the highest). Truncated completions count only when maskTruncated is off.
      */
     topEntropyQuantile: z.number().min(0).max(1).default(1),
-    /** Entropy bonus: loss − coef · (mean token entropy); with useAdaptiveEntropy, the starting coefficient. */
+    /**
+     * Entropy bonus: loss − coef · (mean token entropy); with useAdaptiveEntropy, the starting coefficient.
+     * Token entropies need the full [B, T, V] logits of each micro-batch (one more forward, differentiable here;
+     * without grad for topEntropyQuantile): mind microBatchSize with a large vocabulary.
+     */
     entropyCoef: z.number().finite().default(0),
     /** Skywork-OR1's adaptive control: coef ± entropyCoefDelta per optimizer step, applied only at or below entropyTarget. */
     useAdaptiveEntropy: z.boolean().default(false),

@@ -25,7 +25,11 @@ export function refSyncConfigErrors(c: { objective: { syncRefModel: boolean; bet
   return out;
 }
 
-/** Is a sync due once `updates` updates are done? (TRL: on_step_end, global_step % ref_model_sync_steps == 0.) */
+/**
+ * Is a sync due once `updates` updates are done? (TRL: on_step_end, global_step % ref_model_sync_steps == 0.)
+ * Counted in trainer steps (sampled batches): TRL's global steps when optimizer.numIterations is 1; with more
+ * iterations TRL counts each optimizer step, so its syncs can fall mid-batch where ours come at the batch's end.
+ */
 export const syncDue = (updates: number, every: number): boolean => updates > 0 && updates % every === 0;
 
 /** reference ← α·θ + (1 − α)·reference, parameter by parameter, in place (TRL: target.mul_(1 − α).add_(θ, alpha=α)). */
