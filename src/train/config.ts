@@ -8,6 +8,7 @@ import { ObjectiveConfig } from '../rl/loss.js';
 import { ScheduleConfig } from './schedule.js';
 import { TaskConfig } from './task.js';
 import { PromptConfig } from './prompt.js';
+import { refSyncConfigErrors } from './ref-sync.js';
 import { DEFAULT_REWARD_SPECS, RewardSpec } from '../verify/registry.js';
 
 /**
@@ -97,6 +98,13 @@ export const TrainConfig = z
     objective: ObjectiveConfig.extend({
       scaleRewards: ScaleRewards.default('group'),
       advantageEps: z.number().finite().nonnegative().default(1e-4),
+      /**
+       * TR-DPO reference sync (TRL's sync_ref_model): every refModelSyncSteps steps the KL reference becomes
+       * α·θ + (1 − α)·reference (α = refModelMixupAlpha). Needs beta > 0 and full fine-tuning (./ref-sync.ts).
+       */
+      syncRefModel: z.boolean().default(false),
+      refModelMixupAlpha: z.number().finite().min(0).max(1).default(0.6),
+      refModelSyncSteps: z.number().int().positive().default(512),
     })
       .strict()
       .default({}),
@@ -173,6 +181,8 @@ export const TrainConfig = z
         message: `igrpo.drafts (${c.igrpo.drafts}) + igrpo.refinements (${c.igrpo.refinements}) must equal completionsPerPrompt (${c.completionsPerPrompt}): the budget is matched`,
       });
     }
+    // TRL's GRPOTrainer.__init__ refuses both (grpo_trainer.py, "if args.sync_ref_model:"): ./ref-sync.ts
+    for (const message of refSyncConfigErrors(c)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['objective', 'syncRefModel'], message });
   });
 export type TrainConfig = z.infer<typeof TrainConfig>;
 export type TrainConfigInput = z.input<typeof TrainConfig>;

@@ -110,6 +110,13 @@ export const MetricsRecord = z.object({
    * and the adapter reloads after engine restarts so far.
    */
   engineMismatch: z.object({ mean: z.number(), max: z.number(), tokens: z.number().int().nonnegative(), reloads: z.number().int().nonnegative() }).optional(),
+  /**
+   * The update's metrics under the names TRL's GRPOTrainer logs them (src/rl/update.ts UpdateResult.trl):
+   * clip_ratio/{low_mean,high_mean,region_mean,low_min,high_max}, cispo_clip_ratio, vespo/phi_seq_mean, and with
+   * token entropies computed (entropy bonus, topEntropyQuantile < 1) entropy — the exact mean over the loss
+   * tokens, where the top-level `entropy` estimates it from the sampled tokens — entropy_coef and policy_loss.
+   */
+  trl: z.record(z.number()).optional(),
 });
 export type MetricsRecord = z.infer<typeof MetricsRecord>;
 
@@ -160,7 +167,7 @@ export interface StepOutcome {
   /** The trained groups (GRPO: the group under q; iGRPO: the refinements under q'). */
   groups: Group[];
   advantages?: number[][];
-  update: { kl: number; clipFraction: number; loss: number; gradNorm: number };
+  update: { kl: number; clipFraction: number; loss: number; gradNorm: number; trl?: Record<string, number> };
   /** Wall time per stage, ms; total set. */
   times: Record<string, number>;
 }
@@ -195,6 +202,7 @@ export function metricsOf(s: StepOutcome, run: { algo: Algo; seed: number }): Me
     tokensPerSecond: tokens / Math.max(1e-9, total / 1000),
     wallMs: { ...s.times, total } as StageTimes,
   };
+  if (s.update.trl && Object.keys(s.update.trl).length) m.trl = { ...s.update.trl };
   const warnings = stepWarnings(sampled);
   if (warnings.length) m.warnings = warnings;
   if (run.algo === 'igrpo' && s.draftGroups && s.chosen) {

@@ -63,7 +63,7 @@ export class RunBook {
   async checkpoint(updates: number, policy: Policy, optimizer: Adam): Promise<string> {
     const out = this.ctx.out;
     if (!out) throw new Error('checkpoint: this trainer has no run folder (out)');
-    return runFolder.writeCheckpoint(out, updates, policy, await optimizer.getStateAsync(), this.config, this.ctx.backend);
+    return runFolder.writeCheckpoint(out, updates, policy, await optimizer.getStateAsync(), this.config, this.ctx.backend, (dir) => this.ctx.objective.save(dir));
   }
 
   summary(algo: Algo, steps: number): RunSummary {

@@ -180,6 +180,8 @@ export interface Restored {
   optimizer: AdamState;
   /** evals.jsonl as it stood at the checkpoint. */
   evals: EvalRecord[];
+  /** The checkpoint folder it came from (what else it holds: ./objective-state.ts). */
+  dir: string;
 }
 
 /**
@@ -219,7 +221,7 @@ export function resumeRun(out: string, config: TrainConfig, backend: string, war
     for (const f of LOGS) truncateLog(path.join(out, f), state.logBytes[f] ?? 0);
     const evals = fs.readFileSync(path.join(out, 'evals.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as EvalRecord);
     writeConfig(out, config);
-    return { policy, step: state.step, optimizer, evals };
+    return { policy, step: state.step, optimizer, evals, dir: c.dir };
   }
   throw new RunFolderError(`--resume: ${out}: no checkpoint reads back whole: ${bad.join('; ')}`);
 }
@@ -233,10 +235,12 @@ export function appendLogs(out: string, logs: { rollouts?: readonly RolloutRecor
 }
 
 /** Checkpoint after `step` updates (policy, exact optimizer state, log lengths, config and its hash, backend); keeps the last `keep`. */
-export function writeCheckpoint(out: string, step: number, policy: Policy, optimizer: AdamState, config: TrainConfig, backend: string): Promise<string> {
+export function writeCheckpoint(
+  out: string, step: number, policy: Policy, optimizer: AdamState, config: TrainConfig, backend: string, extra?: (dir: string) => Promise<void>,
+): Promise<string> {
   const logBytes: Record<string, number> = {};
   for (const f of LOGS) logBytes[f] = fs.statSync(path.join(out, f)).size;
-  return saveCheckpoint(out, step, { policy, optimizer, logBytes, configHash: configHash(config), config, backend }, config.checkpoint.keep);
+  return saveCheckpoint(out, step, { policy, optimizer, logBytes, configHash: configHash(config), config, backend, extra }, config.checkpoint.keep);
 }
 
 /** The last complete checkpoint, if any (named when training stops). */
