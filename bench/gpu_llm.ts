@@ -484,9 +484,10 @@ async function run(a: RunArgs): Promise<void> {
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
-  save();
-  printSummary(line());
-  console.log(JSON.stringify(line()));
+  const final = line();
+  fs.writeFileSync(path.join(a.out, 'gpu-llm.json'), `${JSON.stringify(final)}\n`);
+  printSummary(final);
+  console.log(JSON.stringify(final));
 }
 
 /** bench:gpu's last JSON line → per size and mode: step ms, dispatches, tokens/s, PyTorch's, ratios. */
@@ -522,7 +523,7 @@ function printSummary(l: ReturnType<typeof JSON.parse>): void {
     `log-prob max |Δ| vs fp32 ${f(l.logp_max_abs_diff_fp32, 6)}, vs bf16 ${f(l.logp_max_abs_diff_bf16, 4)}`,
     `parts: ${Object.entries(l.parts as Record<string, Part>).map(([k, p]) => `${k} ${p.status}${p.seconds !== undefined ? ` ${p.seconds.toFixed(0)} s` : ''}`).join(', ')}; ${l.elapsed_s} s of ${l.budget_s}`,
   ];
-  process.stderr.write(`${lines.join('\n')}\n`);
+  console.log(lines.join('\n')); // stdout, like the line after it
 }
 
 async function main(argv: string[]): Promise<void> {
