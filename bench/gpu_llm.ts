@@ -14,7 +14,7 @@
 //   and the mean token log-prob of the update batch before any update, compared token by token across
 //   sides (both read the same ids from one LCG): a wrong kernel at real shape shows here.
 // The last line printed is one JSON object: sample_ratio (ours/PyTorch fp32 tokens/s), lora_step_ratio
-// (ours/PyTorch fp32 seconds), rss_ratio and gpu_memory_ratio, the same against bf16, the environment
+// (ours/PyTorch fp32 seconds), rss_ratio, gpu_memory_ratio and smi_memory_ratio, the same against bf16 (`bf16`), the environment
 // found (adapter, driver, Vulkan ICD, torch and CUDA versions) and per-part status. The same object is
 // rewritten to <out>/gpu-llm.json after every part, so a run cut short leaves what it measured.
 //
@@ -23,7 +23,8 @@
 //
 //   npm run bench:gpu-llm -- --dry-run          # small shape (2 layers, hidden 64): the whole path on lavapipe
 //   bash .device/kit/run.sh [--dry-run]         # the same, from the device kit (scripts/package-device.sh)
-// Options: --budget S (300; dry run 240)  --out DIR ($OUT, else a temp dir)  --python PATH (IGRPO_PYTHON or python3)
+// Options: --budget S (300; dry run 240)  --out DIR ($OUT, else a temp dir)
+//          --python PATH (IGRPO_PYTHON; else python3 in the kit (the device's torch), /usr/bin/python3 in the repository (Debian's))
 //          --no-tiny-gpt  --tiny-gpt-args "..." (bench:gpu's options)  --started-at EPOCH_MS
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -235,7 +236,11 @@ async function runPart(cmd: string, args: string[], capS: number, budget: Budget
     stdout += d.toString();
     if (opts.echo) process.stderr.write(d);
   });
-  child.stderr!.on('data', (d: Buffer) => process.stderr.write(d));
+  let stderrTail = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    process.stderr.write(d);
+    stderrTail = (stderrTail + d.toString()).slice(-4000);
+  });
   let timedOut = false;
   const killer = setTimeout(() => {
     timedOut = true;
@@ -247,7 +252,7 @@ async function runPart(cmd: string, args: string[], capS: number, budget: Budget
   }, limitS * 1000);
   const code = await new Promise<number | null>((resolve) => {
     child.on('error', (e) => {
-      stdout += '';
+      stderrTail += `${cmd}: ${e.message}`;
       process.stderr.write(`${cmd}: ${e.message}\n`);
       resolve(-1);
     });
@@ -256,8 +261,10 @@ async function runPart(cmd: string, args: string[], capS: number, budget: Budget
   clearTimeout(killer);
   sampler?.kill('SIGKILL');
   const part: Part = { status: timedOut ? 'timed out' : code === 0 ? 'ok' : 'failed', seconds: (Date.now() - t0) / 1000 };
-  if (timedOut) part.error = `killed after ${limitS.toFixed(0)} s (budget)`;
-  else if (code !== 0) part.error = `exit status ${code}`;
+  // the error's last lines travel in the result line: the call's output tail may not reach back to them
+  const why = stderrTail.split('\n').filter((l) => l.trim() && !/artificially reduced/.test(l)).slice(-6).join(' | ');
+  if (timedOut) part.error = `killed after ${limitS.toFixed(0)} s (budget)${why ? `; last stderr: ${why}` : ''}`;
+  else if (code !== 0) part.error = `exit status ${code}${why ? `: ${why}` : ''}`;
   if (base !== undefined && peak !== undefined) part.smi_peak_mb = peak - base;
   return { part, stdout, json: lastJson(stdout) };
 }
@@ -344,7 +351,7 @@ function parseArgs(argv: string[]): RunArgs {
     budgetS: Number(get('budget') ?? (dryRun ? 240 : 300)),
     startedAt: Number(get('started-at') ?? Date.now()),
     out,
-    python: get('python') ?? process.env.IGRPO_PYTHON ?? 'python3',
+    python: get('python') ?? process.env.IGRPO_PYTHON ?? (!bundled && fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'),
     tinyGpt: !argv.includes('--no-tiny-gpt'),
     tinyGptArgs: tiny !== undefined
       ? tiny.split(/\s+/).filter(Boolean)
@@ -380,13 +387,15 @@ function readLogp(file: string): number[][] | undefined {
 }
 
 /** Ours against one PyTorch dtype: the bench:llm ratios plus GPU memory. */
-function compare(ours: Record<string, unknown> | undefined, torch: Record<string, unknown> | undefined) {
+function compare(ours: Record<string, unknown> | undefined, torch: Record<string, unknown> | undefined, oursPart: Part, torchPart: Part) {
   return {
     sample_ratio: ratio(num(ours, 'tokens_per_s'), num(torch, 'tokens_per_s')),
     lora_step_ratio: ratio(num(ours, 'lora_step_s'), num(torch, 'lora_step_s')),
     rss_ratio: ratio(num(ours, 'peak_rss_mb'), num(torch, 'peak_rss_mb')),
     // pool held vs caching allocator reserved: what each process keeps on the GPU
     gpu_memory_ratio: ratio(num(ours, 'peak_gpu_reserved_mb'), num(torch, 'peak_gpu_reserved_mb')),
+    // the GPU's memory.used over each process, from outside (nvidia-smi): contexts, Dawn's and CUDA's own allocations included
+    smi_memory_ratio: ratio(oursPart.smi_peak_mb, torchPart.smi_peak_mb),
   };
 }
 
@@ -406,8 +415,12 @@ async function run(a: RunArgs): Promise<void> {
     const ours = results.webgpu;
     const fp32 = results.pytorch_fp32;
     const bf16 = results.pytorch_bf16;
-    const vsFp32 = compare(ours, fp32);
-    const vsBf16 = compare(ours, bf16);
+    const vsFp32 = compare(ours, fp32, parts.webgpu, parts.pytorch_fp32);
+    const vsBf16 = compare(ours, bf16, parts.webgpu, parts.pytorch_bf16);
+    const warnings: string[] = [];
+    if (ours?.software && !a.dryRun) warnings.push('webgpu ran on a software adapter (lavapipe): no Vulkan driver of the GPU was found; see env.vulkan_icds');
+    if (Array.isArray(ours?.errors) && ours.errors.length) warnings.push(`Dawn reported ${ours.errors.length} validation errors (an invalid kernel is skipped, which looks fast)`);
+    if (logpDiff.fp32 !== null && logpDiff.fp32 > 1e-2) warnings.push(`ours and PyTorch fp32 disagree on the log-probs (max |Δ| ${logpDiff.fp32}): a kernel is wrong at this shape`);
     return {
       bench: 'gpu-llm',
       dry_run: a.dryRun,
@@ -425,6 +438,7 @@ async function run(a: RunArgs): Promise<void> {
       pytorch_fp32: fp32 ?? null,
       pytorch_bf16: bf16 ?? null,
       tiny_gpt: tinyGpt ?? null,
+      warnings,
       env,
     };
   };
@@ -519,8 +533,10 @@ function printSummary(l: ReturnType<typeof JSON.parse>): void {
     row('webgpu', l.ours),
     row('pytorch fp32', l.pytorch_fp32),
     row('pytorch bf16', l.pytorch_bf16),
-    `vs fp32: sample ${f(l.sample_ratio)}×, LoRA step ${f(l.lora_step_ratio)}×, GPU memory ${f(l.gpu_memory_ratio)}×; vs bf16: ${f(l.bf16.sample_ratio)}×, ${f(l.bf16.lora_step_ratio)}×, ${f(l.bf16.gpu_memory_ratio)}×`,
+    `vs fp32: sample ${f(l.sample_ratio)}×, LoRA step ${f(l.lora_step_ratio)}×, GPU memory ${f(l.gpu_memory_ratio)}× (nvidia-smi ${f(l.smi_memory_ratio)}×); ` +
+      `vs bf16: ${f(l.bf16.sample_ratio)}×, ${f(l.bf16.lora_step_ratio)}×, ${f(l.bf16.gpu_memory_ratio)}× (${f(l.bf16.smi_memory_ratio)}×)`,
     `log-prob max |Δ| vs fp32 ${f(l.logp_max_abs_diff_fp32, 6)}, vs bf16 ${f(l.logp_max_abs_diff_bf16, 4)}`,
+    ...(l.warnings as string[]).map((w) => `WARNING: ${w}`),
     `parts: ${Object.entries(l.parts as Record<string, Part>).map(([k, p]) => `${k} ${p.status}${p.seconds !== undefined ? ` ${p.seconds.toFixed(0)} s` : ''}`).join(', ')}; ${l.elapsed_s} s of ${l.budget_s}`,
   ];
   console.log(lines.join('\n')); // stdout, like the line after it

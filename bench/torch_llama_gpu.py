@@ -335,6 +335,14 @@ def run(a):
     sync(dev)
     sample_s = time.perf_counter() - t0
 
+    out = {
+        "side": f"pytorch-{a.dtype}", "device": torch.cuda.get_device_name(0) if dev == "cuda" else f"cpu ({platform.machine()})",
+        "dtype": a.dtype, "torch": torch.__version__, "cuda": torch.version.cuda, "attention": "sdpa" if HAS_SDPA else "eager",
+        "tf32": bool(dev == "cuda" and torch.backends.cuda.matmul.allow_tf32), "load_s": load_s, "logp_mean": float(logp0.mean()),
+        "sample_s": sample_s, "tokens_per_s": a.prompts * a.group * a.new / sample_s,
+    }
+    emit(out, dev)  # a partial line: what a run cut short by the budget still reports
+
     m.enable_lora(a.rank, 2 * a.rank)
     opt = torch.optim.Adam(m.params(), lr=1e-5)
     times = []
@@ -346,18 +354,17 @@ def run(a):
         sync(dev)
         times.append(time.perf_counter() - t0)
     timed = times[1:] if len(times) > 1 else times  # the first step pays for first-use costs
-    out = {
-        "side": f"pytorch-{a.dtype}", "device": torch.cuda.get_device_name(0) if dev == "cuda" else f"cpu ({platform.processor() or platform.machine()})",
-        "dtype": a.dtype, "torch": torch.__version__, "cuda": torch.version.cuda, "attention": "sdpa" if HAS_SDPA else "eager",
-        "tf32": bool(dev == "cuda" and torch.backends.cuda.matmul.allow_tf32),
-        "load_s": load_s, "sample_s": sample_s, "tokens_per_s": a.prompts * a.group * a.new / sample_s,
-        "lora_step_s": sorted(timed)[len(timed) // 2], "lora_steps_s": times,
-        "logp_mean": float(logp0.mean()), "peak_rss_mb": vm_hwm_mb(),
-    }
+    out.update(lora_step_s=sorted(timed)[len(timed) // 2], lora_steps_s=times)
+    emit(out, dev)
+
+
+def emit(out, dev):
+    """Prints the result so far as one JSON line, with the peaks so far (GPU: the caching allocator's)."""
+    out["peak_rss_mb"] = vm_hwm_mb()
     if dev == "cuda":
         out["peak_gpu_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20
         out["peak_gpu_reserved_mb"] = torch.cuda.max_memory_reserved() / 2**20
-    print(json.dumps(out))
+    print(json.dumps(out), flush=True)
 
 
 def main():

@@ -75,6 +75,7 @@ test('dry run: every part on lavapipe + PyTorch CPU, one JSON line last (also in
   assert.ok(line.ours.peak_gpu_reserved_mb >= line.ours.peak_gpu_allocated_mb);
   assert.equal(line.ours.lora_steps_s.length, line.shape.steps);
   assert.deepEqual(line.ours.errors, [], 'no Dawn validation errors');
+  assert.deepEqual(line.warnings, []);
   // the same ids on both sides (one LCG): fp32 log-probs agree to rounding, bf16 to bf16's precision
   assert.ok(line.logp_max_abs_diff_fp32 < 1e-4, `ours vs PyTorch fp32 log-probs: max |Δ| ${line.logp_max_abs_diff_fp32}`);
   assert.ok(line.logp_max_abs_diff_bf16 > line.logp_max_abs_diff_fp32 && line.logp_max_abs_diff_bf16 < 0.25, `vs bf16: ${line.logp_max_abs_diff_bf16}`);
