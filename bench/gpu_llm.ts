@@ -25,6 +25,7 @@
 //   bash .device/kit/run.sh [--dry-run]         # the same, from the device kit (scripts/package-device.sh)
 // Options: --budget S (300; dry run 240)  --out DIR ($OUT, else a temp dir)
 //          --python PATH (IGRPO_PYTHON; else python3 in the kit (the device's torch), /usr/bin/python3 in the repository (Debian's))
+//          --layers N (fewer decoder layers at the same widths, for a shorter run)
 //          --no-tiny-gpt  --tiny-gpt-args "..." (bench:gpu's options)  --started-at EPOCH_MS
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -358,8 +359,10 @@ function parseArgs(argv: string[]): RunArgs {
       : dryRun
         ? ['--sizes', '64x16', '--batch', '4', '--steps', '2', '--warmup', '1', '--sample-tokens', '4', '--modes', 'fused']
         : ['--sizes', '128x64,512x256,1024x256', '--steps', '10', '--warmup', '3'],
-    shape: dryRun ? DRY_SHAPE : FULL_SHAPE,
+    shape: { ...(dryRun ? DRY_SHAPE : FULL_SHAPE) },
   };
+  if (get('layers') !== undefined) a.shape.layers = Number(get('layers'));
+  if (!(a.shape.layers > 0)) throw new Error(`--layers: '${get('layers')}' is not a positive number of layers`);
   if (!(a.budgetS > 0)) throw new Error(`--budget: '${get('budget')}' is not a number of seconds`);
   return a;
 }
