@@ -322,8 +322,11 @@ def run(a):
     ids = torch.tensor(ids_l, device=dev)
     adv = torch.tensor(adv_l, device=dev)
 
+    t0 = time.perf_counter()
     with torch.no_grad():  # the base model's log-probs of the update batch, for the cross-check
         logp0 = token_logps(m, ids).float()
+    sync(dev)
+    logp_s = time.perf_counter() - t0
     if a.logp_out:
         with open(a.logp_out, "w") as f:
             json.dump(logp0.cpu().tolist(), f)
@@ -338,7 +341,7 @@ def run(a):
     out = {
         "side": f"pytorch-{a.dtype}", "device": torch.cuda.get_device_name(0) if dev == "cuda" else f"cpu ({platform.machine()})",
         "dtype": a.dtype, "torch": torch.__version__, "cuda": torch.version.cuda, "attention": "sdpa" if HAS_SDPA else "eager",
-        "tf32": bool(dev == "cuda" and torch.backends.cuda.matmul.allow_tf32), "load_s": load_s, "logp_mean": float(logp0.mean()),
+        "tf32": bool(dev == "cuda" and torch.backends.cuda.matmul.allow_tf32), "load_s": load_s, "logp_s": logp_s, "logp_mean": float(logp0.mean()),
         "sample_s": sample_s, "tokens_per_s": a.prompts * a.group * a.new / sample_s,
     }
     emit(out, dev)  # a partial line: what a run cut short by the budget still reports

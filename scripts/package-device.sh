@@ -86,11 +86,15 @@ prev=""
 for a in "$@"; do [ "$prev" = --budget ] && BUDGET="$a"; prev="$a"; done
 case "$BUDGET" in ''|*[!0-9]*) echo "run.sh: --budget needs whole seconds (got '$BUDGET')"; exit 2 ;; esac
 
-# unpack once per kit build (kit.json changes with every build)
+# unpack once per kit build (kit.json changes with every build); Python's lzma where xz is missing
+unxz() {
+  if command -v xz >/dev/null; then xz -dc "$1" > "$2"
+  else "${IGRPO_PYTHON:-python3}" -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; fi
+}
 STAMP="$WORK/unpacked.json"
 if ! cmp -s "$KIT/kit.json" "$STAMP" || [ ! -x "$WORK/node" ] || [ ! -f "$WORK/dawn.node" ]; then
   t=$(date +%s%3N)
-  xz -dc "$KIT/node.xz" > "$WORK/node" && chmod +x "$WORK/node" && xz -dc "$KIT/dawn.node.xz" > "$WORK/dawn.node" \
+  unxz "$KIT/node.xz" "$WORK/node" && chmod +x "$WORK/node" && unxz "$KIT/dawn.node.xz" "$WORK/dawn.node" \
     || { echo "run.sh: unpacking node/dawn.node into $WORK failed"; exit 1; }
   cp "$KIT/kit.json" "$STAMP"
   echo "unpacked node and dawn.node in $(( $(date +%s%3N) - t )) ms"
@@ -112,6 +116,10 @@ if [ -z "${VK_DRIVER_FILES:-}" ]; then
     if [ -f "$icd" ]; then export VK_DRIVER_FILES="$icd" VK_ICD_FILENAMES="$icd"; break; fi
   done
 fi
+# the ICD names its library bare (libGLX_nvidia.so.0): let dlopen also look in the driver's own folders
+for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
+  [ -d "$d" ] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
+done
 PY="${IGRPO_PYTHON:-$(command -v python3 || echo python3)}"
 echo "node $("$WORK/node" -v); python $PY; VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}; loader ${IGRPO_VULKAN_LOADER:-system}; budget ${BUDGET} s; out $OUTDIR"
 export IGRPO_ROOT="$KIT" IGRPO_DAWN_NODE="$WORK/dawn.node" IGRPO_PYTHON="$PY" PYTHONUNBUFFERED=1
