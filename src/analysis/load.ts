@@ -4,14 +4,19 @@
 import type { z } from 'zod';
 import { MetricsRecord, RolloutRecord } from '../train/records.js';
 import { isParquet, readRows, type RawRow } from './rows.js';
+import * as fs from 'node:fs';
 import { looksLikeTrl, mapTrlRows } from './trl.js';
+import { looksLikeVerl, mapVerlRows, readVerlDumpRows } from './verl.js';
 
 export type { MetricsRecord, RolloutRecord };
 
-export type LogFormat = 'auto' | 'igrpo' | 'trl';
+export type LogFormat = 'auto' | 'igrpo' | 'trl' | 'verl';
 
 export interface LoadOptions {
-  /** 'auto' (default) recognises TRL completion tables by their prompt/completion columns. */
+  /**
+   * 'auto' (default) recognises TRL completion tables by their prompt/completion columns and verl rollout dumps by
+   * their input/output/score/step fields (./verl.ts); a directory is read as verl's trainer.rollout_data_dir.
+   */
   format?: LogFormat;
   /** Seed recorded for TRL rows that carry none. */
   seed?: number;
@@ -40,11 +45,13 @@ function absentNulls(rows: RawRow[], keep: string[]): RawRow[] {
 }
 
 export async function loadRollouts(file: string, opts: LoadOptions = {}): Promise<RolloutRecord[]> {
-  let rows = await readRows(file);
+  const dir = fs.existsSync(file) && fs.statSync(file).isDirectory();
+  let rows = dir ? readVerlDumpRows(file) : await readRows(file);
   if (isParquet(file)) rows = absentNulls(rows, ['advantage', 'answer']);
   const format = opts.format ?? 'auto';
-  const trl = format === 'trl' || (format === 'auto' && rows.length > 0 && looksLikeTrl(rows[0].value));
-  if (trl) rows = mapTrlRows(rows, opts.seed);
+  const first = rows[0]?.value;
+  if (format === 'verl' || dir || (format === 'auto' && first && looksLikeVerl(first))) rows = mapVerlRows(rows, opts.seed);
+  else if (format === 'trl' || (format === 'auto' && first && looksLikeTrl(first))) rows = mapTrlRows(rows, opts.seed);
   return validate(rows, RolloutRecord);
 }
 
