@@ -165,6 +165,22 @@ export function readJsonl<T>(file: string, schema: z.ZodType<T>): T[] {
   return out;
 }
 
+/**
+ * The refinement probe on the held-out problems (eval.refinementProbe): pass@1 under q′ = template(q, d̂) with d̂ the
+ * best of the policy's own N drafts, scored as in training (src/train/evaluate.ts refinementProbe).
+ */
+export const RefinementProbe = EvalResult.extend({
+  /** Drafts per problem (igrpo.drafts). */
+  drafts: z.number().int().positive(),
+  /** The drafts' accuracy (sampled under q at the training temperature). */
+  draftAccuracy: z.number(),
+  /** Fraction of problems whose d̂ is correct. */
+  bestDraftAccuracy: z.number(),
+  /** Among the probe's refinements whose d̂ has an answer, the fraction repeating it. */
+  copyRate: z.number().nullable(),
+});
+export type RefinementProbe = z.infer<typeof RefinementProbe>;
+
 /** evals.jsonl: one line per held-out evaluation, including the one before any update (updates = 0). */
 export const EvalRecord = EvalResult.extend({
   algo: Algo,
@@ -172,6 +188,8 @@ export const EvalRecord = EvalResult.extend({
   /** Optimizer steps taken before this evaluation. */
   updates: z.number().int().nonnegative(),
   wallMs: z.number().optional(),
+  /** Present when the run asked for the refinement probe (eval.refinementProbe). */
+  refinementProbe: RefinementProbe.optional(),
 });
 export type EvalRecord = z.infer<typeof EvalRecord>;
 
