@@ -176,3 +176,33 @@ test('the viewer marks a refinement that copies d̂\'s answer (logged or judged 
   assert.equal(rolloutViewerHtml(old).match(/class="copy"/g)?.length, 2);
   fs.writeFileSync(path.join(tmp, 'r.jsonl'), toJsonl(rs));
 });
+
+test('igrpo report: refinement diagnostics, zero-variance and probe figures and tables; metrics-only logs from before the diagnostics', async () => {
+  const { run: report } = await import('../src/cli/report.js');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'igrpo-refine-report-'));
+  for (const seed of [0, 1]) {
+    const dir = path.join(root, `igrpo-s${seed}`);
+    fs.mkdirSync(dir);
+    const run = { algo: 'igrpo' as const, seed };
+    fs.writeFileSync(path.join(dir, 'metrics.jsonl'), toJsonl([0, 1].map((s) => metricsOf(step(s), run))));
+    fs.writeFileSync(path.join(dir, 'rollouts.jsonl'), toJsonl([0, 1].flatMap((s) => rolloutRecords(step(s), run))));
+    const probe = { passAt1: 0.5, k: 2, n: 4, drafts: 2, draftAccuracy: 0.25, bestDraftAccuracy: 0.5, copyRate: 0.75 };
+    fs.writeFileSync(path.join(dir, 'evals.jsonl'), toJsonl([0, 2].map((updates) => ({ algo: 'igrpo', seed, updates, passAt1: 0.25, k: 2, n: 4, refinementProbe: probe }))));
+  }
+  const out = path.join(root, 'out');
+  assert.equal(await report([root, '--out', out, '--no-images']), 0);
+  for (const name of ['refinement-diagnostics', 'zero-variance', 'refinement-probe']) assert.ok(fs.existsSync(path.join(out, `${name}.json`)), name);
+  const md = fs.readFileSync(path.join(out, 'summary.md'), 'utf8');
+  // both seeds identical: fix 25%, break 50%, copy 50%; drafts half zero-variance (all wrong), refinements none
+  assert.match(md, /## Refinement diagnostics/);
+  assert.match(md, /\| igrpo \| 0, 1 \| 25\.0% \| 50\.0% \| 50\.0% \|/);
+  assert.match(md, /50\.0% \(0\.0% \/ 50\.0% \/ 0\.0%\)/);
+  assert.match(md, /\| igrpo \| 2 \| 0\.250 ± 0\.000 \| 0\.500 ± 0\.000 \| 0\.500 ± 0\.000 \| 0\.750 ± 0\.000 \|/);
+  // the v3 experiment's logs (metrics.jsonl only, written before the diagnostics): fix and break rates still report
+  const v3 = path.join(import.meta.dirname, '..', 'results', 'grpo-vs-igrpo-v3-always-step', 'logs');
+  const out3 = path.join(root, 'v3');
+  assert.equal(await report([v3, '--out', out3, '--no-images']), 0);
+  const fig = JSON.parse(fs.readFileSync(path.join(out3, 'refinement-diagnostics.json'), 'utf8'));
+  assert.deepEqual([...new Set(fig.data.map((t: { yaxis: string }) => t.yaxis))], ['y', 'y2']); // no copy rate logged then
+  assert.match(fs.readFileSync(path.join(out3, 'summary.md'), 'utf8'), /\| igrpo \| 0, 1, 2, 3, 4, 5 \| [\d.]+% \| [\d.]+% \| – \|/);
+});

@@ -1,9 +1,10 @@
 // Figures of the refinement diagnostics (./diagnostics.ts rows): fix, break and copy rates over training, several
 // runs side by side, and zero-variance groups by stage and reason. Groups, names and colours as in ./figures.ts.
+import type { EvalRecord } from '../train/records.js';
 import type { DiagnosticsRow, ZeroVarianceRow } from './diagnostics.js';
 import { bandTraces, ciNote, colorOf, figureLayout, groupName, type CurveOptions, type PlotlyFigure, type Trace } from './figures.js';
 import { groupOf } from './labels.js';
-import { seedBands, type Band } from './stats.js';
+import { bandsOf, seedBands, type Band } from './stats.js';
 
 /** The panels, top to bottom; one without data in any run (e.g. copy rate in metrics-only logs) is left out. */
 const PANELS: { key: keyof DiagnosticsRow; title: string; baseline?: keyof DiagnosticsRow }[] = [
@@ -86,4 +87,26 @@ export function zeroVarianceFigure(rows: readonly ZeroVarianceRow[]): PlotlyFigu
     marker: { color },
   }));
   return { data, layout: figureLayout('Zero-variance groups by stage and reason (mean fraction of groups per step)', 'run · stage', 'fraction of groups', { barmode: 'stack', yaxis: { title: { text: 'fraction of groups' }, range: [0, 1] } }) };
+}
+
+/**
+ * Held-out pass@1 over updates, single-pass under q (solid, the paper's number) beside the refinement probe under
+ * q′ built from the policy's own best draft (dashed; evals.jsonl refinementProbe), per run group with seed bands.
+ */
+export function refinementProbeCurve(evals: readonly (EvalRecord & { label?: string })[]): PlotlyFigure {
+  const probed = evals.filter((e) => e.refinementProbe);
+  if (probed.length === 0) throw new Error('no evaluations with a refinement probe (set eval.refinementProbe)');
+  const groups = [...new Set(probed.map(groupOf))].sort();
+  const all: Band[] = [];
+  const data: Trace[] = groups.flatMap((g, gi) => {
+    const mine = evals.filter((e) => groupOf(e) === g);
+    const color = colorOf(g, gi);
+    const single = bandsOf(mine.map((e) => ({ algo: g, step: e.updates, value: e.passAt1 })))[0];
+    const probe = bandsOf(mine.filter((e) => e.refinementProbe).map((e) => ({ algo: g, step: e.updates, value: e.refinementProbe!.passAt1 })))[0];
+    all.push(single, probe);
+    const dashed = bandTraces(probe, `${groupName(g)}: under q′ (own best draft)`, color, [0, 1]);
+    for (const t of dashed) if (t.fill === undefined) t.line = { color, width: 2, dash: 'dash' };
+    return [...bandTraces(single, `${groupName(g)}: single pass under q`, color, [0, 1]), ...dashed];
+  });
+  return { data, layout: figureLayout(`Held-out pass@1: single pass vs refinement probe (${ciNote(all)})`, 'updates', 'pass@1') };
 }

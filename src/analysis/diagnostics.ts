@@ -207,3 +207,72 @@ function frame(rows: readonly object[], what: string): dfd.DataFrame {
 export const diagnosticsFrame = (rows: readonly DiagnosticsRow[]): dfd.DataFrame => frame(rows, 'refinement diagnostics');
 export const zeroVarianceFrame = (rows: readonly ZeroVarianceRow[]): dfd.DataFrame => frame(rows, 'zero-variance rows');
 export const rolloutStepsFrame = (rows: readonly RolloutStepRow[]): dfd.DataFrame => frame(rows, 'rollout step rows');
+
+/** A run group's refinement diagnostics over the last steps of training (for tables and results READMEs). */
+export interface DiagnosticsSummary {
+  group: string;
+  seeds: number[];
+  /** Each a mean over seeds of the seed's mean over its last `lastSteps` steps (nulls skipped); null if none. */
+  fixRate: number | null;
+  breakRate: number | null;
+  copyRate: number | null;
+  overlapWithDraft: number | null;
+  overlapBetweenDrafts: number | null;
+  /** Per stage: the fraction of groups with zero variance, and its parts by reason, likewise averaged. */
+  zeroVariance: Record<string, { fraction: number; allCorrect: number; allWrong: number; other: number }>;
+}
+
+const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+
+/** Mean over seeds of each seed's mean of `value` over its last `last` steps. */
+function lastStepsMean<T extends RunStep>(rows: readonly T[], value: (r: T) => number | null | undefined, last: number): number | null {
+  const perSeed = [...bucket(rows, (r) => String(r.seed)).values()].map((rs) => {
+    const maxStep = Math.max(...rs.map((r) => r.step));
+    return mean(rs.filter((r) => r.step > maxStep - last).map(value).filter((x): x is number => typeof x === 'number' && Number.isFinite(x)));
+  });
+  return mean(perSeed.filter((x): x is number => x !== null));
+}
+
+/** Per run group: fix, break and copy rates, overlaps and zero-variance reasons over the last `lastSteps` steps. */
+export function diagnosticsSummary(rows: readonly DiagnosticsRow[], zv: readonly ZeroVarianceRow[] = [], lastSteps = 10): DiagnosticsSummary[] {
+  const groups = [...new Set([...rows.map(groupOf), ...zv.map(groupOf)])].sort();
+  return groups.map((g) => {
+    const rs = rows.filter((r) => groupOf(r) === g);
+    const zs = zv.filter((r) => groupOf(r) === g);
+    const zeroVariance: DiagnosticsSummary['zeroVariance'] = {};
+    for (const [stage, list] of bucket(zs, (r) => r.stage)) {
+      const part = (k: 'allCorrect' | 'allWrong' | 'other') => lastStepsMean(list, (r) => (r.groups ? r[k] / r.groups : null), lastSteps) ?? 0;
+      zeroVariance[stage] = { fraction: lastStepsMean(list, (r) => r.fraction, lastSteps) ?? 0, allCorrect: part('allCorrect'), allWrong: part('allWrong'), other: part('other') };
+    }
+    return {
+      group: g,
+      seeds: [...new Set([...rs, ...zs].map((r) => r.seed))].sort((a, b) => a - b),
+      fixRate: lastStepsMean(rs, (r) => r.fixRate, lastSteps),
+      breakRate: lastStepsMean(rs, (r) => r.breakRate, lastSteps),
+      copyRate: lastStepsMean(rs, (r) => r.copyRate, lastSteps),
+      overlapWithDraft: lastStepsMean(rs, (r) => r.overlapWithDraft, lastSteps),
+      overlapBetweenDrafts: lastStepsMean(rs, (r) => r.overlapBetweenDrafts, lastSteps),
+      zeroVariance,
+    };
+  });
+}
+
+const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(1)}%`);
+
+/** The summary as a markdown table (igrpo report's and a results README's "Refinement diagnostics"). */
+export function diagnosticsMarkdown(summary: readonly DiagnosticsSummary[], lastSteps = 10, name: (group: string) => string = (g) => g): string {
+  const order = ['grpo', 'draft', 'refinement'];
+  const rank = (s: string) => (order.includes(s) ? order.indexOf(s) : order.length); // later rounds after the paper's
+  const stages = [...new Set(summary.flatMap((s) => Object.keys(s.zeroVariance)))].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  const head = ['run', 'seeds', 'fix (wrong→right)', 'break (right→wrong)', 'copy rate', 'overlap with d̂', 'd̂ vs sibling drafts', ...stages.map((s) => `zero-variance ${s} (all right / all wrong / other)`)];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const s of summary) {
+    const zv = stages.map((st) => {
+      const z = s.zeroVariance[st];
+      return z ? `${pct(z.fraction)} (${pct(z.allCorrect)} / ${pct(z.allWrong)} / ${pct(z.other)})` : '–';
+    });
+    lines.push(`| ${[name(s.group), s.seeds.join(', '), pct(s.fixRate), pct(s.breakRate), pct(s.copyRate), pct(s.overlapWithDraft), pct(s.overlapBetweenDrafts), ...zv].join(' | ')} |`);
+  }
+  lines.push('', `Means over seeds of each seed's mean over its last ${lastSteps} steps. Copy rate: refinements whose extracted answer is d̂'s (verifier-equivalent), among those whose d̂ has an answer; overlap: 1 − edit distance / longer length, over characters (src/rl/overlap.ts). A dash: not logged (copy rate needs rollouts.jsonl or metrics written since the diagnostics).`);
+  return lines.join('\n');
+}
