@@ -132,9 +132,10 @@ test('run config hash: local runs hash as before server mode; engine hosts, key 
   const { configHash } = await import('../src/train/run-folder.js');
   const crypto = await import('node:crypto');
   const c = config();
-  // a config from before rollout (and optimizer.gradientCheckpointing) existed, keys in their order
+  // a config from before rollout (and optimizer.gradientCheckpointing, eval.refinementProbe) existed, keys in their order
   const { gradientCheckpointing: __, ...optimizer } = c.optimizer;
-  const { rollout: _, ...before } = { ...c, optimizer };
+  const { refinementProbe: ___, ...evalBlock } = c.eval;
+  const { rollout: _, ...before } = { ...c, optimizer, eval: evalBlock };
   // (the backend is left out too since runs record the resolved one: see test/run-folder.test.ts)
   assert.equal(configHash(c), crypto.createHash('sha256').update(JSON.stringify({ ...before, steps: 0, backend: '' })).digest('hex').slice(0, 16));
   const a = config({ rollout: { engine: { urls: ['http://a:8000/v1'], model: 'm' } } });

@@ -1,14 +1,18 @@
-// Rollout and metrics logs (JSONL or Parquet, ours or TRL's) → validated records.
+// Rollout and metrics logs (JSONL or Parquet, ours, TRL's or verl's) → validated records.
 // Every record is checked against the trainer's schemas (src/train/records.ts); a bad one is named by file,
 // line (JSONL) or row (Parquet), and field. The parsing itself is ./log-text.ts (contents, not paths).
 import type { MetricsRecord, RolloutRecord } from '../train/records.js';
 import { isParquet, metricsFromRows, rolloutsFromRows, type LoadOptions } from './log-text.js';
+import * as fs from 'node:fs';
 import { readRows } from './rows.js';
+import { readVerlDumpRows } from './verl-file.js';
 
 export type { MetricsRecord, RolloutRecord };
 export type { LoadOptions, LogFormat } from './log-text.js';
 
+/** A log file, or a folder: verl's trainer.rollout_data_dir ({step}.jsonl dumps). */
 export async function loadRollouts(file: string, opts: LoadOptions = {}): Promise<RolloutRecord[]> {
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) return rolloutsFromRows(readVerlDumpRows(file), false, { ...opts, format: 'verl' });
   return rolloutsFromRows(await readRows(file), isParquet(file), opts);
 }
 

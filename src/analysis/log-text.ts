@@ -6,6 +6,7 @@ import { parquetReadObjects } from 'hyparquet';
 import type { z } from 'zod';
 import { EvalRecord, MetricsRecord, RolloutRecord } from '../train/records.js';
 import { looksLikeTrl, mapTrlRows } from './trl.js';
+import { looksLikeVerl, mapVerlRows } from './verl.js';
 
 export interface RawRow {
   /** "file:line" for JSONL, "file: row N" for Parquet (1-based), used in error messages. */
@@ -13,10 +14,13 @@ export interface RawRow {
   value: Record<string, unknown>;
 }
 
-export type LogFormat = 'auto' | 'igrpo' | 'trl';
+export type LogFormat = 'auto' | 'igrpo' | 'trl' | 'verl';
 
 export interface LoadOptions {
-  /** 'auto' (default) recognises TRL completion tables by their prompt/completion columns. */
+  /**
+   * 'auto' (default) recognises TRL completion tables by their prompt/completion columns and verl rollout dumps by
+   * their input/output/score/step fields (./verl.ts); a directory is read as verl's trainer.rollout_data_dir.
+   */
   format?: LogFormat;
   /** Seed recorded for TRL rows that carry none. */
   seed?: number;
@@ -88,12 +92,13 @@ function absentNulls(rows: RawRow[], keep: string[]): RawRow[] {
   }));
 }
 
-/** Rollout records from raw rows (ours, or a TRL completions table, mapped); `parquet`: the rows came from Parquet. */
+/** Rollout records from raw rows (ours, or a TRL completions table or verl dump, mapped); `parquet`: the rows came from Parquet. */
 export function rolloutsFromRows(rows: RawRow[], parquet: boolean, opts: LoadOptions = {}): RolloutRecord[] {
   if (parquet) rows = absentNulls(rows, ['advantage', 'answer']);
   const format = opts.format ?? 'auto';
-  const trl = format === 'trl' || (format === 'auto' && rows.length > 0 && looksLikeTrl(rows[0].value));
-  if (trl) rows = mapTrlRows(rows, opts.seed);
+  const first = rows[0]?.value;
+  if (format === 'verl' || (format === 'auto' && first && looksLikeVerl(first))) rows = mapVerlRows(rows, opts.seed);
+  else if (format === 'trl' || (format === 'auto' && first && looksLikeTrl(first))) rows = mapTrlRows(rows, opts.seed);
   return validate(rows, RolloutRecord);
 }
 

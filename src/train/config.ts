@@ -150,6 +150,14 @@ export const TrainConfig = z
         topP: z.number().finite().gt(0).lte(1).default(0.95),
         /** Evaluate the starting policy before step 0 too. */
         atStart: z.boolean().default(true),
+        /**
+         * Also the refinement probe at each evaluation: pass@1 under q′ built from the policy's own best of
+         * igrpo.drafts drafts (sampled at the training temperature), scored as in training, eval.k refinements per
+         * problem at the evaluation's temperature; logged in evals.jsonl as refinementProbe. Costs about
+         * (igrpo.drafts + eval.k) / eval.k times the evaluation's sampling. GRPO runs probe with the igrpo block's
+         * settings (the control: a policy never trained under q′).
+         */
+        refinementProbe: z.boolean().default(false),
       })
       .strict()
       .default({}),

@@ -3,6 +3,7 @@
 // Reading a log validates every line and names file, line and field on bad input.
 import { z } from 'zod';
 import { zeroStdFraction } from '../rl/advantages.js';
+import { attemptGroups, refinementDiagnostics, zeroVarianceCounts, type RefinementDiagnostics } from '../rl/diagnostics.js';
 import { contextFallbacks, draftTransitions } from '../rl/igrpo.js';
 import { rewardsOf, type Group, type Scored } from '../rl/rollout.js';
 import { stepWarnings } from './health.js';
@@ -40,6 +41,13 @@ export const RolloutRecord = z.object({
   chosen: z.boolean().optional(),
   answer: z.string().nullable().optional(),
   gold: z.string().optional(),
+  /**
+   * Refinements: the same answer as their d̂ (src/rl/diagnostics.ts sameAnswer); null where d̂ has no answer or
+   * q′ fell back to q. Absent in logs written before the diagnostics.
+   */
+  copy: z.boolean().nullable().optional(),
+  /** Refinements: textSimilarity to d̂'s text (normalized edit distance, src/rl/overlap.ts); null where q′ fell back to q. */
+  overlapWithDraft: z.number().nullable().optional(),
 });
 export type RolloutRecord = z.infer<typeof RolloutRecord>;
 
@@ -69,6 +77,14 @@ export const EvalResult = z.object({
 });
 export type EvalResult = z.infer<typeof EvalResult>;
 
+export const ZeroVarianceCounts = z.object({
+  groups: z.number().int().nonnegative(),
+  zeroVariance: z.number().int().nonnegative(),
+  allCorrect: z.number().int().nonnegative(),
+  allWrong: z.number().int().nonnegative(),
+  other: z.number().int().nonnegative(),
+});
+
 export const MetricsRecord = z.object({
   step: z.number().int().nonnegative(),
   algo: Algo,
@@ -85,6 +101,17 @@ export const MetricsRecord = z.object({
   wrongToRight: z.number().nullable().optional(),
   /** Among refinements conditioned on a right d̂, the fraction that are wrong. */
   rightToWrong: z.number().nullable().optional(),
+  /**
+   * Among refinements whose d̂ has an extracted answer (and was shown in q′), the fraction that repeat that answer
+   * (src/rl/diagnostics.ts); null when no d̂ had an answer.
+   */
+  copyRate: z.number().nullable().optional(),
+  /** Mean textSimilarity of a refinement to its d̂ (1 = verbatim; src/rl/overlap.ts). */
+  overlapWithDraft: z.number().nullable().optional(),
+  /** Mean textSimilarity of d̂ to its sibling drafts: the overlap independent samples share, to read the one above against. */
+  overlapBetweenDrafts: z.number().nullable().optional(),
+  /** Per stage (draft, refinement, grpo): groups, and those whose rewards are all equal by reason. */
+  zeroVariance: z.record(ZeroVarianceCounts).optional(),
   /** iGRPO: prompts whose q' did not fit the context and fell back to q this step. */
   contextFallbacks: z.number().int().nonnegative().optional(),
   entropy: z.number(),
@@ -146,6 +173,22 @@ export function parseJsonl<T>(text: string, file: string, schema: z.ZodType<T>):
   return out;
 }
 
+/**
+ * The refinement probe on the held-out problems (eval.refinementProbe): pass@1 under q′ = template(q, d̂) with d̂ the
+ * best of the policy's own N drafts, scored as in training (src/train/evaluate.ts refinementProbe).
+ */
+export const RefinementProbe = EvalResult.extend({
+  /** Drafts per problem (igrpo.drafts). */
+  drafts: z.number().int().positive(),
+  /** The drafts' accuracy (sampled under q at the training temperature). */
+  draftAccuracy: z.number(),
+  /** Fraction of problems whose d̂ is correct. */
+  bestDraftAccuracy: z.number(),
+  /** Among the probe's refinements whose d̂ has an answer, the fraction repeating it. */
+  copyRate: z.number().nullable(),
+});
+export type RefinementProbe = z.infer<typeof RefinementProbe>;
+
 /** evals.jsonl: one line per held-out evaluation, including the one before any update (updates = 0). */
 export const EvalRecord = EvalResult.extend({
   algo: Algo,
@@ -153,6 +196,8 @@ export const EvalRecord = EvalResult.extend({
   /** Optimizer steps taken before this evaluation. */
   updates: z.number().int().nonnegative(),
   wallMs: z.number().optional(),
+  /** Present when the run asked for the refinement probe (eval.refinementProbe). */
+  refinementProbe: RefinementProbe.optional(),
 });
 export type EvalRecord = z.infer<typeof EvalRecord>;
 
@@ -170,6 +215,14 @@ export interface StepOutcome {
   update: { kl: number; clipFraction: number; loss: number; gradNorm: number; trl?: Record<string, number> };
   /** Wall time per stage, ms; total set. */
   times: Record<string, number>;
+}
+
+// The step's refinement diagnostics, computed once for its metrics line and its rollouts lines (the same groups).
+const diagnosticsCache = new WeakMap<readonly Group[], RefinementDiagnostics>();
+function diagnosticsOf(draftGroups: readonly Group[], chosen: readonly number[], groups: readonly Group[]): RefinementDiagnostics {
+  let d = diagnosticsCache.get(groups);
+  if (!d) diagnosticsCache.set(groups, (d = refinementDiagnostics(attemptGroups(draftGroups), chosen, attemptGroups(groups))));
+  return d;
 }
 
 const fractionCorrect = (xs: readonly Scored[]) => (xs.length ? xs.filter((c) => c.score.correct).length / xs.length : 0);
@@ -205,6 +258,11 @@ export function metricsOf(s: StepOutcome, run: { algo: Algo; seed: number }): Me
   if (s.update.trl && Object.keys(s.update.trl).length) m.trl = { ...s.update.trl };
   const warnings = stepWarnings(sampled);
   if (warnings.length) m.warnings = warnings;
+  const trained = run.algo === 'igrpo' ? 'refinement' : 'grpo';
+  m.zeroVariance = {
+    ...(s.draftGroups ? { draft: zeroVarianceCounts(attemptGroups(s.draftGroups).map((g) => g.attempts)) } : {}),
+    [trained]: zeroVarianceCounts(attemptGroups(s.groups).map((g) => g.attempts)),
+  };
   if (run.algo === 'igrpo' && s.draftGroups && s.chosen) {
     const chosen = s.chosen;
     m.draftAccuracy = fractionCorrect(drafts);
@@ -212,6 +270,8 @@ export function metricsOf(s: StepOutcome, run: { algo: Algo; seed: number }): Me
     m.refinementAccuracy = m.accuracy;
     Object.assign(m, draftTransitions({ drafts: s.draftGroups, chosen, refinements: s.groups }));
     m.contextFallbacks = contextFallbacks(s.groups.map((g) => g.prompt));
+    const d = diagnosticsOf(s.draftGroups, chosen, s.groups);
+    [m.copyRate, m.overlapWithDraft, m.overlapBetweenDrafts] = [d.copyRate, d.overlapWithDraft, d.overlapBetweenDrafts];
   }
   return m;
 }
@@ -227,6 +287,12 @@ export function rolloutRecords(s: Omit<StepOutcome, 'update' | 'times' | 'lr'>, 
   const out: RolloutRecord[] = [];
   s.draftGroups?.forEach((g, gi) => g.completions.forEach((c, j) => out.push({ ...rec(g, gi, c, j, 'draft', null), chosen: s.chosen?.[gi] === j })));
   const stage = run.algo === 'igrpo' ? 'refinement' : 'grpo';
-  s.groups.forEach((g, gi) => g.completions.forEach((c, j) => out.push(rec(g, gi, c, j, stage, s.advantages?.[gi][j] ?? null))));
+  const marks = run.algo === 'igrpo' && s.draftGroups && s.chosen ? diagnosticsOf(s.draftGroups, s.chosen, s.groups).marks : undefined;
+  s.groups.forEach((g, gi) =>
+    g.completions.forEach((c, j) => {
+      const r = rec(g, gi, c, j, stage, s.advantages?.[gi][j] ?? null);
+      out.push(marks ? { ...r, copy: marks[gi][j].copy, overlapWithDraft: marks[gi][j].overlap } : r);
+    }),
+  );
   return out;
 }

@@ -35,10 +35,17 @@ export const RUN_FILES: readonly string[] = [RUN_MARKER, 'config.json', ...LOGS,
 
 // steps may be raised on resume (continue a run further), the backend may change (with a warning), the
 // engines may move (other hosts, key, patience: they do not change what is sampled) and gradient
-// checkpointing may be switched (same gradients, other memory); everything else must match. The legacy
-// hash (backend included, by name) is still accepted.
-export const configHash = (c: TrainConfig): string => sha({ ...c, steps: 0, backend: '', rollout: hashedRollout(c.rollout), optimizer: hashedOptimizer(c.optimizer) });
-const legacyConfigHash = (c: TrainConfig): string => sha({ ...c, steps: 0, rollout: hashedRollout(c.rollout), optimizer: hashedOptimizer(c.optimizer) });
+// checkpointing may be switched (same gradients, other memory), and so may the evaluation's refinement probe
+// (its own seeds: training samples the same); everything else must match. The legacy hash (backend included,
+// by name) is still accepted.
+export const configHash = (c: TrainConfig): string => sha({ ...c, steps: 0, backend: '', rollout: hashedRollout(c.rollout), optimizer: hashedOptimizer(c.optimizer), eval: hashedEval(c.eval) });
+const legacyConfigHash = (c: TrainConfig): string => sha({ ...c, steps: 0, rollout: hashedRollout(c.rollout), optimizer: hashedOptimizer(c.optimizer), eval: hashedEval(c.eval) });
+
+/** The evaluation settings without refinementProbe (left out: runs from before it keep their hash). */
+function hashedEval(e: TrainConfig['eval']): unknown {
+  const { refinementProbe: _, ...rest } = e;
+  return rest;
+}
 
 /** The optimizer settings without gradientCheckpointing (left out: runs from before it keep their hash). */
 function hashedOptimizer(o: TrainConfig['optimizer']): unknown {
@@ -133,7 +140,7 @@ function writeConfig(out: string, config: TrainConfig): void {
 }
 
 /** Config fields a resumed run may change: how long it runs, where, and how memory is spent (same gradients). */
-const MAY_CHANGE_ON_RESUME = new Set(['steps', 'backend', 'optimizer.gradientCheckpointing']);
+const MAY_CHANGE_ON_RESUME = new Set(['steps', 'backend', 'optimizer.gradientCheckpointing', 'eval.refinementProbe']);
 
 /** Dotted paths where two configs differ (MAY_CHANGE_ON_RESUME excluded). */
 export function configDiff(before: unknown, now: unknown, prefix = ''): string[] {
@@ -169,7 +176,7 @@ function checkConfig(out: string, dir: string, state: CheckpointState, config: T
   }
   const diff = before === undefined ? '' : describeDiff(before, config);
   if (before !== undefined && !diff) return;
-  throw new RunFolderError(`${dir}: the checkpoint was made with a different config${diff ? `: ${diff}` : ''} (only 'steps', 'backend' and 'optimizer.gradientCheckpointing' may change on resume)`);
+  throw new RunFolderError(`${dir}: the checkpoint was made with a different config${diff ? `: ${diff}` : ''} (only 'steps', 'backend', 'optimizer.gradientCheckpointing' and 'eval.refinementProbe' may change on resume)`);
 }
 
 export interface Restored {
