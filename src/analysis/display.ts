@@ -10,7 +10,9 @@
 // require.js where the page has it, as the classic Notebook does: an AMD build of plotly.js registers there instead
 // of setting window.Plotly; plotly.js 4's bundle is not AMD and sets window.Plotly either way), so a figure draws again after re-running its cell,
 // saving and reopening the notebook, or reloading the page — the notebook file holds only the figure's JSON.
-// Where that URL does not answer (an HTML export opened from disk) it tries cdn.plot.ly.
+// Where that URL does not answer it tries the installer's unversioned copy (an upgrade replaced the versioned file),
+// then cdn.plot.ly (an HTML export opened from disk). Where the script may not run at all (an untrusted notebook)
+// the figure's div shows a static SVG picture (static-svg.ts) that the script replaces.
 // IGRPO_PLOTLY_HTML picks the fallback:
 //   server (default) | cdn (only cdn.plot.ly) | inline (plotly.js embedded once per kernel session, ≈4.8 MB, for
 //   a self-contained HTML export; figures blank after a page reload or in a reopened notebook) | none (no HTML).
