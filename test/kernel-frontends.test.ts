@@ -307,3 +307,30 @@ test('a saved figure shows without scripts (an untrusted notebook): its static i
     await browser.close();
   }
 });
+
+test('installer: --python of a virtual environment installs into its sys.prefix (where VS Code looks); plotly.js files of an earlier install keep working; Windows gets message interrupts', { timeout: 120_000 }, async (t) => {
+  const { installKernel, kernelSpec } = await import('../scripts/install-kernel.js');
+  assert.equal(kernelSpec({ platform: 'win32' }).interrupt_mode, 'message');
+  assert.equal(kernelSpec({ platform: 'linux' }).interrupt_mode, 'signal');
+  const venv = fs.mkdtempSync(path.join(os.tmpdir(), 'igrpo-venv-'));
+  try {
+    const made = spawnSync(runner.python, ['-m', 'venv', '--system-site-packages', '--without-pip', venv], { encoding: 'utf8' });
+    if (made.status !== 0) {
+      t.skip(`no venv module: ${made.stderr.trim().split('\n').pop()}`);
+      return;
+    }
+    const python = path.join(venv, 'bin', 'python');
+    const expected = path.join(venv, 'share', 'jupyter', 'kernels', 'igrpo-ts');
+    // a plotly.js an earlier install left there (a notebook saved then names it)
+    fs.mkdirSync(expected, { recursive: true });
+    fs.writeFileSync(path.join(expected, 'plotly-1.0.0.min.js'), 'old');
+    const dir = installKernel({ python });
+    assert.equal(fs.realpathSync(dir), fs.realpathSync(expected));
+    const bundle = fs.readFileSync(path.join(dir, 'plotly.min.js'));
+    assert.ok(bundle.length > 1_000_000);
+    assert.ok(fs.readFileSync(path.join(dir, 'plotly-1.0.0.min.js')).equals(bundle), 'the old file name now serves the installed plotly.js');
+    assert.ok(fs.readdirSync(dir).some((f) => /^plotly-\d+\.\d+\.\d+\.min\.js$/.test(f) && f !== 'plotly-1.0.0.min.js'));
+  } finally {
+    fs.rmSync(venv, { recursive: true, force: true });
+  }
+});
