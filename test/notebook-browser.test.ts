@@ -165,6 +165,8 @@ test('live notebook: figures survive re-run and reload, interrupt stops training
 
   // TypeScript highlighting from the kernel's codemirror_mode: CodeMirror 5 resolves it to its javascript mode with
   // typescript on (a mode it could not resolve would be plain text, "null")
+  // the Notebook applies the mode after kernel_info and a require.js load of the mode: wait for it
+  await page.waitForFunction(() => (globalThis as unknown as { Jupyter: { notebook: { get_cell(i: number): { code_mirror: { getMode(): { name: string } } } } } }).Jupyter.notebook.get_cell(0).code_mirror.getMode().name !== 'null', undefined, { timeout: 30_000 }).catch(() => undefined);
   const mode = await page.evaluate(() => {
     const cm = (globalThis as unknown as { Jupyter: { notebook: { get_cell(i: number): { code_mirror: { getMode(): { name: string }; getOption(o: string): unknown } } } } }).Jupyter.notebook.get_cell(0).code_mirror;
     return { name: cm.getMode().name, option: cm.getOption('mode') };
