@@ -148,7 +148,7 @@ try:
     r = shell_reply(mid)['content']; out['syncInterrupt'] = {'ename': r.get('ename'), 'evalue': r.get('evalue'), 'seconds': time.time() - t}
     pump(idle_of(mid))
     reply, msgs = run('const s0 = trainer.stepIndex;\nawait trainer.step();\nconsole.log("tensors", tf.memory().numTensors, "step", trainer.stepIndex - s0);', 300)
-    out['afterSync'] = reply['status'] + ' ' + texts(msgs)
+    out['afterSync'] = reply['status'] + ' ' + texts(msgs) + ('' if reply['status'] == 'ok' else '%s: %s\n%s' % (reply.get('ename'), reply.get('evalue'), '\n'.join(reply.get('traceback', []))))
     # asynchronous: trainer.run(), interrupted after its first step
     mid = kc.execute('await trainer.run({ onStep: () => console.log("ran step", trainer.stepIndex) });')
     pump(lambda r: r[1] == mid and r[0] == 'stream' and 'ran step' in r[2]['text'], 300)
@@ -156,7 +156,7 @@ try:
     r = shell_reply(mid)['content']; out['asyncInterrupt'] = {'ename': r.get('ename'), 'evalue': r.get('evalue'), 'seconds': time.time() - t}
     pump(idle_of(mid))
     reply, msgs = run('const s1 = trainer.stepIndex;\nawait trainer.step();\nconsole.log("tensors", tf.memory().numTensors, "step", trainer.stepIndex - s1);', 300)
-    out['afterAsync'] = reply['status'] + ' ' + texts(msgs)
+    out['afterAsync'] = reply['status'] + ' ' + texts(msgs) + ('' if reply['status'] == 'ok' else '%s: %s\n%s' % (reply.get('ename'), reply.get('evalue'), '\n'.join(reply.get('traceback', []))))
 
     # shutdown with restart: the reply says so, and the process exits
     msg = kc.session.msg('shutdown_request', {'restart': True})
@@ -333,4 +333,25 @@ test('installer: --python of a virtual environment installs into its sys.prefix 
   } finally {
     fs.rmSync(venv, { recursive: true, force: true });
   }
+});
+
+// Interrupts while the kernel loads TypeScript and tslab (seconds): Node's default SIGINT action killed it.
+const STARTUP_PY = String.raw`
+import time
+from jupyter_client.manager import KernelManager
+km = KernelManager(kernel_name='igrpo-ts'); km.start_kernel()
+try:
+    for wait in (0.3, 0.7, 1.0):
+        time.sleep(wait); km.interrupt_kernel()
+    kc = km.client(); kc.start_channels(); kc.wait_for_ready(timeout=120)
+    r = kc.execute_interactive('console.log(6 * 7)', timeout=60)
+    print('RESULT', km.is_alive(), r['content']['status'])
+    kc.stop_channels()
+finally:
+    km.shutdown_kernel(now=True)
+`;
+
+test('an interrupt during start-up does not kill the kernel', { timeout: 200_000 }, () => {
+  const r = spawnSync(runner.python, ['-c', STARTUP_PY], { env: { ...process.env, JUPYTER_PATH: path.join(runner.prefix, 'share', 'jupyter') }, encoding: 'utf8', timeout: 180_000 });
+  assert.match(r.stdout, /^42\nRESULT True ok$/m, `${r.stdout}\n${r.stderr.slice(-2000)}`);
 });

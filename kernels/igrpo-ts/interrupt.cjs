@@ -28,8 +28,12 @@ const flag = new Int32Array(workerData.sab);
 try {
   const { Signal } = process.binding('signal_wrap');
   const watcher = new Signal();
-  watcher.onsignal = () => Atomics.store(flag, 0, 1);
-  if (watcher.start(workerData.signum) !== 0) watcher.close();
+  watcher.onsignal = () => {
+    Atomics.add(flag, 1, 1);
+    Atomics.store(flag, 0, 1);
+  };
+  if (watcher.start(workerData.signum) === 0) Atomics.store(flag, 2, 1);
+  else watcher.close();
 } catch {
   // no watcher thread: the main thread's handler still sets the flag when its event loop gets a turn
 }
@@ -43,7 +47,8 @@ let installed = null;
  */
 function installInterrupts() {
   if (installed) return installed;
-  const sab = new SharedArrayBuffer(4);
+  // [0] the flag, [1] how many interrupts were requested so far, [2] 1 once the watcher thread listens
+  const sab = new SharedArrayBuffer(12);
   const flag = new Int32Array(sab);
   const state = {};
   Object.defineProperty(state, 'requested', {
@@ -53,11 +58,21 @@ function installInterrupts() {
   });
   globalThis[KEY] = state;
   let handler = null;
-  const interrupt = (source) => {
+  const request = () => {
+    Atomics.add(flag, 1, 1);
     state.requested = true;
+  };
+  const interrupt = (source) => {
+    request();
     if (handler) handler(source);
   };
-  process.on('SIGINT', () => interrupt('signal'));
+  // The main thread hears the signal only when its event loop gets a turn, possibly after the interrupted cell ended
+  // and the next one began (which clears the flag): where the watcher thread already counted it, setting the flag
+  // here would interrupt that next cell. So the flag is the watcher's; this handler only reacts.
+  process.on('SIGINT', () => {
+    if (Atomics.load(flag, 2) !== 1) request();
+    if (handler) handler('signal');
+  });
   let watching = false;
   const SIGINT = require('node:os').constants.signals.SIGINT;
   if (process.platform !== 'win32' && process.env.IGRPO_KERNEL_INTERRUPT_THREAD !== '0') {
@@ -79,6 +94,8 @@ function installInterrupts() {
     },
     /** An interrupt_request (interrupt_mode "message"). */
     interrupt,
+    /** How many interrupts were requested so far (a cell remembers the count it started with). */
+    requests: () => Atomics.load(flag, 1),
   };
   return installed;
 }

@@ -241,7 +241,7 @@ function startKernel({ root, tslabDir, configPath }) {
     interruptState().requested = false; // an interrupt of an earlier cell does not stop this one
     lastError = null;
     decls.pending = null;
-    running = { count: n, write: writeStream };
+    running = { count: n, write: writeStream, requests: interrupts.requests() };
     let failure = null;
     try {
       const ok = await this.executor.execute(req.code);
@@ -424,7 +424,8 @@ function startKernel({ root, tslabDir, configPath }) {
   const server = new jupyter.ZmqServer(new jupyter.JupyterHandlerImpl(executor, false), configPath);
   interrupts.onInterrupt(() => {
     const cell = running;
-    if (!cell) return;
+    // no cell, or an interrupt that came before this cell began (its handler ran late): nothing to wait for
+    if (!cell || interrupts.requests() === cell.requests) return;
     setTimeout(() => {
       if (running !== cell) return;
       cell.write('stderr', `\nThe cell did not reach an interrupt point within ${GRACE_MS / 1000} s: no longer waiting for it, but its code may go on running in the background (restart the kernel to be sure).\n`);
