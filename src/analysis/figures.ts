@@ -66,12 +66,17 @@ function rgba(hex: string, alpha: number): string {
   return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
 }
 
+// Python plotly's "plotly_white" look, spelled out: plotly.js has no named templates (a string `template` is ignored
+// and the figure came out grey), but it takes a template object, which any plotly.js ≥ 1.39 (and VS Code's 3.x) applies.
+const WHITE_AXIS = { gridcolor: '#EBF0F8', linecolor: '#EBF0F8', zerolinecolor: '#EBF0F8', zerolinewidth: 2, automargin: true };
+export const PLOTLY_WHITE = { layout: { paper_bgcolor: 'white', plot_bgcolor: 'white', xaxis: WHITE_AXIS, yaxis: WHITE_AXIS } };
+
 function layout(title: string, x: string, y: string, extra: Record<string, unknown> = {}): Layout {
   return {
     title: { text: title },
     xaxis: { title: { text: x } },
     yaxis: { title: { text: y } },
-    template: 'plotly_white',
+    template: PLOTLY_WHITE,
     font: { family: 'Liberation Sans, Arial, sans-serif', size: 13 },
     margin: { l: 60, r: 20, t: 50, b: 50 },
     legend: { orientation: 'h', y: -0.2 },
