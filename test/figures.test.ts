@@ -105,8 +105,9 @@ test('notebook bundle: plotly JSON, a small HTML fallback that waits for one sha
   const html = bundle['text/html'] as string;
   assert.ok(html.length < 20_000, 'the fallback does not embed plotly.js');
   assert.ok(html.includes('window.Plotly'));
-  // by default plotly.js comes from the Jupyter server (the kernel spec folder), then the CDN; never embedded
-  assert.deepEqual(plotlySources('server'), [`{base}kernelspecs/igrpo-ts/${plotlyAssetName()}`, plotlySources('cdn')[0]]);
+  // by default plotly.js comes from the Jupyter server (the kernel spec folder: this version, then the unversioned copy
+  // the installer keeps current, so figures saved under an older plotly.js still draw), then the CDN; never embedded
+  assert.deepEqual(plotlySources('server'), [`{base}kernelspecs/igrpo-ts/${plotlyAssetName()}`, '{base}kernelspecs/igrpo-ts/plotly.min.js', plotlySources('cdn')[0]]);
   assert.ok(html.includes(JSON.stringify(plotlySources('server'))));
   assert.match(plotlyAssetName(), /^plotly-\d+\.\d+\.\d+\.min\.js$/);
   assert.ok(!/<\/script/i.test(figureHtml({ ...fig, layout: { ...fig.layout, title: { text: '</script><b>' } } }).replace(/<\/script>$/, '')));
