@@ -33,7 +33,7 @@ function cleanTree(): string {
 }
 
 test('npm run main works in a clean tree the first time and every time after (the README\'s first command)', () => {
-  const out = script.match(/--out\s+(\S+)/)?.[1];
+  const out: string = script.match(/--out\s+(\S+)/)?.[1] ?? '';
   assert.ok(out, `scripts.main names its run folder with --out: ${script}`);
   const dir = cleanTree();
   try {
@@ -41,7 +41,7 @@ test('npm run main works in a clean tree the first time and every time after (th
     for (const attempt of [1, 2]) {
       const r = spawnSync('npm', ['run', 'main'], { cwd: dir, encoding: 'utf8', timeout: 300_000 });
       assert.equal(r.status, 0, `npm run main, attempt ${attempt} (${script}):\n${r.stdout}\n${r.stderr}`);
-      const metrics = fs.readFileSync(path.join(dir, out, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.trim());
+      const metrics: string[] = fs.readFileSync(path.join(dir, out, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.trim());
       assert.ok(metrics.length > 0, `attempt ${attempt}: ${out}/metrics.jsonl has no lines`);
       for (const l of metrics) assert.equal(typeof JSON.parse(l).step, 'number');
       created.push(JSON.parse(fs.readFileSync(path.join(dir, out, 'run.json'), 'utf8')).createdAt);
