@@ -6,6 +6,7 @@
 // A request is split into HTTP requests of `promptsPerRequest` prompts each, dispatched to the least-loaded
 // server. Each HTTP request carries its own seed, mixSeed(seed, first prompt index), so the answer does not
 // depend on which server took it or how often it was retried: a retry replaces, never appends.
+import { setMaxListeners } from 'node:events';
 import { promptSeed } from './local.js';
 import { EngineError, classify } from './errors.js';
 import { EnginePool, type EngineServer } from './pool.js';
@@ -82,6 +83,9 @@ export async function sampleRemote(pool: EnginePool, opts: RemoteSamplerOptions,
   for (let i = 0; i < req.prompts.length; i += opts.promptsPerRequest) chunks.push(i);
   // the first request that fails for good cancels the others (their answers would be thrown away)
   const ctrl = new AbortController();
+  // the openai client adds a listener to it per HTTP attempt and never removes it (client.ts fetchWithTimeout):
+  // at most chunks × (retries + 1) for this call, freed with the controller, so not the leak node warns about
+  setMaxListeners(Math.max(10, chunks.length * (opts.retries + 1) + 1), ctrl.signal);
   const outer = hooks.signal;
   const onOuter = () => ctrl.abort(outer?.reason);
   if (outer?.aborted) ctrl.abort(outer.reason);
