@@ -65,7 +65,7 @@ test('a malformed row names file, line and field; skip mode counts it instead', 
   assert.deepEqual(r.problems.map((p) => p.id), ['a', 'd']);
   assert.deepEqual(r.skipped.map((s) => s.at), ['line 2', 'line 3', 'line 4', 'line 5']);
   assert.match(r.skipped[1].message, /invalid JSON/);
-  assert.match(r.skipped[2].message, /field 'id': duplicate id 'a' \(first at line 1\)/);
+  assert.match(r.skipped[2].message, /field 'id': duplicate id 'a': line 1 and line 4 both have it/);
   assert.match(r.skipped[3].message, /field 'problem'/);
   const csv = write('bad.csv', 'id,problem,answer\nx,p\n');
   assert.throws(() => loadProblemsSync(csv), /bad\.csv: line 2: 2 cells, header has 3/);

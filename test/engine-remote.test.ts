@@ -66,6 +66,21 @@ describe('remote sampler', () => {
     }
   });
 
+  test('16 requests in flight for one call raise no MaxListenersExceededWarning (the openai client leaves a listener per attempt on the call\'s one signal)', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const fn = makeRemoteSampler({ urls: [`${b.url}/v1`], model: 'tiny', maxConcurrency: 16 });
+      const got = await fn({ ...req, prompts: [...prompts, ...prompts], maxNewTokens: 4 });
+      assert.equal(got.length, 16);
+      await new Promise((r) => setImmediate(r)); // a warning is emitted on a later tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map(String), []);
+  });
+
   test('a server killed mid-batch and restarted on its port: retries, then every prompt exactly once, as without the kill', async () => {
     let server = await startServe(['--served-model-name', 'tiny']);
     const port = server.port;

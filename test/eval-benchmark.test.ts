@@ -142,3 +142,23 @@ test('igrpo eval --benchmark: a local policy and the same policy on igrpo serve 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('igrpo eval --benchmark benchmark:NAME reads $IGRPO_BENCHMARKS/NAME.jsonl as --data does; a missing folder is named (issue 18)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'igrpo-evalbench-'));
+  try {
+    const lines = ['Q:3+7|10', 'Q:9-4|5'].map((l, i) => JSON.stringify({ id: `gsm8k-test-${i}`, problem: l.split('|')[0], answer: l.split('|')[1] }));
+    fs.writeFileSync(path.join(dir, 'gsm8k_test.jsonl'), lines.join('\n') + '\n');
+    const run = (env: NodeJS.ProcessEnv) => spawnSync(process.execPath, ['bin/igrpo.js', 'eval', '--benchmark', 'benchmark:gsm8k_test', '--k', '1', '--max-new-tokens', '8',
+      '--backend', 'cpu', '--out', path.join(dir, 'out.jsonl'), '--json'], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+    const ok = run({ IGRPO_BENCHMARKS: dir });
+    assert.equal(ok.status, 0, ok.stderr);
+    const summary = JSON.parse(ok.stdout.trim().split('\n').pop()!);
+    assert.equal(summary.benchmark, path.join(dir, 'gsm8k_test.jsonl'));
+    assert.equal(summary.problems, 2);
+    const missing = run({ IGRPO_BENCHMARKS: path.join(dir, 'nope') });
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, new RegExp(`benchmark:gsm8k_test: the benchmarks folder ${path.join(dir, 'nope')} does not exist \\(benchmark:NAME reads NAME\\.jsonl from \\$IGRPO_BENCHMARKS`));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -208,6 +208,71 @@ test('checkVocabFits: a vocabulary larger than the embedding is an error naming 
   });
 });
 
+/**
+ * A tokenizer folder that names no eos_token, as base models and converted checkpoints ship: Qwen's
+ * tokenizer.json with its first special tokens renamed the way DeepSeek-R1-Distill-Qwen names them (no
+ * token of a usual eos name left), and a tokenizer_config.json without eos_token.
+ */
+function noEosFolder(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hf-noeos-'));
+  const json = JSON.parse(readFileSync(path.join(QWEN, 'tokenizer.json'), 'utf8'));
+  const renamed: Record<number, string> = { 151643: '<\uff5cend\u2581of\u2581sentence\uff5c>', 151644: '<\uff5cUser\uff5c>', 151645: '<\uff5cAssistant\uff5c>' };
+  for (const t of json.added_tokens) if (renamed[t.id]) t.content = renamed[t.id];
+  writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(json));
+  writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'Qwen2Tokenizer', bos_token: null, add_bos_token: false }));
+  return dir;
+}
+
+test('no eos_token in the tokenizer: generation_config.json\'s eos_token_id, else config.json\'s; refused only when none names one, listing the files read', () => {
+  const dir = noEosFolder();
+  try {
+    assert.throws(() => loadHFTokenizer(dir), (e: Error) => {
+      assert.match(e.message, new RegExp(`^${dir}/tokenizer.json: no end-of-sequence token found \\(read tokenizer.json, tokenizer_config.json: no eos_token`));
+      assert.match(e.message, /no eos_token_id in generation_config\.json or config\.json/);
+      return true;
+    });
+    // config.json alone (no generation_config.json): transformers' from_model_config stops on its ids
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'qwen2', eos_token_id: 151643, bos_token_id: 151646 }));
+    const fromConfig = loadHFTokenizer(dir);
+    assert.equal(fromConfig.eosId, 151643);
+    assert.deepEqual([...fromConfig.eosIds], [151643]);
+    assert.equal(fromConfig.decode([fromConfig.eosId]), '<\uff5cend\u2581of\u2581sentence\uff5c>');
+    // a checkpoint keeps them (toJSON/fromJSON has no config.json beside it)
+    const back = tokenizerFromJSON(JSON.parse(JSON.stringify(fromConfig.toJSON()))) as HFTokenizer;
+    assert.deepEqual([back.eosId, [...back.eosIds]], [151643, [151643]]);
+    // generation_config.json's ids (a list) come first, and config.json's are then not read
+    writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({ eos_token_id: [151645, 151643] }));
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ eos_token_id: 151644 }));
+    const fromGen = loadHFTokenizer(dir);
+    assert.equal(fromGen.eosId, 151645);
+    assert.deepEqual([...fromGen.eosIds], [151645, 151643]);
+    // a generation_config.json without eos_token_id: config.json's; a bad one there names config.json
+    writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({ temperature: 0.6 }));
+    assert.deepEqual([...loadHFTokenizer(dir).eosIds], [151644]);
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ eos_token_id: 'x' }));
+    assert.throws(() => loadHFTokenizer(dir), new RegExp(`${dir}/config.json: eos_token_id must be an integer`));
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ eos_token_id: 999_999 }));
+    assert.throws(() => loadHFTokenizer(dir), new RegExp(`${dir}/config.json: eos_token_id 999999 is not a token id`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Llama 3.1 Instruct\'s generation_config.json with a tokenizer naming no eos_token: its first id is eos and exactly its ids stop', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hf-noeos-llama-'));
+  try {
+    copyFileSync(path.join(LLAMA, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
+    const { eos_token: _, ...cfg } = JSON.parse(readFileSync(path.join(LLAMA, 'tokenizer_config.json'), 'utf8'));
+    writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(cfg));
+    writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 128000, eos_token_id: [128001, 128008, 128009] }));
+    const t = loadHFTokenizer(dir);
+    assert.equal(t.eosId, 128001); // not a guess by name (<|eot_id|>)
+    assert.deepEqual([...t.eosIds], [128001, 128008, 128009]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('HFTokenizer keeps the generation eos ids and chat template through toJSON (checkpoints)', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'hf-tok-'));
   try {

@@ -187,3 +187,52 @@ test('a checkpoint written before optimizer.gradientCheckpointing existed still 
   assert.equal(t.stepIndex, 1);
   t.dispose();
 });
+
+test('--overwrite on a folder that is missing, empty, or holds only a stale lock starts a run, first time and every time after (issue 18)', async () => {
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+  const base = tmp();
+  const cases: [string, (out: string) => void][] = [
+    ['missing', () => {}],
+    ['missing/and/nested', () => {}],
+    ['empty', (out) => fs.mkdirSync(out)],
+    ['stale-lock', (out) => {
+      fs.mkdirSync(out);
+      fs.writeFileSync(path.join(out, '.lock'), JSON.stringify({ pid: dead, host: os.hostname(), startedAt: '2026-01-01T00:00:00Z' }));
+    }],
+  ];
+  for (const [name, prepare] of cases) {
+    const out = path.join(base, name);
+    prepare(out);
+    for (const overwrite of [true, true, false]) {
+      if (!overwrite) {
+        // without --overwrite the same folders count as empty too
+        fs.rmSync(out, { recursive: true, force: true });
+        prepare(out);
+      }
+      const w = collect();
+      const t = await Trainer.create(tinyConfig({ steps: 1 }), { policy: tinyPolicy(1), score: lengthScore, out, overwrite, warn: w.warn });
+      await t.run();
+      t.dispose();
+      assert.equal(readMetrics(path.join(out, 'metrics.jsonl')).length, 1, `${name}, overwrite ${overwrite}`);
+      assert.equal(fs.existsSync(path.join(out, '.lock')), false);
+    }
+  }
+});
+
+test('a fresh run refused after taking the lock leaves nothing it created: no lock, no folder it made (issue 18)', async () => {
+  const { acquireRunLock } = await import('../src/train/run-lock.js');
+  const base = tmp();
+  const out = path.join(base, 'runs', 'main');
+  const release = acquireRunLock(out);
+  assert.ok(fs.existsSync(path.join(out, '.lock')));
+  release();
+  assert.deepEqual(fs.readdirSync(base), [], 'the folders the lock made are removed again');
+  // a folder that was there stays, and so does anything in what it made
+  fs.mkdirSync(path.join(base, 'mine'));
+  acquireRunLock(path.join(base, 'mine'))();
+  assert.ok(fs.existsSync(path.join(base, 'mine')));
+  const rel = acquireRunLock(out);
+  fs.writeFileSync(path.join(out, 'metrics.jsonl'), '');
+  rel();
+  assert.deepEqual(fs.readdirSync(out), ['metrics.jsonl']);
+});

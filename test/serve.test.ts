@@ -197,7 +197,7 @@ describe('igrpo serve', () => {
       ['a1', path.join(outside, 'evil'), /outside the directories/],
       ['a2', path.join(allowed, '..', 'outside', 'evil'), /outside the directories/],
       ['a3', path.join(allowed, 'link-out'), /outside the directories/],
-      ['a4', path.join(allowed, 'file-link'), /adapter_model\.safetensors in lora_path .* is outside/],
+      ['a4', path.join(allowed, 'file-link'), /adapter_model\.safetensors in lora_path is outside/],
       ['a5', path.join(allowed, 'missing'), /does not exist/],
       ['a6', path.join(allowed, 'bad-config'), /peft_type/],
       ['a7', '/etc', /outside the directories/],
@@ -224,6 +224,23 @@ describe('igrpo serve', () => {
     assert.equal(un.status, 200, un.text);
     assert.equal((await rawPost(`${server.url}/v1/unload_lora_adapter`, { lora_name: 'good-v1' })).status, 404);
     assert.equal((await rawPost(`${server.url}/v1/completions`, { model: 'good-v1', prompt: PROMPT, max_tokens: 2 })).status, 404);
+  });
+
+  test('runtime LoRA: every path outside --lora-dir gets one identical answer, whether or not it exists (no probing)', async () => {
+    const probe = async (lora_path: string) => {
+      const r = await rawPost(`${server.url}/v1/load_lora_adapter`, { lora_name: 'probe', lora_path });
+      return { status: r.status, body: r.text };
+    };
+    const existing = [path.join(outside, 'evil'), path.join(outside, 'evil', 'adapter_config.json'), '/etc', path.join(allowed, '..', 'outside'), path.join(allowed, 'link-out')];
+    const missing = [path.join(outside, 'no-such-adapter'), '/no/such/path', path.join(allowed, '..', 'no-such'), path.join(allowed, 'link-out', 'no-such')];
+    const answers = await Promise.all([...existing, ...missing].map(probe));
+    answers.forEach((a, i) => assert.deepEqual(a, answers[0], [...existing, ...missing][i]));
+    assert.equal(answers[0].status, 400);
+    assert.match(answers[0].body, /lora_path is outside the directories adapters may be loaded from/);
+    // inside the jail a missing path may say so (it reveals nothing outside), and a folder named '..x' is inside
+    assert.match((await probe(path.join(allowed, 'missing'))).body, /does not exist/);
+    fs.mkdirSync(path.join(allowed, '..x'), { recursive: true });
+    assert.match((await probe(path.join(allowed, '..x'))).body, /adapter_config\.json in lora_path .*does not exist/);
   });
 
   test('a slow client cannot hold a connection: an idle socket is closed, others are served meanwhile', async () => {

@@ -101,3 +101,24 @@ test('the shipped policy loads and encodes every synthetic problem', { skip: !fs
   assert.ok(fs.statSync(path.join(dataPath('policy'), 'model.safetensors')).size < 4e6);
   policy.dispose();
 });
+
+test('sft --out over an existing policy folder keeps what it does not write (npm run sft keeps data/policy/README.md)', async () => {
+  const out = fs.mkdtempSync(path.join((await import('node:os')).tmpdir(), 'igrpo-sft-out-'));
+  try {
+    const cfg = SftConfig.parse({ steps: 2, batchSize: 4, evalEvery: 0, evalSize: 0, model: { dModel: 16, nLayers: 1, nHeads: 2, maxSeqLen: 80 }, task: { trainSize: 16, evalSize: 4 }, schedule: { warmupSteps: 0 } });
+    const first = await runSft(cfg, { out });
+    first.policy.dispose();
+    fs.writeFileSync(path.join(out, 'README.md'), 'how this policy was made');
+    fs.mkdirSync(path.join(out, 'notes'));
+    fs.writeFileSync(path.join(out, 'notes', 'a.txt'), 'mine');
+    const before = fs.readFileSync(path.join(out, 'model.safetensors'));
+    const second = await runSft({ ...cfg, seed: 1 }, { out });
+    second.policy.dispose();
+    assert.equal(fs.readFileSync(path.join(out, 'README.md'), 'utf8'), 'how this policy was made');
+    assert.equal(fs.readFileSync(path.join(out, 'notes', 'a.txt'), 'utf8'), 'mine');
+    assert.notDeepEqual(fs.readFileSync(path.join(out, 'model.safetensors')), before, 'the policy itself was replaced');
+    assert.deepEqual(fs.readdirSync(path.dirname(out)).filter((n) => n.startsWith(`.${path.basename(out)}.kept-`)), [], 'no copy left behind');
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+});

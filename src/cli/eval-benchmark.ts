@@ -18,13 +18,16 @@ import type { Tokenizer } from '../tokenizer/types.js';
 import { HFTokenizer } from '../tokenizer/hf.js';
 import { tokenizerFromJSON } from '../tokenizer/index.js';
 import { runBenchmark, summaryTable } from '../train/benchmark.js';
+import { resolveDataFile } from '../train/data-source.js';
 import { PromptConfig, makePromptOf, questionTextOf } from '../train/prompt.js';
 import { resolvePolicyDir } from '../model/load.js';
 import { intFlag, UsageError, usageFailure } from './common.js';
 
 export const BENCHMARK_HELP = `usage: igrpo eval --benchmark FILE [--policy DIR | --engine-url URL... --model NAME] [options]
 
-  --benchmark FILE       problems: JSONL/JSON/CSV/Parquet with id, problem, answer (or a public benchmark's fields)
+  --benchmark FILE       problems: JSONL/JSON/CSV/Parquet with id, problem, answer (or a public benchmark's fields),
+                         or benchmark:NAME (gsm8k_test, math500_test, …: NAME.jsonl in $IGRPO_BENCHMARKS, else
+                         ../shared/data/benchmarks beside the package)
   --adapter A            auto|problem|gsm8k|math|aime|amc|minerva (default auto)
   --limit N              the first N problems only
   --out FILE             per-problem JSONL (default runs/eval/<benchmark>-<model>.jsonl); an existing file is
@@ -110,8 +113,9 @@ export async function runBenchmarkCommand(argv: string[]): Promise<number> {
   const template = (values['prompt-template'] as string | undefined) ?? (chat ? '{problem}' : '{problem}\n');
   if (!template.includes('{problem}')) throw new UsageError('--prompt-template must contain {problem}');
   const promptConfig = PromptConfig.parse({ template, format: chat ? 'chat' : 'plain', ...(values.system !== undefined ? { system: values.system } : {}) });
-  const file = values.benchmark as string;
-  const loaded = await loadProblems(file, { adapter: ((values.adapter as string | undefined) ?? 'auto') as AdapterName, limit: intFlag(values.limit as string | undefined, '--limit') });
+  // a path, or benchmark:NAME (the public benchmarks folder, with that benchmark's adapter): as --data reads it
+  const { file, adapter } = resolveDataFile(values.benchmark as string, ((values.adapter as string | undefined) ?? 'auto') as AdapterName);
+  const loaded = await loadProblems(file, { adapter, limit: intFlag(values.limit as string | undefined, '--limit') });
   const problems: Problem[] = loaded.problems;
   // the prompt text: the filled template, or (--chat) the chat template around it (src/train/prompt.ts)
   let render: (p: Problem) => string = makePromptOf(promptConfig);

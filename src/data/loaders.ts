@@ -164,6 +164,19 @@ export async function readRecords(file: string, format: DataFormat = formatOf(fi
   }
 }
 
+/**
+ * Most published files carry no id (GSM8K as OpenAI publishes it: question and answer only; MATH as Hugging
+ * Face serves it: problem, solution, level, type). A record without one gets `NAME#N`: the file's name and
+ * the record's number in it (from 1, blank lines not counted; a bad record keeps its number, so skipping it
+ * moves no other id). Stable as long as the file is; a numeric id (e.g. 17) is read as its text ("17").
+ */
+export function withId(record: Raw, file: string, n: number): Raw {
+  const id = record.id;
+  if (typeof id === 'number' && Number.isFinite(id)) return { ...record, id: String(id) };
+  if (id === undefined || id === null || id === '') return { ...record, id: `${path.basename(file)}#${n}` };
+  return record;
+}
+
 /** Adapts and validates located records (shared by every format). */
 export function toProblems(file: string, located: readonly Located[], opts: LoadOptions = {}): LoadResult {
   const adapter = typeof opts.adapter === 'function' ? opts.adapter : getAdapter(opts.adapter ?? 'auto');
@@ -178,13 +191,13 @@ export function toProblems(file: string, located: readonly Located[], opts: Load
     if (!skip) throw err;
     skipped.push({ at, message: err.message });
   };
-  for (const loc of located) {
+  for (const [i, loc] of located.entries()) {
     if (opts.limit !== undefined && problems.length >= opts.limit) break;
     if (!loc.record) {
       fail(loc.at, undefined, loc.error ?? 'unreadable record');
       continue;
     }
-    const parsed = ProblemSchema.safeParse(adapter(loc.record));
+    const parsed = ProblemSchema.safeParse(withId(adapter(loc.record), file, i + 1));
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       fail(loc.at, issue.path.join('.') || undefined, issue.message);
@@ -192,7 +205,7 @@ export function toProblems(file: string, located: readonly Located[], opts: Load
     }
     const first = seen.get(parsed.data.id);
     if (first) {
-      fail(loc.at, 'id', `duplicate id '${parsed.data.id}' (first at ${first})`);
+      fail(loc.at, 'id', `duplicate id '${parsed.data.id}': ${first} and ${loc.at} both have it (ids must be unique within a file)`);
       continue;
     }
     seen.set(parsed.data.id, loc.at);

@@ -14,6 +14,7 @@
 // for an eos at exactly max_tokens, so the finish reason is read from the last id; "abort" is transient;
 // SGLang picks an adapter only from "BASE:ADAPTER" and repeats one seed across n, so it gets one request
 // per completion.
+import { setMaxListeners } from 'node:events';
 import { promptSeed } from './local.js';
 import { EngineError, classify } from './errors.js';
 import { EnginePool, type EngineServer } from './pool.js';
@@ -187,6 +188,10 @@ export async function sampleRemote(
   for (let i = 0; i < req.prompts.length; i += opts.promptsPerRequest) chunks.push(i);
   // the first request that fails for good cancels the others (their answers would be thrown away)
   const ctrl = new AbortController();
+  // the openai client adds a listener to it per HTTP attempt and never removes it (client.ts fetchWithTimeout):
+  // one per attempt of this call (attempts are bounded by retryForMs, or by retries when set), all freed with the
+  // controller, so not the leak node warns about: no limit on this signal
+  setMaxListeners(0, ctrl.signal);
   const outer = hooks.signal;
   const onOuter = () => ctrl.abort(outer?.reason);
   if (outer?.aborted) ctrl.abort(outer.reason);

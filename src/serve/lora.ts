@@ -2,6 +2,8 @@
 // names → directories. Loading is off unless enabled, and then only from the allowed directories: the
 // path is resolved with realpath (symlinks and `..` both) and must lie inside one of them, and so must
 // every file read from it (a symlinked adapter_model.safetensors pointing elsewhere is refused too).
+// The jail is checked before anything else is said about a path: every path outside it gets one and the
+// same answer whether or not it exists, so an unauthenticated caller cannot probe the server's files.
 // Applying an adapter to the policy is the `LoraHook`'s job: for the Llama family, llamaLoraHook gives
 // each adapter a view sharing the base weights; without a hook (the character GPT) a registered adapter
 // is named in /v1/models but sampling under it answers 501.
@@ -45,7 +47,10 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 export class LoraRegistry {
   private readonly adapters = new Map<string, LoraAdapter>();
+  /** The allowed directories, resolved with realpath. */
   private readonly roots: string[];
+  /** The same as given (absolute, `..` resolved, symlinks not): a path under either form may be inside. */
+  private readonly givenRoots: string[];
 
   constructor(readonly enabled: boolean, dirs: readonly string[], private readonly baseModel: string, private readonly hook: LoraHook = { load: async () => undefined }) {
     this.roots = dirs.map((d) => {
@@ -57,6 +62,7 @@ export class LoraRegistry {
         throw new Error(`--lora-dir ${d}: ${(e as Error).message}`);
       }
     });
+    this.givenRoots = dirs.map((d) => path.resolve(d));
   }
 
   get(name: string): LoraAdapter | undefined {
@@ -67,19 +73,23 @@ export class LoraRegistry {
     return [...this.adapters.values()];
   }
 
-  /** The real path of p if it lies inside an allowed root, else a 400 (never says which roots exist). */
+  /**
+   * The real path of p (absolute) if it lies inside an allowed root, else a 400. The jail comes first: p is
+   * compared to the roots as written before the filesystem is touched, then its real path (or, for a path
+   * that does not exist, its deepest existing ancestor's: a symlink inside may point out) to the real
+   * roots. Whatever is outside gets the one answer, `outside(what)`, which names neither p nor whether it
+   * exists; only a path inside the jail may be told it does not exist.
+   */
   private confined(p: string, what: string): string {
+    if (!this.givenRoots.some((r) => within(r, p)) && !this.roots.some((r) => within(r, p))) throw outside(what);
     let real: string;
     try {
       real = fs.realpathSync(p);
     } catch {
+      if (!this.roots.some((r) => within(r, realAncestor(p)))) throw outside(what);
       throw badRequest(`${what} ${JSON.stringify(p)} does not exist`, 'lora_path');
     }
-    const inside = this.roots.some((root) => {
-      const rel = path.relative(root, real);
-      return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-    });
-    if (!inside) throw badRequest(`${what} ${JSON.stringify(p)} is outside the directories adapters may be loaded from (--lora-dir)`, 'lora_path');
+    if (!this.roots.some((r) => within(r, real))) throw outside(what);
     return real;
   }
 
@@ -120,6 +130,26 @@ export class LoraRegistry {
     await this.hook.unload?.(a);
   }
 }
+
+/** Whether the absolute path p is root or lies below it (by name: no filesystem access). */
+function within(root: string, p: string): boolean {
+  const rel = path.relative(root, p);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+}
+
+/** The real path of the deepest ancestor of p that exists (p itself does not). */
+function realAncestor(p: string): string {
+  for (let d = path.dirname(p); ; d = path.dirname(d)) {
+    try {
+      return fs.realpathSync(d);
+    } catch {
+      if (path.dirname(d) === d) return d;
+    }
+  }
+}
+
+/** The one answer for every path outside the allowed directories, existing or not. */
+const outside = (what: string) => badRequest(`${what} is outside the directories adapters may be loaded from (--lora-dir)`, 'lora_path');
 
 /**
  * Adapters for a Llama-family policy: each loaded adapter is a view over the served model's base

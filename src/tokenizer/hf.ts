@@ -8,6 +8,12 @@
 //     clean_up_tokenization_spaces follows tokenizer_config.json (transformers' default: false).
 //   - eosIds: every id of generation_config.json's eos_token_id (an int or a list) plus the tokenizer's
 //     eos token, so sampling stops on <|im_end|> and <|endoftext|>, or <|eot_id|> and <|end_of_text|>.
+//     Without generation_config.json's eos_token_id, config.json's stands in: transformers' from_pretrained
+//     builds the model's generation config with GenerationConfig.from_model_config(config) when the folder
+//     has no generation_config.json (modeling_utils.py), and generate() stops on its eos_token_id.
+//   - eosId (the tokenizer's eos, appended to training completions): tokenizer_config / special_tokens_map's
+//     eos_token; else the first of those eos ids (base models and converted checkpoints often name no
+//     eos_token); else a token with a usual eos name; refused only when nothing names one.
 // The chat template (tokenizer_config.json's chat_template) renders through ./chat.ts.
 import { Tokenizer as HFTokenizerImpl } from '@huggingface/tokenizers';
 import type { Tokenizer } from './types.js';
@@ -45,6 +51,10 @@ export interface HFGenerationConfig {
 export interface HFTokenizerExtras {
   /** generation_config.json's content (its eos_token_id joins eosIds). */
   generationConfig?: HFGenerationConfig;
+  /** config.json's eos_token_id: the stop ids when generation_config.json gives none (transformers' from_model_config). */
+  modelConfig?: { eos_token_id?: number | number[] | null };
+  /** The files read, named when no eos is found. */
+  filesRead?: readonly string[];
   /** Where the files came from, for error messages (a folder or a file). */
   source?: string;
 }
@@ -92,17 +102,18 @@ export class HFTokenizer implements Tokenizer {
     for (const [id, t] of this.impl.get_added_tokens_decoder()) if (t.special) this.specialIds.add(id);
     this.cleanUp = config.clean_up_tokenization_spaces ?? false;
 
-    const eos = this.findToken(tokenName(config.eos_token), EOS_NAMES, 'eos_token');
-    if (eos === undefined) throw new Error(`${this.source}: no end-of-sequence token found (looked for ${EOS_NAMES.join(' ')}); pass eos_token in the config`);
-    this.eosId = eos;
-    const genEos = extras.generationConfig?.eos_token_id;
-    const ids = genEos === undefined || genEos === null ? [] : Array.isArray(genEos) ? genEos : [genEos];
-    for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
-        throw new Error(`generation_config.json: eos_token_id ${JSON.stringify(id)} is not a token id of ${this.source} (vocabulary ${this.vocabSize})`);
-      }
+    const genIds = this.idList(extras.generationConfig?.eos_token_id, 'generation_config.json');
+    const stopIds = genIds.length ? genIds : this.idList(extras.modelConfig?.eos_token_id, 'config.json');
+    const named = tokenName(config.eos_token);
+    const eos = (named === undefined ? undefined : this.findToken(named, [], 'eos_token')) ?? stopIds[0] ?? this.findToken(undefined, EOS_NAMES, 'eos_token');
+    if (eos === undefined) {
+      const read = extras.filesRead?.length ? `read ${extras.filesRead.join(', ')}: ` : '';
+      throw new Error(`${this.source}: no end-of-sequence token found (${read}no eos_token in tokenizer_config.json or special_tokens_map.json, ` +
+        `no eos_token_id in generation_config.json or config.json, and no special token named ${EOS_NAMES.join(' ')}); ` +
+        'set eos_token in tokenizer_config.json or eos_token_id in generation_config.json');
     }
-    this.eosIds = [...new Set([...ids, eos])];
+    this.eosId = eos;
+    this.eosIds = [...new Set([...stopIds, eos])];
     const bosName = tokenName(config.bos_token);
     this.bosId = bosName === undefined ? undefined : this.findToken(bosName, [], 'bos_token');
     // models without a pad token pad with eos (padding is always masked, so the id only has to be valid)
@@ -182,8 +193,22 @@ export class HFTokenizer implements Tokenizer {
   /** The tokenizer.json content, plus the config (and generation eos ids) so a checkpoint keeps them. */
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = { ...this.json, igrpo_config: this.config };
-    if (this.extras.generationConfig) out.igrpo_generation_config = { eos_token_id: this.extras.generationConfig.eos_token_id ?? null };
+    const { generationConfig: gen, modelConfig: model } = this.extras;
+    // config.json's ids stood in for generation_config's: kept as such, so the rebuilt tokenizer stops on the same ids
+    const eos = gen?.eos_token_id ?? model?.eos_token_id;
+    if (gen || (eos !== undefined && eos !== null)) out.igrpo_generation_config = { eos_token_id: eos ?? null };
     return out;
+  }
+
+  /** An eos_token_id field (int, list or absent) as ids of this vocabulary; `file` names it in errors. */
+  private idList(v: number | number[] | null | undefined, file: string): number[] {
+    const ids = v === undefined || v === null ? [] : Array.isArray(v) ? v : [v];
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+        throw new Error(`${file}: eos_token_id ${JSON.stringify(id)} is not a token id of ${this.source} (vocabulary ${this.vocabSize})`);
+      }
+    }
+    return ids;
   }
 
   static fromJSON(json: unknown, config?: HFTokenizerConfig): HFTokenizer {
@@ -200,9 +225,10 @@ export class HFTokenizer implements Tokenizer {
       if (id === undefined && field === 'eos_token') throw new Error(`${this.source}: ${field} ${JSON.stringify(preferred)} is not in the vocabulary`);
       if (id !== undefined) return id;
     }
+    // a guess by name takes special tokens only: Qwen's byte-level vocabulary has "</s>" as plain text (id 128247)
     for (const n of names) {
       const id = this.impl.token_to_id(n);
-      if (id !== undefined) return id;
+      if (id !== undefined && this.specialIds.has(id)) return id;
     }
     return undefined;
   }

@@ -1,6 +1,7 @@
 // The problems a run trains and evaluates on: the synthetic task (generated from seeds), or a problem
 // file the loaders read (JSONL/JSON/CSV/Parquet through an adapter) with a held-out file or a seeded split.
 // Held-out problems never share text with training ones (checked, as for the synthetic task).
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { benchmarksDir, BENCHMARKS, loadProblems, type AdapterName } from '../data/index.js';
 import type { Problem } from '../data/schema.js';
@@ -18,7 +19,12 @@ export interface TaskProblems {
 export function resolveDataFile(spec: string, adapter: AdapterName): { file: string; adapter: AdapterName } {
   if (!spec.startsWith('benchmark:')) return { file: path.resolve(spec), adapter };
   const name = spec.slice('benchmark:'.length);
-  return { file: path.join(benchmarksDir(), `${name}.jsonl`), adapter: adapter === 'auto' ? (BENCHMARKS[name] ?? 'auto') : adapter };
+  const file = path.join(benchmarksDir(), `${name}.jsonl`);
+  if (!fs.existsSync(file)) {
+    const where = fs.existsSync(benchmarksDir()) ? `${benchmarksDir()} has no ${name}.jsonl` : `the benchmarks folder ${benchmarksDir()} does not exist`;
+    throw new Error(`${spec}: ${where} (benchmark:NAME reads NAME.jsonl from $IGRPO_BENCHMARKS, else ../shared/data/benchmarks beside the package; names: ${Object.keys(BENCHMARKS).join(', ')})`);
+  }
+  return { file, adapter: adapter === 'auto' ? (BENCHMARKS[name] ?? 'auto') : adapter };
 }
 
 async function load(spec: string, cfg: TaskConfig): Promise<Problem[]> {

@@ -98,8 +98,9 @@ export function checkFresh(out: string, overwrite: boolean, lockedByUs = false):
     if (holdsRun(out)) throw new RunFolderError(`${out} already holds a run; resume it (--resume), replace it (--overwrite) or choose another folder`);
     return;
   }
-  const entries = fs.readdirSync(out).filter((n) => !n.startsWith(`${LOCK_FILE}.stale-`));
-  if (entries.length === 0) return;
+  // the lock is no content: ours (under the lock), or one assertUnlocked found stale, which the lock takes over
+  const entries = fs.readdirSync(out).filter((n) => n !== LOCK_FILE && !n.startsWith(`${LOCK_FILE}.stale-`));
+  if (entries.length === 0) return; // empty, or only a lock: a fresh run may start here
   if (!isRunFolder(out)) {
     throw new RunFolderError(`--overwrite: ${out} holds no run (no ${RUN_MARKER}, nor config.json with metrics.jsonl); only a run folder is replaced. Choose another folder or empty it yourself`);
   }

@@ -64,8 +64,12 @@ export function assertUnlocked(out: string): void {
   if (!staleReason(file, l)) throw lockedError(out, file, l);
 }
 
-/** Locks this process holds, released at exit (a normal exit or process.exit after a signal handler). */
-const held = new Set<string>();
+/**
+ * Locks this process holds, released at exit (a normal exit or process.exit after a signal handler), each
+ * with the outermost folder that taking it created (mkdir -p), if any: removed again on release while empty,
+ * so a run refused after taking the lock leaves no empty folder behind that would stand in the next one's way.
+ */
+const held = new Map<string, string | undefined>();
 let exitHook = false;
 
 /**
@@ -73,7 +77,7 @@ let exitHook = false;
  * file only while it is still ours). A stale lock is taken over, with a line on stderr saying so.
  */
 export function acquireRunLock(out: string, warn: (msg: string) => void = (m) => console.error(m)): () => void {
-  fs.mkdirSync(out, { recursive: true });
+  const made = fs.mkdirSync(out, { recursive: true });
   const file = lockPath(out);
   const me: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
   for (let attempt = 0; ; attempt++) {
@@ -87,7 +91,10 @@ export function acquireRunLock(out: string, warn: (msg: string) => void = (m) =>
       }
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        removeMade(out, made);
+        throw e;
+      }
       const l = readLock(file);
       const stale = attempt < 3 ? staleReason(file, l) : undefined;
       if (!stale) throw lockedError(out, file, l);
@@ -102,23 +109,41 @@ export function acquireRunLock(out: string, warn: (msg: string) => void = (m) =>
       }
     }
   }
-  held.add(file);
+  held.set(file, made);
   if (!exitHook) {
     exitHook = true;
-    process.on('exit', () => held.forEach(releaseFile));
+    process.on('exit', () => held.forEach((m, f) => releaseFile(f, m)));
   }
   return () => {
-    if (held.delete(file)) releaseFile(file);
+    if (!held.has(file)) return;
+    const m = held.get(file);
+    held.delete(file);
+    releaseFile(file, m);
   };
 }
 
-function releaseFile(file: string): void {
+function releaseFile(file: string, made: string | undefined): void {
   const l = readLock(file);
   if (l && l.pid === process.pid && l.host === os.hostname()) fs.rmSync(file, { force: true });
+  removeMade(path.dirname(file), made);
+}
+
+/** Remove the folders from `dir` up to `made` (what mkdir -p created) while they are empty; nothing else. */
+function removeMade(dir: string, made: string | undefined): void {
+  if (!made) return;
+  const top = path.resolve(made);
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    try {
+      fs.rmdirSync(d); // only an empty folder
+    } catch {
+      return; // not empty (the run wrote something, or someone else did): kept
+    }
+    if (d === top || path.dirname(d) === d) return;
+  }
 }
 
 /** Release every lock this process holds (signal handlers call this before exiting). */
 export function releaseAllRunLocks(): void {
-  for (const f of held) releaseFile(f);
+  for (const [f, m] of held) releaseFile(f, m);
   held.clear();
 }

@@ -214,8 +214,33 @@ export async function runSft(cfg: SftConfig, opts: { out?: string; onProgress?: 
     opts.onProgress?.(progress);
   }
   if (opts.out) {
-    await policy.save(opts.out);
-    fs.writeFileSync(path.join(opts.out, 'sft.json'), JSON.stringify({ config: cfg, heldOutPassAt1: finalEval }, null, 2) + '\n');
+    const out = opts.out;
+    await keepingOthers(out, () => policy.save(out));
+    fs.writeFileSync(path.join(out, 'sft.json'), JSON.stringify({ config: cfg, heldOutPassAt1: finalEval }, null, 2) + '\n');
   }
   return { policy, finalEval };
+}
+
+/** What SFT writes into --out; anything else there (data/policy/README.md, notes) it did not make, and keeps. */
+const SFT_FILES = new Set(['model.safetensors', 'config.json', 'tokenizer.json', 'sft.json']);
+
+/**
+ * Run `save` (which replaces the whole folder atomically) and put back what the folder held besides the
+ * policy's own files. They are copied aside first, so a failed save leaves the folder as it was, and a crash
+ * or a failed copy back leaves the copy (a hidden sibling `.NAME.kept-*`) rather than nothing.
+ */
+async function keepingOthers(out: string, save: () => Promise<void>): Promise<void> {
+  const others = fs.existsSync(out) ? fs.readdirSync(out).filter((n) => !SFT_FILES.has(n)) : [];
+  if (others.length === 0) return save();
+  const target = path.resolve(out);
+  const kept = fs.mkdtempSync(path.join(path.dirname(target), `.${path.basename(target)}.kept-`));
+  for (const n of others) fs.cpSync(path.join(target, n), path.join(kept, n), { recursive: true });
+  try {
+    await save();
+  } catch (e) {
+    fs.rmSync(kept, { recursive: true, force: true }); // the folder is as it was
+    throw e;
+  }
+  for (const n of others) fs.cpSync(path.join(kept, n), path.join(target, n), { recursive: true });
+  fs.rmSync(kept, { recursive: true, force: true }); // only once everything is back
 }
