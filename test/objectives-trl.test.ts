@@ -19,6 +19,7 @@ import { syncReference } from '../src/train/ref-sync.js';
 import { Trainer } from '../src/train/trainer.js';
 import { lengthScore, tinyConfig, tinyPolicy } from '../src/train/tiny.js';
 import { TRL_DEFAULTS, torchQuantile, trlLoss, type TrlArgs } from './trl-reference.js';
+import { mulberry } from './core-fixtures.js';
 
 await tf.setBackend('cpu');
 const close = (a: number, b: number, tol = 1e-5, msg = '') => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${msg} ${a} vs ${b}`);
@@ -126,16 +127,6 @@ test('bias-corrected KL is k3·r; the entropy bonus subtracts coef × the mean t
 
 // ---- against TRL's code, in float64 ------------------------------------------------------------------
 
-function mulberry(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Case {
   lossType: LossType;

@@ -7,6 +7,7 @@ import {
   aggregate, clippedSurrogate, k3, logRatio, ObjectiveConfig, policyLoss, stopGradient, tokenEntropy, type Normalizer,
 } from '../src/rl/loss.js';
 import { buildSequenceBatch } from '../src/rl/batch.js';
+import { mulberry } from './core-fixtures.js';
 
 await tf.setBackend('cpu');
 const close = (a: number, b: number, tol = 1e-5, msg = '') => assert.ok(Math.abs(a - b) <= tol, `${msg} ${a} vs ${b}`);
@@ -138,13 +139,3 @@ test('no tensor leaks from policyLoss', () => {
   assert.equal(tf.memory().numTensors, before);
 });
 
-function mulberry(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
