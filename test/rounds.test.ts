@@ -174,3 +174,28 @@ test('two rounds written as a budget ([2, 2]) sample, train and log exactly as d
   assert.deepEqual(b.metrics, a.metrics);
   assert.equal(a.metrics[0].rounds, undefined, 'no per-round block for the paper\'s two rounds');
 });
+
+test('viewer and transitions with 3 rounds: the middle round shown under q⁽²⁾, refinements diffed and counted against d̂⁽²⁾', async () => {
+  const { selectPrompt, rolloutViewerHtml, rolloutViewerText } = await import('../src/analysis/viewer.js');
+  const { transitions } = await import('../src/analysis/stats.js');
+  const base = { step: 0, algo: 'igrpo' as const, seed: 0, promptId: 'p', group: 0, tokens: 2, finishReason: 'stop' as const, rewards: {}, answer: null, gold: '5' };
+  const rec = (stage: 'draft' | 'intermediate' | 'refinement', round: number, index: number, text: string, correct: boolean, chosen?: boolean) => ({
+    ...base, stage, round, index, prompt: round === 1 ? 'Q' : `Q|${round}`, text, reward: correct ? 1 : 0, correct, advantage: stage === 'refinement' ? 0.5 : null,
+    ...(chosen === undefined ? {} : { chosen }),
+  });
+  const rs = [
+    rec('draft', 1, 0, 'one', true, true), rec('draft', 1, 1, 'two', false, false),
+    rec('intermediate', 2, 0, 'three', false, true), rec('intermediate', 2, 1, 'four', false, false),
+    rec('refinement', 3, 0, 'three five', true), rec('refinement', 3, 1, 'six', false),
+  ];
+  const p = selectPrompt(rs, { step: 0 });
+  assert.deepEqual(p.middle!.map((m) => [m.round, m.prompt, m.completions.length, m.chosen!.text]), [[2, 'Q|2', 2, 'three']]);
+  assert.equal(p.conditioning!.text, 'three');
+  const html = rolloutViewerHtml(p);
+  assert.ok(html.includes('round 2: 2 completions') && html.includes('chosen d̂⁽2⁾'));
+  assert.ok(html.includes('<ins>five</ins>') || html.includes('<ins> five</ins>'), 'the refinement is diffed against d̂⁽²⁾ ("three")');
+  assert.ok(rolloutViewerText(p).includes('q(2): Q|2'));
+  // d̂⁽²⁾ is wrong: the refinements are wrong→right 1 of 2, and nothing is counted from the right d̂⁽¹⁾
+  const t = transitions(rs);
+  assert.deepEqual(t.counts, [[1, 1], [0, 0]]);
+});
