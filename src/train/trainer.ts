@@ -16,7 +16,8 @@
 //
 // Each stage is a thin wrapper over one function of src/rl/igrpo.ts and fills one field of the StepState.
 // `step()` runs the rollout as igrpoRollout / grpoRollout themselves (the functions the tests check), then
-// dynamic sampling when configured, then the update; every round is filed in s.rounds (./step-rollout.ts); `run()` loops, with checkpoints and resume (bit-identical: data order and all sampling seeds
+// dynamic sampling when configured, then the update; every round is filed in s.rounds (./step-rollout.ts).
+// `run()` loops, with checkpoints and resume (bit-identical: data order, fresh prompts and all sampling seeds
 // derive from (seed, step), and the optimizer state is saved exactly). What a trainer is made of and how a
 // run folder is opened: ./trainer-setup.ts; logs, evaluation, checkpoints and the loop: ./run-book.ts.
 import * as tf from '@tensorflow/tfjs';
