@@ -3,14 +3,10 @@
 // prints one JSON line. Mirrors bench/torch_llama.py `run` step for step.
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { valueAndGrads } from '../src/ops/autodiff.js';
 import { registerNativeBackend, setNativeThreads } from '../src/backend/native/index.js';
 import { loadPretrained } from '../src/model/hf.js';
-import { LORA_TARGETS } from '../src/model/lora.js';
-import { Adam } from '../src/optim/adam.js';
-import { ObjectiveConfig, policyLoss, stopGradient } from '../src/rl/loss.js';
-import { sample } from '../src/sampling/index.js';
 import { Rng } from '../src/util/rng.js';
+import { timeGroupSampling, timeLoraSteps } from './llm_measure.js';
 
 export interface LlmWorkerArgs {
   dir: string;
@@ -52,33 +48,10 @@ export async function runWorker(a: LlmWorkerArgs): Promise<LlmResult> {
   const rng = new Rng(1);
   const prefix = Array.from({ length: a.promptLen }, () => rng.int(vocab));
   const prompts = Array.from({ length: a.prompts }, () => [...prefix.slice(0, a.promptLen - 4), ...Array.from({ length: 4 }, () => rng.int(vocab))]);
-  const opts = { stopOnEos: false, sharePrefix: true };
-  await sample(model, prompts.slice(0, 1), { ...opts, n: 2, maxNewTokens: 2, seed: 0 }); // warm-up
-  let t0 = performance.now();
-  await sample(model, prompts, { ...opts, n: a.group, maxNewTokens: a.newTokens, seed: 1 });
-  const sampleS = (performance.now() - t0) / 1000;
-
-  model.enableLora({ r: a.rank, alpha: 2 * a.rank, targetModules: [...LORA_TARGETS] });
-  const params = model.parameters();
-  const adam = new Adam(params, { lr: 1e-5 });
+  const sampleS = await timeGroupSampling(model, prompts, a.group, a.newTokens);
   const ids = tf.tensor2d(Array.from({ length: a.loraBatch }, () => Array.from({ length: a.loraSeq }, () => rng.int(vocab))), undefined, 'int32');
   const advantages = tf.tensor1d(Array.from({ length: a.loraBatch }, () => rng.normal()));
-  const mask = tf.ones([a.loraBatch, a.loraSeq - 1]) as tf.Tensor2D;
-  const cfg = ObjectiveConfig.parse({});
-  const norm = { sequences: a.loraBatch, tokens: a.loraBatch * (a.loraSeq - 1), microBatches: 1, maxCompletionLength: a.loraSeq - 1 };
-  const times: number[] = [];
-  for (let s = 0; s < a.steps; s++) {
-    t0 = performance.now();
-    const { value, grads } = valueAndGrads(() => {
-      const logp = model.tokenLogProbs(ids);
-      // TRL with num_iterations 1: the old log-probs are the current ones, detached (ratio 1, gradient live)
-      return policyLoss({ logp, oldLogp: stopGradient(logp) as tf.Tensor2D, advantages, mask }, cfg, norm).loss;
-    }, params);
-    adam.step(params.map((p) => grads[p.name]));
-    await value.data();
-    tf.dispose([value, ...Object.values(grads)]);
-    times.push((performance.now() - t0) / 1000);
-  }
+  const times = await timeLoraSteps(model, ids, advantages, a.rank, a.steps);
   return {
     side: 'ours',
     threads: a.threads,

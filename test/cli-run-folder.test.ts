@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { readMetrics } from '../src/train/records.js';
+import { readMetrics } from '../src/train/records-file.js';
 import { tinyPolicy } from '../src/train/tiny.js';
 
 await tf.setBackend('cpu');

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { readEvals, readMetrics, readRollouts } from '../src/train/records.js';
+import { readEvals, readMetrics, readRollouts } from '../src/train/records-file.js';
 import { tinyPolicy } from '../src/train/tiny.js';
 
 await tf.setBackend('cpu');

@@ -14,9 +14,10 @@ import { firstNonFiniteParameter } from '../src/optim/finite.js';
 import { groupAdvantages } from '../src/rl/advantages.js';
 import { selectBestDraft } from '../src/rl/igrpo.js';
 import { SampleOptionsSchema } from '../src/sampling/options.js';
-import { ConfigError, readTrainConfig } from '../src/train/config.js';
+import { ConfigError } from '../src/train/config.js';
+import { readTrainConfig } from '../src/train/config-file.js';
 import { stepWarnings } from '../src/train/health.js';
-import { readMetrics } from '../src/train/records.js';
+import { readMetrics } from '../src/train/records-file.js';
 import { lengthScore, tinyConfig, tinyPolicy } from '../src/train/tiny.js';
 import { Trainer, TrainingStoppedError } from '../src/train/trainer.js';
 

@@ -11,7 +11,7 @@ import type { Problem } from '../src/data/schema.js';
 import { fillBatch, hasSignal } from '../src/rl/dynamic-sampling.js';
 import { roundSeed } from '../src/rl/igrpo.js';
 import type { Completion, SampleRequest, ScoreFn } from '../src/rl/rollout.js';
-import { readMetrics } from '../src/train/records.js';
+import { readMetrics } from '../src/train/records-file.js';
 import { drawSeed, freshProblems } from '../src/train/step-rollout.js';
 import { trainProblems } from '../src/train/task.js';
 import { Trainer } from '../src/train/trainer.js';

@@ -98,7 +98,7 @@ describe('remote sampler', () => {
     const proxy = await faultProxy(b.url, ['drop', 'malformed', 'error500', 'slow'], { slowMs: 30_000 });
     try {
       const progress: EngineProgress[] = [];
-      const fn = makeRemoteSampler({ urls: [`${proxy.url}/v1`], model: 'tiny', maxConcurrency: 1, timeoutMs: 8_000, retries: 5, backoffMs: 20 }, { onProgress: (p) => progress.push(p) });
+      const fn = makeRemoteSampler({ urls: [`${proxy.url}/v1`], model: 'tiny', maxConcurrency: 1, timeoutMs: 8_000, retries: 5, backoffMs: 20, maxModelLen: policy.maxSeqLen }, { onProgress: (p) => progress.push(p) });
       const two = { ...req, prompts: prompts.slice(0, 2) };
       assertSame(await fn(two), want.slice(0, 2));
       assert.deepEqual(proxy.seen, ['drop', 'malformed', 'error500', 'slow', 'pass', 'pass']);
@@ -112,10 +112,10 @@ describe('remote sampler', () => {
   test('fault proxy: errors name the server and the request — 5xx past the retries, schema failures and 4xx at once', async () => {
     const proxy = await faultProxy(b.url, [], { after: 'error500' });
     try {
-      const fn = makeRemoteSampler({ urls: [`${proxy.url}/v1`], model: 'tiny', retries: 2, backoffMs: 10 });
+      const fn = makeRemoteSampler({ urls: [`${proxy.url}/v1`], model: 'tiny', retries: 2, backoffMs: 10, maxModelLen: policy.maxSeqLen });
       await assert.rejects(fn({ ...req, prompts: prompts.slice(0, 1) }), (e: Error) => {
         assert.ok(e instanceof EngineError);
-        assert.match(e.message, new RegExp(`^${proxy.url}/v1: completions for prompts 0\\.\\.0 of 1 \\(n 3, seed \\d+, model tiny\\): HTTP 500: injected \\(gave up after 3 attempts\\)`));
+        assert.match(e.message, new RegExp(`^${proxy.url}/v1: completions for prompts 0\\.\\.0 of 1 \\(n 3, seed \\d+, model tiny\\): HTTP 500: injected \\(gave up after 3 attempts in \\d+\\.\\d s\\)`));
         return true;
       });
       assert.equal(proxy.seen.length, 3);
@@ -124,7 +124,7 @@ describe('remote sampler', () => {
     }
     const bad = await faultProxy(b.url, [], { after: 'schema' });
     try {
-      const fn = makeRemoteSampler({ urls: [`${bad.url}/v1`], model: 'tiny', retries: 3, backoffMs: 10 });
+      const fn = makeRemoteSampler({ urls: [`${bad.url}/v1`], model: 'tiny', retries: 3, backoffMs: 10, maxModelLen: policy.maxSeqLen });
       await assert.rejects(fn({ ...req, prompts: prompts.slice(0, 1) }), /: completions for prompts 0\.\.0 of 1 .*response fails its schema: choices\.0\.text: Required/);
       assert.equal(bad.seen.length, 1, 'a schema failure is not retried');
     } finally {
@@ -133,7 +133,7 @@ describe('remote sampler', () => {
     // a request failing for good cancels the rest of the call: nothing more is sent
     const first = await faultProxy(b.url, ['schema']);
     try {
-      const fn = makeRemoteSampler({ urls: [`${first.url}/v1`], model: 'tiny', maxConcurrency: 1, retries: 3 });
+      const fn = makeRemoteSampler({ urls: [`${first.url}/v1`], model: 'tiny', maxConcurrency: 1, retries: 3, maxModelLen: policy.maxSeqLen });
       await assert.rejects(fn({ ...req, prompts: prompts.slice(0, 4) }), /response fails its schema/);
       await new Promise((r) => setTimeout(r, 300));
       assert.deepEqual(first.seen, ['schema']);
@@ -142,8 +142,11 @@ describe('remote sampler', () => {
     }
     const wrongModel = makeRemoteSampler({ urls: [`${b.url}/v1`], model: 'nope', retries: 3 });
     await assert.rejects(wrongModel({ ...req, prompts: prompts.slice(0, 1) }), (e: Error) => e instanceof EngineError && e.status === 404 && e.message.includes(b.url) && /The model `nope` does not exist/.test(e.message));
+    // more tokens than the context leaves: capped to the room max_model_len (/v1/models) leaves, as locally
     const tooLong = makeRemoteSampler({ urls: [`${b.url}/v1`], model: 'tiny', retries: 3 });
-    await assert.rejects(tooLong({ ...req, prompts: prompts.slice(0, 1), maxNewTokens: 200 }), /HTTP 400: .*maximum context length/);
+    const room = policy.maxSeqLen - prompts[0].ids.length;
+    const capped = await tooLong({ ...req, prompts: prompts.slice(0, 1), maxNewTokens: 200 });
+    assert.ok(capped[0].every((c) => c.ids.length <= room && (c.ids.length === room || c.finishReason === 'stop')));
     const nobody = makeRemoteSampler({ urls: ['http://127.0.0.1:9/v1'], model: 'tiny', retries: 1, backoffMs: 10 });
     await assert.rejects(nobody({ ...req, prompts: prompts.slice(0, 1) }), /^Error|http:\/\/127\.0\.0\.1:9\/v1: .*connection failed.*gave up after 2 attempts/);
   });

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readExperiment, renderTables, summarise, variantConfig } from '../src/train/experiment.js';
-import { readTrainConfig } from '../src/train/config.js';
+import { readTrainConfig } from '../src/train/config-file.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const v3 = path.join(root, 'data/configs/experiment-v3.json');

@@ -163,6 +163,17 @@ async function figureDrawn(i: number): Promise<void> {
 test('live notebook: figures survive re-run and reload, interrupt stops training, errors name cell lines', { skip, timeout: 600_000 }, async () => {
   await openNotebook();
 
+  // TypeScript highlighting from the kernel's codemirror_mode: CodeMirror 5 resolves it to its javascript mode with
+  // typescript on (a mode it could not resolve would be plain text, "null")
+  // the Notebook applies the mode after kernel_info and a require.js load of the mode: wait for it
+  await page.waitForFunction(() => (globalThis as unknown as { Jupyter: { notebook: { get_cell(i: number): { code_mirror: { getMode(): { name: string } } } } } }).Jupyter.notebook.get_cell(0).code_mirror.getMode().name !== 'null', undefined, { timeout: 30_000 }).catch(() => undefined);
+  const mode = await page.evaluate(() => {
+    const cm = (globalThis as unknown as { Jupyter: { notebook: { get_cell(i: number): { code_mirror: { getMode(): { name: string }; getOption(o: string): unknown } } } } }).Jupyter.notebook.get_cell(0).code_mirror;
+    return { name: cm.getMode().name, option: cm.getOption('mode') };
+  });
+  assert.equal(mode.name, 'javascript', JSON.stringify(mode));
+  assert.deepEqual(mode.option, { name: 'application/typescript', mime: 'application/typescript' });
+
   // figures: drawn, drawn again after re-running the cell, and after saving and reloading the page
   execute(0);
   await figureDrawn(0);
@@ -198,7 +209,7 @@ test('live notebook: figures survive re-run and reload, interrupt stops training
   // errors: the traceback names the cell's lines, not evalmachine or the kernel's own files
   execute(3);
   const err = await waitForText(3, /boom 7/);
-  assert.match(err, /at inner \(cell \[\d+\], line 2\)/);
-  assert.match(err, /at cell \[\d+\], line 4/);
+  assert.match(err, /Cell In\[\d+\], line 2, in inner/);
+  assert.match(err, /Cell In\[\d+\], line 4/);
   assert.doesNotMatch(err, /evalmachine|tslab|kernels\/igrpo-ts/);
 });

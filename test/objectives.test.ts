@@ -131,7 +131,7 @@ test('no tensor leaks from policyLoss', () => {
   const x = tf.randomNormal([2, 3]) as tf.Tensor2D;
   const mask = tf.ones([2, 3]) as tf.Tensor2D;
   const adv = tf.tensor1d([1, -1]);
-  const run = () => { const p = policyLoss({ logp: x, oldLogp: x, refLogp: x, advantages: adv, mask }, cfg, { sequences: 2, tokens: 6, microBatches: 1, maxCompletionLength: 3 }); tf.dispose([p.loss, p.klSum, p.clippedLow, p.clippedHigh]); };
+  const run = () => { const p = policyLoss({ logp: x, oldLogp: x, refLogp: x, advantages: adv, mask }, cfg, { sequences: 2, tokens: 6, microBatches: 1, maxCompletionLength: 3 }); tf.dispose([p.loss, p.policyLoss, p.klSum, p.clippedLow, p.clippedHigh, p.entropySum, p.entropyCount, ...Object.values(p.metrics)]); };
   run();
   const before = tf.memory().numTensors;
   for (let i = 0; i < 5; i++) run();

@@ -8,7 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { listCheckpoints } from '../src/train/checkpoint.js';
-import { readMetrics, type MetricsRecord } from '../src/train/records.js';
+import { type MetricsRecord } from '../src/train/records.js';
+import { readMetrics } from '../src/train/records-file.js';
 import { Trainer, TrainingStoppedError } from '../src/train/trainer.js';
 import { lengthScore, tinyConfig, tinyPolicy } from '../src/train/tiny.js';
 

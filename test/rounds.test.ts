@@ -12,7 +12,7 @@ import { igrpoRollout, IgrpoOptions, roundBudget, type RolloutDeps } from '../sr
 import type { Completion, SampleRequest } from '../src/rl/rollout.js';
 import { mixSeed } from '../src/util/rng.js';
 import { parseTrainConfig } from '../src/train/config.js';
-import { readMetrics, readRollouts } from '../src/train/records.js';
+import { readMetrics, readRollouts } from '../src/train/records-file.js';
 import { Trainer } from '../src/train/trainer.js';
 import { lengthScore, tinyConfig, tinyPolicy } from '../src/train/tiny.js';
 
@@ -198,4 +198,30 @@ test('viewer and transitions with 3 rounds: the middle round shown under q⁽²�
   // d̂⁽²⁾ is wrong: the refinements are wrong→right 1 of 2, and nothing is counted from the right d̂⁽¹⁾
   const t = transitions(rs);
   assert.deepEqual(t.counts, [[1, 1], [0, 0]]);
+});
+
+test('refinement diagnostics from the rollouts of a 3-round run compare the refinements with d̂⁽²⁾ (logged marks agree)', async () => {
+  const { diagnosticsFromRollouts } = await import('../src/analysis/diagnostics.js');
+  const out = tmp();
+  const t = await Trainer.create(cfg3({ steps: 2 }), { policy: tinyPolicy(4), score: lengthScore, out });
+  const states = [await t.step(), await t.step()];
+  t.dispose();
+  const recs = readRollouts(path.join(out, 'rollouts.jsonl'));
+  const rows = diagnosticsFromRollouts(recs);
+  assert.equal(rows.length, 2);
+  rows.forEach((row, step) => {
+    assert.equal(row.refinements, 2 * 2);
+    // the logged metrics (computed from the trainer's own rounds) and the rows from the logs agree
+    const m = states[step].metrics!;
+    assert.equal(row.fixRate, m.wrongToRight);
+    assert.equal(row.breakRate, m.rightToWrong);
+    assert.equal(row.copyRate, m.copyRate);
+    assert.equal(row.overlapWithDraft, m.overlapWithDraft);
+    assert.deepEqual(m.zeroVariance!.intermediate!.groups, 2);
+  });
+  // the overlap is with round 2's d̂, not the draft's: recompute it by hand for one refinement
+  const { textSimilarity } = await import('../src/rl/overlap.js');
+  const ref = recs.find((r) => r.stage === 'refinement')!;
+  const d2 = recs.find((r) => r.step === ref.step && r.group === ref.group && r.round === 2 && r.chosen)!;
+  assert.equal(ref.overlapWithDraft, textSimilarity(d2.text, ref.text));
 });

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend/select.js';
 import { listCheckpoints } from '../src/train/checkpoint.js';
-import { readMetrics } from '../src/train/records.js';
+import { readMetrics } from '../src/train/records-file.js';
 import { RunFolderError } from '../src/train/run-lock.js';
 import { Trainer } from '../src/train/trainer.js';
 import { lengthScore, tinyConfig, tinyPolicy } from '../src/train/tiny.js';

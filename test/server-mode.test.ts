@@ -11,7 +11,8 @@ import * as tf from '@tensorflow/tfjs';
 import { parseHFConfig } from '../src/model/hf-config.js';
 import { loadPretrained } from '../src/model/hf.js';
 import { LlamaModel } from '../src/model/llama.js';
-import { readJsonl, MetricsRecord } from '../src/train/records.js';
+import { MetricsRecord } from '../src/train/records.js';
+import { readJsonl } from '../src/train/records-file.js';
 import { syntheticTokenizer } from '../src/train/task.js';
 import { lengthScore, tinyConfig } from '../src/train/tiny.js';
 import { Trainer } from '../src/train/trainer.js';
@@ -71,13 +72,14 @@ test('server-mode iGRPO on igrpo serve: adapter versions reloaded each step, an 
     const numTensors = tf.memory().numTensors;
 
     await t.step(); // step 0 under igrpo-policy-step-0
-    assert.equal(t.engine!.current, 'igrpo-policy-step-0');
+    assert.equal(t.engine!.current, t.engine!.nameOf(0));
+    assert.match(t.engine!.current!, /^igrpo-policy-[0-9a-f]{8}-step-0$/);
 
     // step 1, stage by stage: the engine restarts between the drafts and the refinements, forgetting
     // step-1's adapter; the refinement request gets 404, the adapter is loaded again and the request re-sent
     const s = t.begin();
     await t.sampleDrafts(s);
-    assert.equal(t.engine!.current, 'igrpo-policy-step-1');
+    assert.equal(t.engine!.current, t.engine!.nameOf(1));
     assert.deepEqual(fs.readdirSync(adapters).filter((d) => d.startsWith('step-')), ['step-1'], 'the previous version is unloaded and its folder removed');
     await stopProcess(served.proc, 'SIGKILL');
     served = await startServe(serveArgs, port, {}, modelDir);
@@ -130,9 +132,10 @@ test('run config hash: local runs hash as before server mode; engine hosts, key 
   const { configHash } = await import('../src/train/run-folder.js');
   const crypto = await import('node:crypto');
   const c = config();
-  // a config from before rollout (and optimizer.gradientCheckpointing) existed, keys in their order
+  // a config from before rollout (and optimizer.gradientCheckpointing, eval.refinementProbe) existed, keys in their order
   const { gradientCheckpointing: __, ...optimizer } = c.optimizer;
-  const { rollout: _, ...before } = { ...c, optimizer };
+  const { refinementProbe: ___, ...evalBlock } = c.eval;
+  const { rollout: _, ...before } = { ...c, optimizer, eval: evalBlock };
   // (the backend is left out too since runs record the resolved one: see test/run-folder.test.ts)
   assert.equal(configHash(c), crypto.createHash('sha256').update(JSON.stringify({ ...before, steps: 0, backend: '' })).digest('hex').slice(0, 16));
   const a = config({ rollout: { engine: { urls: ['http://a:8000/v1'], model: 'm' } } });

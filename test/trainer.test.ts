@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, parseTrainConfig } from '../src/train/config.js';
-import { readEvals, readMetrics, readRollouts } from '../src/train/records.js';
+import { readEvals, readMetrics, readRollouts } from '../src/train/records-file.js';
 import { learningRate } from '../src/train/schedule.js';
 import { Trainer } from '../src/train/trainer.js';
 import { lengthScore, tinyConfig, tinyPolicy } from '../src/train/tiny.js';

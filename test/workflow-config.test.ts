@@ -15,7 +15,7 @@ import { taskProblems } from '../src/train/data-source.js';
 import { fillTemplate, makePromptOf, PromptConfig, questionTextOf } from '../src/train/prompt.js';
 import { Trainer } from '../src/train/trainer.js';
 import { tinyConfig, tinyPolicy } from '../src/train/tiny.js';
-import { readRollouts } from '../src/train/records.js';
+import { readRollouts } from '../src/train/records-file.js';
 import { buildRewards, registerReward } from '../src/verify/registry.js';
 import { scoreCompletion } from '../src/verify/rewards.js';
 

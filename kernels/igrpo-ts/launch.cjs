@@ -9,6 +9,9 @@
 // Plain CommonJS so that it runs under bare `node` with no loader. Usage (written into kernel.json by
 // scripts/install-kernel.ts): node [--max-old-space-size=N] launch.cjs {connection_file}
 'use strict';
+// First of all, before the seconds spent loading TypeScript and tslab: Kernel → Interrupt during start-up must not
+// kill the kernel (Node's default SIGINT action). See interrupt.cjs.
+if (require.main === module) require('./interrupt.cjs').installInterrupts();
 const fs = require('node:fs');
 const path = require('node:path');
 

@@ -1,4 +1,4 @@
-// Error stacks that point at what you wrote: cell lines ("cell [3], line 2") and src/*.ts lines, without the
+// Error stacks that point at what you wrote: cell lines ("Cell In[3], line 2", as IPython writes them) and src/*.ts lines, without the
 // kernel's own frames.
 //
 // Why: tslab runs each cell as `vm` code ("evalmachine.<anonymous>") compiled in two passes (TypeScript → ES module
@@ -53,7 +53,7 @@ function register(file, code, opts = {}) {
   if (!maps && opts.wrapped) {
     for (const [text, m] of byOutput) if (code.includes(text)) maps = m;
   }
-  if (maps) byFile.set(file, { ...maps, label: opts.label, prefixColumns: opts.prefixColumns ?? 0, lineOffset: opts.lineOffset ?? 0 });
+  if (maps) byFile.set(file, { ...maps, label: opts.label, cell: opts.cell, prefixColumns: opts.prefixColumns ?? 0, lineOffset: opts.lineOffset ?? 0 });
   return !!maps;
 }
 
@@ -66,7 +66,7 @@ function mapPosition(file, line, column) {
   if (!mid || mid.originalLine === undefined) return null;
   const src = f.inner.findEntry(mid.originalLine, mid.originalColumn);
   if (!src || src.originalLine === undefined) return null;
-  return { source: src.originalSource, line: src.originalLine + 1 - f.lineOffset, column: src.originalColumn + 1, label: f.label };
+  return { source: src.originalSource, line: src.originalLine + 1 - f.lineOffset, column: src.originalColumn + 1, label: f.label, cell: f.cell };
 }
 
 /** Frames of the kernel itself, tslab, the vm wrapper and Node's internals: not what the user wrote. */
@@ -81,13 +81,25 @@ function isKernelFrame(location, kernelDir, tslabDir) {
   );
 }
 
+/**
+ * A frame in a cell, in IPython 8's form ("Cell In[3], line 2, in inner" and the line itself, with IPython's colours):
+ * VS Code turns exactly this form into a link to the cell's line (vscode-jupyter src/notebooks/outputs/
+ * tracebackFormatter.ts matches /Cell.*?\[.*32mIn\s*\[(\d+)\]\,\s+line\s+.../ and links the "----> 2" number);
+ * JupyterLab and the classic Notebook render the colours.
+ */
+function cellFrame(count, line, fn, source) {
+  const text = source === undefined ? undefined : source.split('\n')[line - 1];
+  const head = `Cell \u001b[0;32mIn[${count}], line ${line}\u001b[0m${fn ? `, in \u001b[0;36m${fn}\u001b[0m` : ''}`;
+  return `${head}\n\u001b[0;32m----> ${line}\u001b[0m ${text === undefined ? '' : text}\n`;
+}
+
 const FRAME = /^(\s*at )(?:(.*?) \()?((?:[^()\s]|\s(?!\())+?):(\d+):(\d+)\)?$/;
 
 /**
  * The stack of `err` with cell and src/ frames mapped to what was written and the kernel's own frames dropped:
  * lines for a Jupyter traceback. `root` makes src/ paths relative.
  */
-function mapStack(err, { root, kernelDir, tslabDir }) {
+function mapStack(err, { root, kernelDir, tslabDir, cellSource }) {
   const stack = typeof err?.stack === 'string' ? err.stack : String(err);
   const lines = stack.split('\n');
   const out = [];
@@ -99,6 +111,10 @@ function mapStack(err, { root, kernelDir, tslabDir }) {
     }
     const [, at, fn, location, l, c] = m;
     const mapped = mapPosition(location, Number(l), Number(c));
+    if (mapped && mapped.cell !== undefined) {
+      out.push(cellFrame(mapped.cell, mapped.line, fn && fn !== 'eval' ? fn : '', cellSource?.(mapped.cell)));
+      continue;
+    }
     if (mapped) {
       const where = mapped.label ? `${mapped.label}, line ${mapped.line}` : `${path.relative(root, mapped.source.replace(/^file:\/\//, ''))}:${mapped.line}:${mapped.column}`;
       out.push(`${at}${fn && fn !== 'eval' ? `${fn} (${where})` : where}`);
@@ -115,4 +131,4 @@ function mapStack(err, { root, kernelDir, tslabDir }) {
   return out;
 }
 
-module.exports = { wrapTranspile, register, mapPosition, mapStack, takeInlineMap };
+module.exports = { wrapTranspile, register, mapPosition, mapStack, takeInlineMap, cellFrame };

@@ -10,7 +10,9 @@
 // require.js where the page has it, as the classic Notebook does: an AMD build of plotly.js registers there instead
 // of setting window.Plotly; plotly.js 4's bundle is not AMD and sets window.Plotly either way), so a figure draws again after re-running its cell,
 // saving and reopening the notebook, or reloading the page — the notebook file holds only the figure's JSON.
-// Where that URL does not answer (an HTML export opened from disk) it tries cdn.plot.ly.
+// Where that URL does not answer it tries the installer's unversioned copy (an upgrade replaced the versioned file),
+// then cdn.plot.ly (an HTML export opened from disk). Where the script may not run at all (an untrusted notebook)
+// the figure's div shows a static SVG picture (static-svg.ts) that the script replaces.
 // IGRPO_PLOTLY_HTML picks the fallback:
 //   server (default) | cdn (only cdn.plot.ly) | inline (plotly.js embedded once per kernel session, ≈4.8 MB, for
 //   a self-contained HTML export; figures blank after a page reload or in a reopened notebook) | none (no HTML).
@@ -21,6 +23,10 @@ import * as path from 'node:path';
 import { packageRoot } from '../paths.js';
 import type { PlotlyFigure } from './figures.js';
 import { flatten } from './flat.js';
+import { escapeHtml } from './html.js';
+
+export { escapeHtml } from './html.js';
+import { figureSvg } from './static-svg.js';
 
 export type MimeBundle = Record<string, unknown>;
 type Writer = (msg: { data: MimeBundle; metadata: Record<string, unknown>; transient: { display_id?: string } }, update: boolean) => void;
@@ -68,9 +74,6 @@ export function displayBundle(bundle: MimeBundle): boolean {
   return true;
 }
 
-export function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
 
 /** JSON that is safe inside a <script> element. */
 function scriptJson(v: unknown): string {
@@ -87,6 +90,9 @@ function plotlyHtmlMode(): PlotlyHtmlMode {
 
 /** The kernel spec the installer writes (scripts/install-kernel.ts); its folder is served by Jupyter. */
 export const KERNEL_SPEC_NAME = 'igrpo-ts';
+
+/** The installer's unversioned copy of plotly.js in the kernel spec folder. */
+export const PLOTLY_STABLE_ASSET = 'plotly.min.js';
 
 /** plotly.js's file name in the kernel spec folder, versioned so that a browser never uses a stale cached copy. */
 export function plotlyAssetName(): string {
@@ -116,7 +122,9 @@ export function plotlyLoaderHtml(mode: PlotlyHtmlMode = plotlyHtmlMode()): strin
 export function plotlySources(mode: PlotlyHtmlMode = plotlyHtmlMode()): string[] {
   const cdn = `https://cdn.plot.ly/plotly-${plotlyVersion()}.min.js`;
   if (mode === 'cdn') return [cdn];
-  if (mode === 'server') return [`{base}kernelspecs/${KERNEL_SPEC_NAME}/${plotlyAssetName()}`, cdn];
+  // The versioned file first (never a stale cached copy), then the installer's unversioned copy of whatever plotly.js
+  // is installed now: a figure saved today still draws after an upgrade replaced the versioned file.
+  if (mode === 'server') return [`{base}kernelspecs/${KERNEL_SPEC_NAME}/${plotlyAssetName()}`, `{base}kernelspecs/${KERNEL_SPEC_NAME}/${PLOTLY_STABLE_ASSET}`, cdn];
   return []; // inline: the loader output defines window.Plotly
 }
 
@@ -139,14 +147,18 @@ const LOADER_JS =
  */
 export function figureHtml(fig: PlotlyFigure, id = `igrpo-fig-${randomBytes(6).toString('hex')}`, sources: string[] = plotlySources()): string {
   const height = typeof fig.layout.height === 'number' ? fig.layout.height : 420;
+  // The static picture (static-svg.ts) inside the figure's div: what an untrusted notebook shows, where the script
+  // below is dropped (JupyterLab's sanitizer keeps <img> with a data: src, packages/apputils/src/sanitizer.ts). The
+  // script removes it when plotly.js draws.
+  const img = `<img class="igrpo-static" alt="${escapeHtml(fig.layout.title?.text ?? 'figure')}" width="700" height="${height}" style="max-width:100%;height:auto" src="data:image/svg+xml;base64,${Buffer.from(figureSvg(fig)).toString('base64')}">`;
   return (
-    `<div id="${id}" class="igrpo-figure" style="width:100%;height:${height}px"></div>\n` +
+    `<div id="${id}" class="igrpo-figure" style="width:100%;min-height:${height}px">${img}</div>\n` +
     `<script type="text/javascript">(function(){var fig=${scriptJson(fig)};var id=${JSON.stringify(id)};${LOADER_JS}` +
-    `function draw(P){var el=document.getElementById(id);if(el)P.react(el,fig.data,fig.layout,{responsive:true});}` +
+    `function draw(P){var el=document.getElementById(id);if(!el)return;var s=el.querySelector(".igrpo-static");if(s)s.parentNode.removeChild(s);el.style.height="${height}px";P.react(el,fig.data,fig.layout,{responsive:true});}` +
     `if(window.Plotly){draw(window.Plotly);return;}` +
     // inline mode: the loader output defines window.Plotly a moment later
     `var urls=${scriptJson(sources)};if(urls.length===0){var tries=0;(function wait(){if(window.Plotly)draw(window.Plotly);else if(tries++<400)setTimeout(wait,50);})();return;}` +
-    `igrpoPlotly(urls).then(draw,function(e){var el=document.getElementById(id);if(el)el.textContent="(figure not drawn: "+e.message+")";});})();</script>`
+    `igrpoPlotly(urls).then(draw,function(e){var el=document.getElementById(id);if(el){var n=document.createElement("div");n.style.color="#999";n.textContent="(static preview: "+e.message+")";el.appendChild(n);}});})();</script>`
   );
 }
 

@@ -2,7 +2,7 @@
 // a notebook (display.ts), exported to PNG/SVG (export.ts) or saved as JSON for plotly in any language.
 import type { EvalRecord, MetricsRecord, RolloutRecord } from '../train/records.js';
 import { displayLabel, groupOf } from './labels.js';
-import { bandsOf, evalPoints, finalBySeed, seedBands, transitions, type Band } from './stats.js';
+import { bandsOf, evalPoints, finalBySeed, seedBands, transitions, type Band, type StepRecord } from './stats.js';
 
 export interface Trace {
   type: string;
@@ -58,17 +58,25 @@ export function ciNote(bands: readonly Band[]): string {
   return `95% CI over seeds; no band for ${single.map((b) => nameOf(b.algo)).join(', ')} (1 seed)`;
 }
 
+/** A group's name in legends and on axes ("iGRPO igrpo.template=paper"), and the layout every figure here shares. */
+export { nameOf as groupName, layout as figureLayout };
+
 function rgba(hex: string, alpha: number): string {
   const n = parseInt(hex.slice(1), 16);
   return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
 }
+
+// Python plotly's "plotly_white" look, spelled out: plotly.js has no named templates (a string `template` is ignored
+// and the figure came out grey), but it takes a template object, which any plotly.js ≥ 1.39 (and VS Code's 3.x) applies.
+const WHITE_AXIS = { gridcolor: '#EBF0F8', linecolor: '#EBF0F8', zerolinecolor: '#EBF0F8', zerolinewidth: 2, automargin: true };
+export const PLOTLY_WHITE = { layout: { paper_bgcolor: 'white', plot_bgcolor: 'white', xaxis: WHITE_AXIS, yaxis: WHITE_AXIS } };
 
 function layout(title: string, x: string, y: string, extra: Record<string, unknown> = {}): Layout {
   return {
     title: { text: title },
     xaxis: { title: { text: x } },
     yaxis: { title: { text: y } },
-    template: 'plotly_white',
+    template: PLOTLY_WHITE,
     font: { family: 'Liberation Sans, Arial, sans-serif', size: 13 },
     margin: { l: 60, r: 20, t: 50, b: 50 },
     legend: { orientation: 'h', y: -0.2 },
@@ -132,7 +140,7 @@ export interface MetricCurveOptions extends CurveOptions {
  * Any logged metric (or a path like "eval.passAt1") over steps, one line per group (run label, else algorithm)
  * with its seed band. The title gets what the band is appended: "(95% CI over seeds)", or which groups have none.
  */
-export function metricCurve(metrics: (MetricsRecord & Labeled)[], key: string, title: string, yTitle = key, opts: MetricCurveOptions = {}): PlotlyFigure {
+export function metricCurve(metrics: readonly StepRecord[], key: string, title: string, yTitle = key, opts: MetricCurveOptions = {}): PlotlyFigure {
   const bands = seedBands(metrics, key, opts.smooth);
   if (bands.length === 0) throw new Error(`no metrics records carry '${key}'`);
   const bounds: [number, number] | undefined = UNIT_INTERVAL.test(key) ? [0, 1] : undefined;
@@ -141,14 +149,14 @@ export function metricCurve(metrics: (MetricsRecord & Labeled)[], key: string, t
   return { data, layout: layout(`${title} (${ciNote(bands)}${smoothNote(opts)})`, 'step', yTitle) };
 }
 
-export const rewardCurve = (m: (MetricsRecord & Labeled)[], o: CurveOptions = {}) => metricCurve(m, 'reward', 'Mean reward', 'reward', o);
+export const rewardCurve = (m: readonly StepRecord[], o: CurveOptions = {}) => metricCurve(m, 'reward', 'Mean reward', 'reward', o);
 
 /**
  * Training accuracy. GRPO's is measured on completions of q, iGRPO's on its refinements, sampled under
  * q′ = template(q, d̂) with the best draft in the prompt — an easier condition, so the two are not the same
  * quantity: the legend and title say which is which. Held-out pass@1 (evalCurve/heldOutCurve) compares like with like.
  */
-export function accuracyCurve(m: (MetricsRecord & Labeled)[], o: CurveOptions = {}): PlotlyFigure {
+export function accuracyCurve(m: readonly StepRecord[], o: CurveOptions = {}): PlotlyFigure {
   const groups = new Set(m.map(groupOf));
   const mixed = [...groups].some((g) => algoOf(g) === 'igrpo') && [...groups].some((g) => algoOf(g) !== 'igrpo');
   const name = (g: string) => (algoOf(g) === 'igrpo' ? `${nameOf(g)} (refinements, under q′)` : `${nameOf(g)} (under q)`);
@@ -252,18 +260,23 @@ export function lengthHistogram(rollouts: (RolloutRecord & Labeled)[]): PlotlyFi
   return { data, layout: layout('Completion lengths by stage (count of completions)', 'completion tokens', panelName(...panels[0]), extra) };
 }
 
-/** Length against reward per stage: do longer completions earn more? */
+/** Length against reward per stage (and per run group when there are several): do longer completions earn more? */
 export function lengthVsReward(rollouts: (RolloutRecord & Labeled)[]): PlotlyFigure {
-  const stages = [...new Set(rollouts.map((r) => r.stage))].sort();
-  const data: Trace[] = stages.map((s, i) => {
-    const rs = rollouts.filter((r) => r.stage === s);
+  const ORDER = ['grpo', 'draft', 'refinement'];
+  const series = [...new Set(rollouts.map((r) => `${groupOf(r)}\u0000${r.stage}`))]
+    .map((k) => k.split('\u0000') as [string, string])
+    .sort(([ga, sa], [gb, sb]) => ga.localeCompare(gb) || ORDER.indexOf(sa) - ORDER.indexOf(sb) || sa.localeCompare(sb));
+  const several = new Set(series.map(([g]) => g)).size > 1;
+  const name = (g: string, s: string) => (s === 'grpo' ? nameOf(several ? g : s) : several ? `${nameOf(g)} ${LABELS[s] ?? s}s` : (LABELS[s] ?? s));
+  const data: Trace[] = series.map(([g, s], i) => {
+    const rs = rollouts.filter((r) => groupOf(r) === g && r.stage === s);
     return {
       type: 'scatter',
       mode: 'markers',
-      name: LABELS[s] ?? s,
+      name: name(g, s),
       x: rs.map((r) => r.tokens),
       y: rs.map((r) => r.reward),
-      marker: { color: colorOf(s, i), size: 5, opacity: 0.5 },
+      marker: { color: several && s === 'grpo' ? colorOf(g, i) : colorOf(s, i), size: 5, opacity: 0.5 },
     };
   });
   return { data, layout: layout('Length vs reward', 'completion tokens', 'reward') };

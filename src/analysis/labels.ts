@@ -17,7 +17,7 @@ export const groupOf = (r: Groupable): string => r.label ?? r.algo;
  * Options that do not define a variant: the seed (grouped over), where and how it ran, bookkeeping. A run that
  * differs from another only in these belongs to the same group.
  */
-const NOT_A_VARIANT = /^(algo|seed|backend|out|checkpoint\.|logRollouts$|eval\.every$|eval\.atStart$)/;
+const NOT_A_VARIANT = /^(algo|seed|backend|out|checkpoint\.|logRollouts$|eval\.every$|eval\.atStart$|eval\.refinementProbe$)/;
 
 function flatConfig(config: Record<string, unknown>): Record<string, FlatValue> {
   return flatten(config);

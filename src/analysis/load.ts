@@ -1,56 +1,23 @@
-// Rollout and metrics logs (JSONL or Parquet, ours or TRL's) → validated records.
+// Rollout and metrics logs (JSONL or Parquet, ours, TRL's or verl's) → validated records.
 // Every record is checked against the trainer's schemas (src/train/records.ts); a bad one is named by file,
-// line (JSONL) or row (Parquet), and field.
-import type { z } from 'zod';
-import { MetricsRecord, RolloutRecord } from '../train/records.js';
-import { isParquet, readRows, type RawRow } from './rows.js';
-import { looksLikeTrl, mapTrlRows } from './trl.js';
+// line (JSONL) or row (Parquet), and field. The parsing itself is ./log-text.ts (contents, not paths).
+import type { MetricsRecord, RolloutRecord } from '../train/records.js';
+import { isParquet, metricsFromRows, rolloutsFromRows, type LoadOptions } from './log-text.js';
+import * as fs from 'node:fs';
+import { readRows } from './rows.js';
+import { readVerlDumpRows } from './verl-file.js';
 
 export type { MetricsRecord, RolloutRecord };
+export type { LoadOptions, LogFormat } from './log-text.js';
 
-export type LogFormat = 'auto' | 'igrpo' | 'trl';
-
-export interface LoadOptions {
-  /** 'auto' (default) recognises TRL completion tables by their prompt/completion columns. */
-  format?: LogFormat;
-  /** Seed recorded for TRL rows that carry none. */
-  seed?: number;
-}
-
-function validate<T>(rows: RawRow[], schema: z.ZodType<T>): T[] {
-  return rows.map(({ where, value }) => {
-    const parsed = schema.safeParse(value);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new Error(`${where}: field '${issue.path.join('.') || '(record)'}': ${issue.message}`);
-    }
-    return parsed.data;
-  });
-}
-
-/**
- * Parquet is columnar: a field a record lacks is stored as null. Drop those nulls (except where null is a value
- * of its own, e.g. a draft's advantage) so optional fields read back as absent.
- */
-function absentNulls(rows: RawRow[], keep: string[]): RawRow[] {
-  return rows.map(({ where, value }) => ({
-    where,
-    value: Object.fromEntries(Object.entries(value).filter(([k, v]) => v !== null || keep.includes(k))),
-  }));
-}
-
+/** A log file, or a folder: verl's trainer.rollout_data_dir ({step}.jsonl dumps). */
 export async function loadRollouts(file: string, opts: LoadOptions = {}): Promise<RolloutRecord[]> {
-  let rows = await readRows(file);
-  if (isParquet(file)) rows = absentNulls(rows, ['advantage', 'answer']);
-  const format = opts.format ?? 'auto';
-  const trl = format === 'trl' || (format === 'auto' && rows.length > 0 && looksLikeTrl(rows[0].value));
-  if (trl) rows = mapTrlRows(rows, opts.seed);
-  return validate(rows, RolloutRecord);
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) return rolloutsFromRows(readVerlDumpRows(file), false, { ...opts, format: 'verl' });
+  return rolloutsFromRows(await readRows(file), isParquet(file), opts);
 }
 
 export async function loadMetrics(file: string): Promise<MetricsRecord[]> {
-  const rows = await readRows(file);
-  return validate(isParquet(file) ? absentNulls(rows, ['wrongToRight', 'rightToWrong']) : rows, MetricsRecord);
+  return metricsFromRows(await readRows(file), isParquet(file));
 }
 
 /** Several runs (e.g. one per seed and algorithm) as one list. */

@@ -26,6 +26,9 @@ export function rolloutsToParquet(records: RolloutRecord[]): ArrayBuffer {
       { name: 'chosen', data: records.map((r) => r.chosen ?? null), type: 'BOOLEAN' },
       { name: 'answer', data: records.map((r) => r.answer ?? null), type: 'STRING' },
       { name: 'gold', data: records.map((r) => r.gold ?? null), type: 'STRING' },
+      // null and absent mean the same here (not a refinement, or not counted): both read back as absent
+      { name: 'copy', data: records.map((r) => r.copy ?? null), type: 'BOOLEAN' },
+      { name: 'overlapWithDraft', data: records.map((r) => r.overlapWithDraft ?? null), type: 'DOUBLE' },
     ],
   });
 }

@@ -3,7 +3,8 @@
 // levels down, so a results folder with one subfolder per algorithm and seed reports as one comparison.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readEvals, type EvalRecord, type MetricsRecord, type RolloutRecord } from '../train/records.js';
+import type { EvalRecord, MetricsRecord, RolloutRecord } from '../train/records.js';
+import { readEvals } from '../train/records-file.js';
 import { withExporter, type ImageFormat } from './export.js';
 import {
   accuracyCurve,
@@ -18,6 +19,8 @@ import {
   transitionHeatmap,
   type PlotlyFigure,
 } from './figures.js';
+import { diagnosticsMarkdown, diagnosticsSummary, refinementDiagnosticsRows, zeroVarianceRows } from './diagnostics.js';
+import { refinementDiagnosticsFigure, refinementProbeCurve, zeroVarianceFigure } from './diagnostics-figures.js';
 import { commonOptions, groupOf, runLabels } from './labels.js';
 import { loadMetrics, loadRollouts } from './load.js';
 import { finalBySeed, meanCI, metricValue, stepTimeRatio, transitions } from './stats.js';
@@ -115,6 +118,12 @@ export function standardFigures(logs: RunLogs): Map<string, PlotlyFigure> {
   if (algos.has('igrpo') && has('refinementAccuracy')) figs.set('draft-vs-refinement', draftVsRefinementCurve(logs.metrics, curve));
   if (transitions(logs.rollouts).total > 0) figs.set('transitions', transitionHeatmap(logs.rollouts));
   if (logs.rollouts.length > 0) figs.set('lengths', lengthHistogram(logs.rollouts));
+  // fix, break and copy rates (from rollouts where logged, else the metrics' wrongToRight / rightToWrong)
+  const diag = refinementDiagnosticsRows(logs);
+  if (diag.length) figs.set('refinement-diagnostics', refinementDiagnosticsFigure(diag, curve));
+  const zv = zeroVarianceRows(logs);
+  if (zv.length) figs.set('zero-variance', zeroVarianceFigure(zv));
+  if (logs.evals?.some((e) => e.refinementProbe)) figs.set('refinement-probe', refinementProbeCurve(logs.evals));
   figs.set('comparison', has('eval.passAt1') ? comparisonFigure(logs.metrics, 'eval.passAt1', 'held-out pass@1') : comparisonFigure(logs.metrics, 'accuracy', 'training accuracy'));
   figs.set('stage-time', stageTimeFigure(logs.metrics));
   return figs;
@@ -180,6 +189,27 @@ export function summaryMarkdown(logs: RunLogs, figureFiles: string[], outDir: st
       '',
       `wrong→right ${fmt(t.wrongToRight)}, right→wrong ${fmt(t.rightToWrong)} over ${t.total} refinements.`,
     );
+  }
+  const diag = refinementDiagnosticsRows(logs);
+  const zv = zeroVarianceRows(logs);
+  if (diag.length || zv.length) {
+    lines.push('', '## Refinement diagnostics', '', diagnosticsMarkdown(diagnosticsSummary(diag, zv), 10));
+  }
+  const probes = [...new Set((logs.evals ?? []).filter((e) => e.refinementProbe).map(groupOf))].sort();
+  if (probes.length) {
+    lines.push('', '## Refinement probe (held-out)', '', '| method | updates | single-pass pass@1 | pass@1 under q′ (own best draft) | best draft d̂ correct | probe copy rate |', '|---|---|---|---|---|---|');
+    for (const g of probes) {
+      const es = logs.evals!.filter((e) => groupOf(e) === g && e.refinementProbe);
+      const last = Math.max(...es.map((e) => e.updates));
+      const at = es.filter((e) => e.updates === last);
+      const m = (f: (e: EvalRecord) => number | null) => {
+        const xs = at.map(f).filter((x): x is number => x !== null);
+        return xs.length ? meanCI(xs) : { n: 0, mean: NaN, half: 0 };
+      };
+      const p = (e: EvalRecord) => e.refinementProbe!;
+      lines.push(`| ${g} | ${last} | ${ciText(m((e) => e.passAt1))} | ${ciText(m((e) => p(e).passAt1))} | ${ciText(m((e) => p(e).bestDraftAccuracy))} | ${ciText(m((e) => p(e).copyRate))} |`);
+    }
+    lines.push('', 'At the last evaluation, mean over seeds (± 95% t half-width with ≥ 2 seeds). The probe samples N drafts as in training, conditions on the best one and scores the refinements as in training; the paper reports single-pass pass@1.');
   }
   if (figureFiles.length) {
     const pngs = figureFiles.filter((f) => f.endsWith('.png'));

@@ -13,8 +13,19 @@ export type NumericMetric = {
   [K in keyof MetricsRecord]-?: NonNullable<MetricsRecord[K]> extends number ? K : never;
 }[keyof MetricsRecord];
 
+/**
+ * What a per-step curve needs of a record: its run (algorithm, seed, label) and step. Metrics records fit, and so
+ * do rows derived from rollouts (src/analysis/diagnostics.ts), e.g. for runs made with verl or TRL.
+ */
+export interface StepRecord {
+  step: number;
+  seed: number;
+  algo: string;
+  label?: string;
+}
+
 /** A metric read from a record, or a path into it such as "eval.passAt1" or "wallMs.total". */
-export function metricValue(m: MetricsRecord, key: string): number | undefined {
+export function metricValue(m: object, key: string): number | undefined {
   let v: unknown = m;
   for (const part of key.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
@@ -32,7 +43,7 @@ export interface Band {
 }
 
 /** Each (algo, seed) series of the metric in step order, as a trailing mean over `window` steps (1 = raw). */
-export function smoothedSeries(metrics: (MetricsRecord & Labeled)[], key: string, window = 1): { algo: string; seed: number; step: number; value: number }[] {
+export function smoothedSeries(metrics: readonly StepRecord[], key: string, window = 1): { algo: string; seed: number; step: number; value: number }[] {
   const series = new Map<string, { algo: string; seed: number; step: number; value: number }[]>();
   for (const m of metrics) {
     const value = metricValue(m, key);
@@ -57,7 +68,7 @@ export function smoothedSeries(metrics: (MetricsRecord & Labeled)[], key: string
  * Per algorithm, the metric's mean over seeds at each step with a 95% t band (steps where no seed logged it are
  * skipped). `window` > 1 first smooths each seed's curve with a trailing mean over that many steps.
  */
-export function seedBands(metrics: (MetricsRecord & Labeled)[], key: string, window = 1): Band[] {
+export function seedBands(metrics: readonly StepRecord[], key: string, window = 1): Band[] {
   return bandsOf(smoothedSeries(metrics, key, window));
 }
 
@@ -97,8 +108,8 @@ export function bandsOf(points: Iterable<SeriesPoint>): Band[] {
 }
 
 /** The metric at each seed's last logged step, per algorithm, with its mean and 95% CI. */
-export function finalBySeed(metrics: (MetricsRecord & Labeled)[], key: string): Map<string, { seeds: number[]; values: number[]; ci: MeanCI }> {
-  const last = new Map<string, MetricsRecord & Labeled>();
+export function finalBySeed(metrics: readonly StepRecord[], key: string): Map<string, { seeds: number[]; values: number[]; ci: MeanCI }> {
+  const last = new Map<string, StepRecord>();
   for (const m of metrics) {
     if (metricValue(m, key) === undefined) continue;
     const k = `${groupOf(m)}\u0000${m.seed}`;

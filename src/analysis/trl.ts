@@ -7,7 +7,7 @@
 //   - reward = the `reward` column if present, else the sum of the reward-function columns,
 //   - correct = the first column whose name contains "accura" or "correct" is > 0, else reward > 0,
 //   - tokens = `completion_length` / `num_tokens` if present, else a whitespace word count (an approximation).
-import type { RawRow } from './rows.js';
+import type { RawRow } from './log-text.js';
 
 /** Columns that are not reward functions in a TRL completions table. */
 const NON_REWARD = new Set(['step', 'prompt', 'completion', 'advantage', 'reward', 'completion_length', 'num_tokens', 'seed']);

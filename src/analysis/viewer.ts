@@ -1,10 +1,13 @@
 // The rollout viewer: for one prompt at one step, the drafts with their rewards, the chosen draft d̂, the q' prompt
 // it produced, and the refinements side by side, each with a word diff against d̂ (GRPO logs: the group's completions).
 // With igrpo.rounds > 2 the middle rounds ('intermediate' records) come between, each under its q⁽ᵏ⁾ with its d̂⁽ᵏ⁾
-// marked and diffed against the previous round's d̂; the refinements are diffed against the last d̂.
+// marked and diffed against the previous round's d̂; the refinements are diffed against (and marked copies of) the last d̂.
+// Pure HTML/text (the browser page renders it too); showing it in the notebook is ./show-rollout.ts.
+import { sameAnswer } from '../rl/diagnostics.js';
+import { textSimilarity } from '../rl/overlap.js';
 import type { RolloutRecord } from '../train/records.js';
 import { changedFraction, wordDiff } from './diff.js';
-import { displayBundle, escapeHtml } from './display.js';
+import { escapeHtml } from './html.js';
 
 export interface RolloutSelector {
   step: number;
@@ -77,8 +80,26 @@ const CSS = `<style>
 .igrpo-viewer .card{flex:1 1 260px;border:1px solid #ddd;border-radius:6px;padding:6px;min-width:220px}
 .igrpo-viewer .chosen{border:2px solid #d62728}
 .igrpo-viewer .ok{color:#2ca02c}.igrpo-viewer .bad{color:#d62728}
+.igrpo-viewer .copied{border:2px dashed #e6a23c}
+.igrpo-viewer .copy{background:#fde9c8;color:#8a4b00;border-radius:3px;padding:0 4px}
 .igrpo-viewer ins{background:#d4f7d4;text-decoration:none}.igrpo-viewer del{background:#f7d4d4}
 </style>`;
+
+/**
+ * Does refinement r repeat d̂'s answer? Its logged `copy` mark when it has one, else judged here the way the trainer
+ * does (src/rl/diagnostics.ts): null where d̂ has no answer or q′ fell back to q (d̂ not shown).
+ */
+export function copyMark(r: RolloutRecord, chosen: RolloutRecord | undefined): boolean | null {
+  if (r.copy !== undefined) return r.copy;
+  if (!chosen || r.prompt === chosen.prompt || !chosen.answer?.trim()) return null;
+  return sameAnswer(chosen.answer, r.answer);
+}
+
+/** Refinement r's text similarity to d̂ (logged, else computed); null without a d̂ shown. */
+export function overlapMark(r: RolloutRecord, chosen: RolloutRecord | undefined): number | null {
+  if (r.overlapWithDraft !== undefined) return r.overlapWithDraft;
+  return !chosen || r.prompt === chosen.prompt ? null : textSimilarity(chosen.text, r.text);
+}
 
 function verdict(r: RolloutRecord): string {
   const mark = r.correct ? '<span class="ok">✓ correct</span>' : '<span class="bad">✗ wrong</span>';
@@ -89,8 +110,8 @@ function verdict(r: RolloutRecord): string {
   return `${mark} · reward <b>${r.reward.toFixed(3)}</b> (${escapeHtml(parts)})${adv}${ans} · ${r.tokens} tokens${cut}`;
 }
 
-function card(title: string, r: RolloutRecord, body: string, extraClass = ''): string {
-  return `<div class="card ${extraClass}"><b>${escapeHtml(title)}</b><br>${verdict(r)}<pre>${body}</pre></div>`;
+function card(title: string, r: RolloutRecord, body: string, extraClass = '', marksHtml = ''): string {
+  return `<div class="card ${extraClass}"><b>${escapeHtml(title)}</b>${marksHtml ? ` ${marksHtml}` : ''}<br>${verdict(r)}<pre>${body}</pre></div>`;
 }
 
 function diffHtml(before: string, after: string): string {
@@ -120,7 +141,11 @@ export function rolloutViewerHtml(p: PromptRollouts): string {
     const base = (p.conditioning ?? p.chosen)?.text ?? '';
     const cards = p.refinements.map((r) => {
       const parts = wordDiff(base, r.text);
-      return card(`refinement ${r.index} · ${(100 * changedFraction(parts)).toFixed(0)}% new vs d̂`, r, diffHtml(base, r.text));
+      const copy = copyMark(r, p.conditioning ?? p.chosen);
+      const overlap = overlapMark(r, p.conditioning ?? p.chosen);
+      const marks = (copy ? `<span class="copy">copy: d̂'s answer</span> ` : '') + (overlap === null ? '' : ` · text overlap with d̂ ${(100 * overlap).toFixed(0)}%`);
+      const title = `refinement ${r.index} · ${(100 * changedFraction(parts)).toFixed(0)}% new vs d̂`;
+      return card(title, r, diffHtml(base, r.text), copy ? 'copied' : '', marks);
     });
     sections.push(
       `<b>stage 2: ${p.refinements.length} refinements</b> (<ins>added</ins> / <del>removed</del> relative to d̂)<div class="cards">${cards.join('')}</div>`,
@@ -134,8 +159,9 @@ export function rolloutViewerHtml(p: PromptRollouts): string {
 }
 
 export function rolloutViewerText(p: PromptRollouts): string {
+  const copied = (r: RolloutRecord) => (r.stage === 'refinement' && copyMark(r, p.chosen) ? ' (copy of d̂)' : '');
   const line = (label: string, r: RolloutRecord) =>
-    `  ${label}: reward ${r.reward.toFixed(3)} ${r.correct ? 'correct' : 'wrong'}${r.chosen ? ' (chosen d̂)' : ''} | ${r.text.replace(/\s+/g, ' ').slice(0, 100)}`;
+    `  ${label}: reward ${r.reward.toFixed(3)} ${r.correct ? 'correct' : 'wrong'}${r.chosen ? ' (chosen d̂)' : ''}${copied(r)} | ${r.text.replace(/\s+/g, ' ').slice(0, 100)}`;
   return [
     `step ${p.step} prompt ${p.promptId}${p.gold !== undefined ? ` gold ${p.gold}` : ''}`,
     `q: ${p.question.replace(/\s+/g, ' ')}`,
@@ -145,10 +171,4 @@ export function rolloutViewerText(p: PromptRollouts): string {
     ...p.refinements.map((r) => line(`refinement ${r.index}`, r)),
     ...p.completions.map((c) => line(`completion ${c.index}`, c)),
   ].join('\n');
-}
-
-/** Shows the viewer for one prompt (HTML in the notebook, text elsewhere); selectPrompt gives the data. */
-export function showRollout(rollouts: RolloutRecord[], sel: RolloutSelector): void {
-  const p = selectPrompt(rollouts, sel);
-  if (!displayBundle({ 'text/html': rolloutViewerHtml(p), 'text/plain': rolloutViewerText(p) })) console.log(rolloutViewerText(p));
 }

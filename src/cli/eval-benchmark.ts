@@ -11,6 +11,7 @@ import { loadProblems } from '../data/loaders.js';
 import type { Problem } from '../data/schema.js';
 import { makeLocalSampler } from '../engine/local.js';
 import { makeRemoteSampler } from '../engine/remote.js';
+import { eosIdsOf } from '../sampling/generate.js';
 import type { PromptIn, SampleFn } from '../sampling/request.js';
 import { loadPolicy } from '../model/load.js';
 import type { Tokenizer } from '../tokenizer/types.js';
@@ -43,7 +44,11 @@ export const BENCHMARK_HELP = `usage: igrpo eval --benchmark FILE [--policy DIR 
   local policy:  --policy DIR (default: the shipped data/policy)   --backend B
   engine:        --engine-url URL (repeatable: several servers)  --model NAME  --api-key KEY (default $IGRPO_ENGINE_API_KEY)
                  --tokenizer FILE (the model's tokenizer.json: prompts go as token ids; without it, as text)
-                 --concurrency N (requests in flight per server, default 16)  --timeout-ms MS  --retries N
+                 --concurrency N (requests in flight per server, default 16)  --timeout-ms MS
+                 --engine vllm|sglang (request shape, default vllm)
+                 --retry-for-s S (keep retrying a failed request this long: default 300, a cold start)
+                 --retries N (at most N retries instead)
+                 max_tokens is capped per prompt to the room the engine's max_model_len leaves (/v1/models)
   --json                 print the summary as one JSON object
 
 Scored with the training verifier (accuracy reward, strict extraction: \\boxed{} or <answer>).`;
@@ -76,7 +81,7 @@ export async function runBenchmarkCommand(argv: string[]): Promise<number> {
         'max-new-tokens': { type: 'string' }, seed: { type: 'string' }, chunk: { type: 'string' }, 'prompt-template': { type: 'string' }, chat: { type: 'boolean' }, system: { type: 'string' },
         policy: { type: 'string' }, backend: { type: 'string' }, 'engine-url': { type: 'string', multiple: true }, model: { type: 'string' },
         'api-key': { type: 'string' }, tokenizer: { type: 'string' }, concurrency: { type: 'string' }, 'timeout-ms': { type: 'string' },
-        retries: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        retries: { type: 'string' }, 'retry-for-s': { type: 'string' }, engine: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     }));
     if (values.help) {
@@ -86,7 +91,8 @@ export async function runBenchmarkCommand(argv: string[]): Promise<number> {
     const urls = values['engine-url'] as string[] | undefined;
     if (urls && !values.model) throw new UsageError('--engine-url needs --model');
     if (urls && values.policy) throw new UsageError('--policy and --engine-url exclude each other');
-    if (!urls && (values.model || values.tokenizer)) throw new UsageError('--model and --tokenizer go with --engine-url');
+    if (!urls && (values.model || values.tokenizer || values.engine || values['retry-for-s'])) throw new UsageError('--model, --tokenizer, --engine and --retry-for-s go with --engine-url');
+    if (values.engine !== undefined && values.engine !== 'vllm' && values.engine !== 'sglang') throw new UsageError(`--engine expects vllm or sglang, got '${values.engine}'`);
     if (values.system !== undefined && !values.chat) throw new UsageError('--system goes with --chat');
     if (values.chat && urls && !values.tokenizer) throw new UsageError('--chat with --engine-url needs --tokenizer (the chat template is read from the tokenizer_config.json beside it)');
   } catch (e) {
@@ -127,7 +133,11 @@ export async function runBenchmarkCommand(argv: string[]): Promise<number> {
     sampleFn = makeRemoteSampler({
       urls, model: modelName, apiKey: (values['api-key'] as string | undefined) ?? (process.env.IGRPO_ENGINE_API_KEY || undefined),
       temperature, topP, topK, maxConcurrency: intFlag(values.concurrency as string | undefined, '--concurrency') ?? 16,
+      engine: (values.engine as 'vllm' | 'sglang' | undefined) ?? 'vllm',
+      // an eos at exactly max_tokens is a stop, as locally (remote.ts finishReasonOf)
+      ...(tokenizer ? { eosIds: [...eosIdsOf(tokenizer)] } : {}),
       ...(values['timeout-ms'] ? { timeoutMs: intFlag(values['timeout-ms'] as string, '--timeout-ms') } : {}),
+      ...(values['retry-for-s'] ? { retryForMs: Math.round(num(values['retry-for-s'], '--retry-for-s', 300) * 1000) } : {}),
       ...(values.retries ? { retries: intFlag(values.retries as string, '--retries') } : {}),
     });
   } else {

@@ -2,7 +2,8 @@
 import { parseArgs } from 'node:util';
 import { describeBackend, selectBackend } from '../backend/select.js';
 import { loadPolicy } from '../model/load.js';
-import { ConfigError, parseTrainConfig, readTrainConfig } from '../train/config.js';
+import { ConfigError, parseTrainConfig } from '../train/config.js';
+import { readTrainConfig } from '../train/config-file.js';
 import { loadProblems } from '../data/loaders.js';
 import type { Policy } from '../model/policy.js';
 import { resolveDataFile } from '../train/data-source.js';

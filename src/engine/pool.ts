@@ -2,6 +2,7 @@
 // requests in flight; ties to the one that has been sent least overall), waiting when all are full. A
 // retry avoids the server that just failed when another one has room.
 import OpenAI from 'openai';
+import { normalizingFetch } from './errors.js';
 
 export interface ServerStats {
   url: string;
@@ -26,8 +27,9 @@ export class EnginePool {
     if (urls.length === 0) throw new Error('EnginePool: no server URLs');
     this.servers = urls.map((url) => ({
       url,
-      // the client's own retries are off: ours pick another server and name the request on failure
-      client: new OpenAI({ baseURL: url, apiKey: opts.apiKey ?? 'EMPTY', maxRetries: 0, timeout: opts.timeoutMs }),
+      // the client's own retries are off: ours pick another server and name the request on failure;
+      // error bodies of every engine's shape are rewritten into the one the client reads (errors.ts)
+      client: new OpenAI({ baseURL: url, apiKey: opts.apiKey ?? 'EMPTY', maxRetries: 0, timeout: opts.timeoutMs, fetch: normalizingFetch }),
       stats: { url, inFlight: 0, peakInFlight: 0, requests: 0, failures: 0 },
     }));
   }

@@ -15,8 +15,11 @@ export const CompletionChoiceSchema = z.object({
   index: z.number().int().nonnegative(),
   text: z.string(),
   logprobs: CompletionLogprobsSchema.nullable().optional(),
-  finish_reason: z.enum(['stop', 'length', 'abort']).nullable(),
+  /** "abort": vLLM's and SGLang's aborted request; "content_filter": SGLang (its protocol.py's Literal). */
+  finish_reason: z.enum(['stop', 'length', 'abort', 'content_filter']).nullable(),
   stop_reason: z.union([z.string(), z.number(), z.null()]).optional(),
+  /** SGLang's stop_reason. */
+  matched_stop: z.union([z.string(), z.number(), z.null()]).optional(),
   /** The sampled ids (vLLM ≥ 0.10.2 and SGLang with return_token_ids: true). */
   token_ids: z.array(z.number().int().nonnegative()).nullable().optional(),
   prompt_token_ids: z.array(z.number().int().nonnegative()).nullable().optional(),
@@ -55,7 +58,7 @@ export const ChatResponseSchema = z.object({
       index: z.number().int().nonnegative(),
       message: z.object({ role: z.literal('assistant'), content: z.string().nullable() }),
       logprobs: z.object({ content: z.array(ChatLogprobSchema).nullable() }).nullable().optional(),
-      finish_reason: z.enum(['stop', 'length', 'abort']).nullable(),
+      finish_reason: z.enum(['stop', 'length', 'abort', 'content_filter']).nullable(),
     }),
   ),
   usage: UsageSchema.nullable().optional(),
@@ -67,7 +70,7 @@ export const ModelListSchema = z.object({
   data: z.array(z.object({ id: z.string(), object: z.literal('model'), created: z.number().int(), owned_by: z.string() }).passthrough()),
 });
 
-/** vLLM's error body: { error: { message, type, param, code } } (older servers: the object unwrapped). */
+/** vLLM's error body: { error: { message, type, param, code } } (SGLang and older vLLM: unwrapped; see errors.ts errorMessageOf). */
 export const ErrorResponseSchema = z.object({
   error: z.object({ message: z.string(), type: z.string(), param: z.string().nullable().optional(), code: z.number().int() }),
 });

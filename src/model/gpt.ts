@@ -12,7 +12,6 @@ import { Rng } from '../util/rng.js';
 import { type GPTConfig, type GPTConfigInput, parseGPTConfig } from './config.js';
 import { GPTKVCache, type LayerKV, asGPTCache } from './kvcache.js';
 import type { KVCache, Policy } from './policy.js';
-import { savePolicyFiles } from './checkpoint.js';
 import { headTokenLogProbs, type HeadLogProbOptions } from './logprobs.js';
 import type { NamedTensor } from './safetensors.js';
 
@@ -216,6 +215,8 @@ export class GPT implements Policy {
     for (const [name, v] of this.namedParameters()) {
       tensors.push([name, { data: (await v.data()) as Float32Array, shape: v.shape }]);
     }
+    // loaded here, not at the top: writing a folder is Node-only, and browser bundles of the model never save
+    const { savePolicyFiles } = await import('./checkpoint.js');
     await savePolicyFiles(dir, { config: this.config, tokenizer: this.tokenizer.toJSON(), tensors });
   }
 

@@ -13,8 +13,9 @@ import { formatIssues } from '../util/validate.js';
 import type { NamedTensor } from './safetensors.js';
 import { type TensorEntry, encodeSafetensorsAs, readSafetensorsHeader, readTensor } from './safetensors-file.js';
 
-export const LORA_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
-export type LoraTarget = (typeof LORA_TARGETS)[number];
+import { LORA_TARGETS, type LoraTarget } from './lora-targets.js';
+
+export { LORA_TARGETS, type LoraTarget };
 
 export const LoraConfigSchema = z
   .object({

@@ -3,7 +3,7 @@
 // then the raw little-endian tensor bytes, offsets relative to the end of the header.
 import { z } from 'zod';
 import { formatIssues } from '../util/validate.js';
-import { encodeSafetensorsAs, toFloat32 } from './safetensors-file.js';
+import { encodeSafetensorsAs, toFloat32 } from './safetensors-codec.js';
 
 export interface NamedTensor {
   data: Float32Array;
@@ -35,7 +35,7 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Map<string
   if (n > bytes.length - 8) fail(`header says ${n} bytes but the file has ${bytes.length - 8} after the length; truncated?`);
   let header: unknown;
   try {
-    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, n).toString('utf8'));
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
   } catch (e) {
     fail(`header is not JSON: ${(e as Error).message}`);
   }

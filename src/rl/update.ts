@@ -8,7 +8,7 @@ import type { Policy } from '../model/policy.js';
 import { buildSequenceBatch } from './batch.js';
 import { clipByGlobalNormAsync } from '../optim/clip.js';
 import { firstNonFiniteParameter } from '../optim/finite.js';
-import { policyLoss, stopGradient, type Normalizer, type ObjectiveConfig } from './loss.js';
+import { highEntropyMask, policyLoss, stopGradient, tokenEntropy, TOKEN_NORMALISED, type Normalizer, type ObjectiveConfig } from './loss.js';
 
 export interface TrainSequence {
   promptIds: readonly number[];
@@ -54,6 +54,31 @@ export interface UpdateOptions {
    * (needs sampleLogprobs on every sequence). Undefined = off.
    */
   tisCap?: number;
+  /**
+   * The entropy coefficient's state across steps (objective.useAdaptiveEntropy changes it every optimizer step):
+   * pass the same object each call, and checkpoint it (TRL's entropy_ctrl_state.json). Default: a fresh one
+   * from objective.entropyCoef.
+   */
+  entropyControl?: EntropyControl;
+}
+
+/** Skywork-OR1's adaptive entropy controller state (TRL: entropy_coef and _last_world_entropy). */
+export interface EntropyControl {
+  coef: number;
+  /** Mean token entropy of the last optimizer step; Infinity before the first (no bonus applied until measured). */
+  lastWorldEntropy: number;
+}
+
+export const initialEntropyControl = (cfg: ObjectiveConfig): EntropyControl => ({ coef: cfg.entropyCoef, lastWorldEntropy: Infinity });
+
+/** Token entropies of the policy at the sampling temperature, [B, T − 1] like tokenLogProbs (differentiable). */
+export function policyEntropies(policy: Policy, ids: tf.Tensor2D, temperature: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [b, t] = ids.shape;
+    const logits = policy.logits(ids);
+    const v = logits.shape[2];
+    return tokenEntropy(tf.div(logits.slice([0, 0, 0], [b, t - 1, v]), temperature) as tf.Tensor3D);
+  });
 }
 
 /** |log p_sampler − log p_trainer| over the completion tokens (before the update). */
@@ -82,6 +107,13 @@ export interface UpdateResult {
   mismatch?: SamplerMismatch;
   /** Optimizer steps taken (numIterations, or 0 when a zero-advantage batch was skipped). */
   optimizerSteps: number;
+  /**
+   * TRL's logged metrics under TRL's names, averaged over the micro-batch forwards (and iterations) as TRL's
+   * log averages them: clip_ratio/{low_mean,high_mean,region_mean,low_min,high_max} (clipped-surrogate types),
+   * cispo_clip_ratio, vespo/phi_seq_mean, entropy (when token entropies are computed: entropy bonus or
+   * topEntropyQuantile < 1), entropy_coef and policy_loss (entropy bonus on).
+   */
+  trl: Record<string, number>;
 }
 
 export class NonFiniteLossError extends Error {
@@ -120,12 +152,17 @@ export async function policyUpdate(
     tokens: sequences.reduce((a, s, i) => a + (kept[i] ? s.completionIds.length : 0), 0),
     microBatches: Math.max(1, Math.ceil(sequences.length / opts.microBatchSize)),
     maxCompletionLength: opts.maxCompletionLength,
+    longestCompletion: sequences.reduce((a, s) => Math.max(a, s.completionIds.length), 0),
   };
+  const entropyQuantile = cfg.topEntropyQuantile < 1;
+  const bonus = cfg.entropyCoef !== 0 || cfg.useAdaptiveEntropy; // TRL's _entropy_bonus_enabled
+  const control = opts.entropyControl ?? initialEntropyControl(cfg);
   // A zero-advantage (or masked-out) sequence adds exactly 0 to the loss when β = 0, except in bnpo whose
   // per-micro-batch token mean depends on the batch's make-up: skip those rows then (pure speed).
-  const skippable = cfg.beta === 0 && cfg.lossType !== 'bnpo';
+  // Likewise the entropy quantile, the entropy bonus and vespo's φ mean see every row.
+  const skippable = cfg.beta === 0 && cfg.lossType !== 'bnpo' && cfg.lossType !== 'vespo' && !entropyQuantile && !bonus;
   const active = sequences.filter((s, i) => kept[i] && s.completionIds.length > 0 && !(skippable && s.advantage === 0));
-  const result: UpdateResult = { loss: 0, gradNorm: 0, clipFraction: 0, kl: 0, trainedSequences: active.length, lossTokens: norm.tokens, optimizerSteps: 0 };
+  const result: UpdateResult = { loss: 0, gradNorm: 0, clipFraction: 0, kl: 0, trainedSequences: active.length, lossTokens: norm.tokens, optimizerSteps: 0, trl: {} };
   if (active.length === 0) {
     // The loss is exactly 0 and so is every gradient; TRL still calls optimizer.step() (momentum moves
     // the weights), which keeps a GRPO-vs-iGRPO comparison from being one-sided when iGRPO has such steps.
@@ -151,6 +188,7 @@ export async function policyUpdate(
       oldLogp: undefined as tf.Tensor2D | undefined,
       refLogp: undefined as tf.Tensor2D | undefined,
       isWeight: undefined as tf.Tensor2D | undefined,
+      samplerLogp: undefined as tf.Tensor2D | undefined,
     };
   });
   try {
@@ -172,6 +210,8 @@ export async function policyUpdate(
           if (opts.tisCap !== undefined) w[i] = Math.min(Math.exp(d), opts.tisCap);
         }
         if (opts.tisCap !== undefined) m.isWeight = tf.tensor2d(w, m.oldLogp!.shape);
+        // the off-policy mask measures drift from the sampler itself (TRL: sampling_per_token_logps)
+        if (cfg.offPolicyMaskThreshold !== undefined) m.samplerLogp = tf.tensor2d(logp, m.oldLogp!.shape);
         // one optimizer step: the ratio's θold is the current policy, as stopGradient(logp) (bit-identical path)
         if (opts.numIterations === 1) {
           m.oldLogp!.dispose();
@@ -186,25 +226,45 @@ export async function policyUpdate(
     if (withSampler) result.mismatch = { mean: mismatch.tokens ? mismatch.sum / mismatch.tokens : 0, max: mismatch.max, tokens: mismatch.tokens };
     let clipped = 0;
     let klSum = 0;
+    const logged: Record<string, number[]> = {};
+    const log = (name: string, v: number) => (logged[name] ??= []).push(v);
     for (let it = 0; it < opts.numIterations; it++) {
       let accumulated: tf.Tensor[] | undefined;
       let lossSum = 0;
+      // TRL applies the coefficient fixed at the end of the previous optimizer step to every micro-batch of this one
+      const applyCoef = !bonus ? 0 : cfg.useAdaptiveEntropy ? (control.lastWorldEntropy <= cfg.entropyTarget ? control.coef : 0) : control.coef;
+      const window = { sum: 0, count: 0 };
       for (const m of micro) {
         const stats: tf.Scalar[] = [];
+        let named: [string, tf.Scalar][] = [];
+        // the top-ρ entropy tokens of this micro-batch under the current policy: a constant mask (TRL: no grad)
+        const constEntropies = entropyQuantile ? tf.tidy(() => policyEntropies(policy, m.ids, opts.temperature)) : undefined;
+        const entropyMask = constEntropies ? highEntropyMask(constEntropies, m.mask, cfg.topEntropyQuantile) : undefined;
         const { value, grads } = valueAndGrads(() => {
           const logp = policy.tokenLogProbs(m.ids, { temperature: opts.temperature });
+          const entropies = bonus ? policyEntropies(policy, m.ids, opts.temperature) : constEntropies;
           const parts = policyLoss(
-            { logp, oldLogp: m.oldLogp ?? stopGradient(logp), refLogp: m.refLogp, advantages: m.advantages, mask: m.mask, isWeight: m.isWeight },
+            {
+              logp, oldLogp: m.oldLogp ?? stopGradient(logp), refLogp: m.refLogp, advantages: m.advantages, mask: m.mask, isWeight: m.isWeight,
+              samplerLogp: m.samplerLogp, entropyMask, entropies, entropyCoef: applyCoef,
+            },
             cfg,
             norm,
           );
-          stats.push(tf.keep(parts.clippedLow), tf.keep(parts.clippedHigh), tf.keep(parts.klSum));
+          stats.push(tf.keep(parts.clippedLow), tf.keep(parts.clippedHigh), tf.keep(parts.klSum), tf.keep(parts.entropySum), tf.keep(parts.entropyCount));
+          named = Object.entries(parts.metrics).map(([k, v]) => [k, tf.keep(v)]);
+          // TRL's policy_loss per forward: before its gradient-accumulation division for the per-micro-batch types
+          if (bonus) named.push(['policy_loss', tf.keep(tf.mul(parts.policyLoss, TOKEN_NORMALISED.includes(cfg.lossType) ? 1 : norm.microBatches) as tf.Scalar)]);
           return parts.loss;
         }, policy.parameters());
-        const [lo, hi, kl] = await Promise.all(stats.map(async (s) => (await s.data())[0]));
-        tf.dispose(stats);
+        tf.dispose([constEntropies, entropyMask].filter((t): t is tf.Tensor2D => t !== undefined));
+        const [lo, hi, kl, es, ec] = await Promise.all(stats.map(async (s) => (await s.data())[0]));
+        for (const [k, v] of named) log(k, (await v.data())[0]);
+        tf.dispose([...stats, ...named.map(([, v]) => v)]);
         clipped += lo + hi;
         klSum += kl;
+        window.sum += es;
+        window.count += ec;
         lossSum += (await value.data())[0];
         value.dispose();
         const list = policy.parameters().map((p) => grads[p.name]);
@@ -234,6 +294,20 @@ export async function policyUpdate(
       const bad = await firstNonFiniteParameter(policy.parameters());
       if (bad >= 0) throw new NonFiniteLossError(`parameter ${parameterName(policy, bad)}`, NaN, true);
       result.optimizerSteps++;
+      if (cfg.useAdaptiveEntropy) {
+        // Skywork-OR1 as TRL: the step's mean entropy over the policy term's tokens moves the coefficient
+        const world = window.sum / Math.max(window.count, 1);
+        control.coef = world <= cfg.entropyTarget
+          ? Math.min(control.coef + cfg.entropyCoefDelta, cfg.entropyCoefMax)
+          : Math.max(control.coef - cfg.entropyCoefDelta, cfg.entropyCoefMin);
+        control.lastWorldEntropy = world;
+      }
+      if (bonus) log('entropy_coef', control.coef);
+    }
+    // TRL's log: the mean of each metric's values, NaN (here also ±Infinity: no row counted) left out
+    for (const [k, vs] of Object.entries(logged)) {
+      const ok = vs.filter(Number.isFinite);
+      if (ok.length) result.trl[k] = ok.reduce((x, y) => x + y, 0) / ok.length;
     }
     const tokensSeen = Math.max(1, norm.tokens * opts.numIterations);
     // policyLoss counts clipped sequences when ratios are per sequence: divide by the sequences that count
@@ -242,7 +316,7 @@ export async function policyUpdate(
     result.kl = klSum / tokensSeen;
     return result;
   } finally {
-    for (const m of micro) tf.dispose([m.ids, m.mask, m.advantages, ...(m.oldLogp ? [m.oldLogp] : []), ...(m.refLogp ? [m.refLogp] : []), ...(m.isWeight ? [m.isWeight] : [])]);
+    for (const m of micro) tf.dispose([m.ids, m.mask, m.advantages, ...[m.oldLogp, m.refLogp, m.isWeight, m.samplerLogp].filter((t): t is tf.Tensor2D => t !== undefined)]);
   }
 }
 

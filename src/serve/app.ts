@@ -256,7 +256,7 @@ export function buildServer(policy: Policy, input: ServeOptionsInput, hooks: { l
   app.post('/v1/load_lora_adapter', async (req, reply) => {
     if (!lora.enabled) throw new HttpError(404, 'runtime LoRA updates are off; start igrpo serve with --enable-lora-updates --lora-dir DIR');
     const r = parse(LoadLoraSchema, req.body);
-    await lora.load(r.lora_name, r.lora_path);
+    await lora.load(r.lora_name, r.lora_path, r.load_inplace);
     return reply.type('text/plain').send(`Success: LoRA adapter '${r.lora_name}' added successfully.`);
   });
 

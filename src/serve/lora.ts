@@ -83,11 +83,12 @@ export class LoraRegistry {
     return real;
   }
 
-  async load(name: string, lora_path: string): Promise<LoraAdapter> {
+  /** Registers an adapter; a name already loaded is a 400 (vLLM's words) unless `inplace`, which replaces it. */
+  async load(name: string, lora_path: string, inplace = false): Promise<LoraAdapter> {
     if (!this.enabled) throw new HttpError(404, 'runtime LoRA updates are off; start igrpo serve with --enable-lora-updates --lora-dir DIR');
     if (!NAME.test(name)) throw badRequest(`lora_name ${JSON.stringify(name)} must be 1-128 characters of letters, digits, '.', '_', ':', '-'`, 'lora_name');
     if (name === this.baseModel) throw badRequest(`lora_name ${JSON.stringify(name)} is the base model's name`, 'lora_name');
-    if (this.adapters.has(name)) throw badRequest(`The lora adapter '${name}' has already been loaded.`, 'lora_name');
+    if (this.adapters.has(name) && !inplace) throw badRequest(`The lora adapter '${name}' has already been loaded. If you want to load the adapter in place, set 'load_inplace' to True.`, 'lora_name');
     if (lora_path.includes('\0')) throw badRequest('lora_path contains a NUL byte', 'lora_path');
     const dir = this.confined(path.resolve(lora_path), 'lora_path');
     if (!fs.statSync(dir).isDirectory()) throw badRequest(`lora_path ${JSON.stringify(lora_path)} is not a directory`, 'lora_path');
@@ -105,7 +106,9 @@ export class LoraRegistry {
     this.confined(path.join(dir, weights), `${weights} in lora_path`);
     const adapter: LoraAdapter = { name, dir, config: parsed.data };
     adapter.policy = await this.hook.load(adapter);
+    const old = this.adapters.get(name);
     this.adapters.set(name, adapter);
+    if (old) await this.hook.unload?.(old); // replaced in place: the new view is in, the old one freed
     return adapter;
   }
 

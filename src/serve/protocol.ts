@@ -62,7 +62,8 @@ export const ChatRequestSchema = z
 export type ChatRequest = z.infer<typeof ChatRequestSchema>;
 export type ChatMessage = ChatRequest['messages'][number];
 
-export const LoadLoraSchema = z.object({ lora_name: z.string(), lora_path: z.string().min(1) }).strict();
+/** load_inplace (vLLM ≥ 0.11): replace the weights of a name already loaded instead of answering 400. */
+export const LoadLoraSchema = z.object({ lora_name: z.string(), lora_path: z.string().min(1), load_inplace: z.boolean().default(false) }).strict();
 export const UnloadLoraSchema = z.object({ lora_name: z.string(), lora_int_id: z.number().int().nullish() }).strict();
 
 /** A message's text (the parts of a content list joined). */

@@ -39,7 +39,11 @@ function optimizerTensors(state: AdamState): [string, NamedTensor][] {
 export async function saveCheckpoint(
   runDir: string,
   step: number,
-  parts: { policy: Policy; optimizer: AdamState; logBytes: Record<string, number>; configHash: string; config?: object; backend?: string },
+  parts: {
+    policy: Policy; optimizer: AdamState; logBytes: Record<string, number>; configHash: string; config?: object; backend?: string;
+    /** Writes more of the run's state into the folder being built (./objective-state.ts), before it is renamed into place. */
+    extra?: (dir: string) => Promise<void>;
+  },
   keep: number,
 ): Promise<string> {
   const final = checkpointDir(runDir, step);
@@ -48,6 +52,7 @@ export async function saveCheckpoint(
   fs.mkdirSync(tmp, { recursive: true });
   await parts.policy.save(path.join(tmp, 'policy'));
   writeFileAtomic(path.join(tmp, 'optimizer.safetensors'), encodeSafetensors(optimizerTensors(parts.optimizer), { step: String(parts.optimizer.step) }));
+  await parts.extra?.(tmp);
   const state: CheckpointState = {
     step, logBytes: parts.logBytes, configHash: parts.configHash, config: parts.config as Record<string, unknown> | undefined, backend: parts.backend, savedAt: new Date().toISOString(),
   };

@@ -1,8 +1,7 @@
 // The training configuration: one zod schema (defaults = the embedded default run), the type inferred.
-// An invalid config is an error naming the field (parseTrainConfig).
-import * as fs from 'node:fs';
+// An invalid config is an error naming the field (parseTrainConfig). Reading a config file: ./config-file.ts.
 import { z } from 'zod';
-import { LORA_TARGETS } from '../model/lora.js';
+import { LORA_TARGETS } from '../model/lora-targets.js';
 import { ScaleRewards } from '../rl/advantages.js';
 import { DynamicSamplingConfig } from '../rl/dynamic-sampling.js';
 import { IgrpoOptions, roundBudget } from '../rl/igrpo.js';
@@ -10,8 +9,8 @@ import { ObjectiveConfig } from '../rl/loss.js';
 import { ScheduleConfig } from './schedule.js';
 import { TaskConfig } from './task.js';
 import { PromptConfig } from './prompt.js';
+import { refSyncConfigErrors } from './ref-sync.js';
 import { DEFAULT_REWARD_SPECS, RewardSpec } from '../verify/registry.js';
-import { deepMerge } from '../util/merge.js';
 
 /**
  * Server mode: both stages sampled on OpenAI-compatible engines (vLLM, SGLang, `igrpo serve`) while the
@@ -31,8 +30,12 @@ export const EngineConfig = z
     maxConcurrency: z.number().int().positive().default(16),
     promptsPerRequest: z.number().int().positive().default(1),
     timeoutMs: z.number().int().positive().default(600_000),
-    /** Retries of a request (connection errors, 5xx): enough to ride out an engine restart. */
-    retries: z.number().int().nonnegative().default(10),
+    /** Which engine's request shape and LoRA endpoints (src/engine/options.ts; environment.md lists the versions). */
+    engine: z.enum(['vllm', 'sglang']).default('vllm'),
+    /** How long a request or adapter load keeps being retried (connection errors, 5xx), ms: enough for an engine's cold start. */
+    retryForMs: z.number().int().nonnegative().default(300_000),
+    /** At most this many retries as well (unset: only retryForMs bounds them). */
+    retries: z.number().int().nonnegative().optional(),
     backoffMs: z.number().nonnegative().default(500),
     maxBackoffMs: z.number().nonnegative().default(15_000),
     /** TRL's truncated importance-sampling correction: per-token weight min(exp(log p_trainer − log p_engine), cap); off unless set. */
@@ -97,6 +100,13 @@ export const TrainConfig = z
     objective: ObjectiveConfig.extend({
       scaleRewards: ScaleRewards.default('group'),
       advantageEps: z.number().finite().nonnegative().default(1e-4),
+      /**
+       * TR-DPO reference sync (TRL's sync_ref_model): every refModelSyncSteps steps the KL reference becomes
+       * α·θ + (1 − α)·reference (α = refModelMixupAlpha). Needs beta > 0 and full fine-tuning (./ref-sync.ts).
+       */
+      syncRefModel: z.boolean().default(false),
+      refModelMixupAlpha: z.number().finite().min(0).max(1).default(0.6),
+      refModelSyncSteps: z.number().int().positive().default(512),
     })
       .strict()
       .default({}),
@@ -142,6 +152,14 @@ export const TrainConfig = z
         topP: z.number().finite().gt(0).lte(1).default(0.95),
         /** Evaluate the starting policy before step 0 too. */
         atStart: z.boolean().default(true),
+        /**
+         * Also the refinement probe at each evaluation: pass@1 under q′ built from the policy's own best of
+         * igrpo.drafts drafts (sampled at the training temperature), scored as in training, eval.k refinements per
+         * problem at the evaluation's temperature; logged in evals.jsonl as refinementProbe. Costs about
+         * (igrpo.drafts + eval.k) / eval.k times the evaluation's sampling. GRPO runs probe with the igrpo block's
+         * settings (the control: a policy never trained under q′).
+         */
+        refinementProbe: z.boolean().default(false),
       })
       .strict()
       .default({}),
@@ -187,6 +205,8 @@ export const TrainConfig = z
         message: `igrpo.drafts (${c.igrpo.drafts}) + igrpo.refinements (${c.igrpo.refinements}) must equal completionsPerPrompt (${c.completionsPerPrompt}): the budget is matched`,
       });
     }
+    // TRL's GRPOTrainer.__init__ refuses both (grpo_trainer.py, "if args.sync_ref_model:"): ./ref-sync.ts
+    for (const message of refSyncConfigErrors(c)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['objective', 'syncRefModel'], message });
   });
 export type TrainConfig = z.infer<typeof TrainConfig>;
 export type TrainConfigInput = z.input<typeof TrainConfig>;
@@ -206,16 +226,4 @@ export function parseTrainConfig(raw: unknown, source = 'config'): TrainConfig {
     throw new ConfigError(`invalid ${source}: ${issues}`);
   }
   return r.data;
-}
-
-/** Read and validate a JSON config file; overrides merge over it field by field. */
-export function readTrainConfig(file: string, overrides: Record<string, unknown> = {}): TrainConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new ConfigError(`cannot read config ${file}: ${(e as Error).message}`);
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`invalid config ${file}: expected a JSON object`);
-  return parseTrainConfig(deepMerge(raw, overrides), file);
 }

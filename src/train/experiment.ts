@@ -18,7 +18,7 @@ import { packageRoot } from '../paths.js';
 import { ci95, meanCI } from '../util/stats.js';
 import { deepMerge } from '../util/merge.js';
 import { ConfigError, parseTrainConfig, type TrainConfig } from './config.js';
-import { readEvals, readMetrics } from './records.js';
+import { readEvals, readMetrics } from './records-file.js';
 import { Trainer } from './trainer.js';
 
 export interface MethodSummary {

@@ -1,9 +1,9 @@
 // Run-log records: one rollouts.jsonl line per sampled completion, one metrics.jsonl line per step.
 // The field names are agreed with the analysis/notebook side (.notes/records.md); add fields, never rename.
 // Reading a log validates every line and names file, line and field on bad input.
-import * as fs from 'node:fs';
 import { z } from 'zod';
 import { zeroStdFraction } from '../rl/advantages.js';
+import { attemptGroups, refinementDiagnostics, zeroVarianceCounts, type RefinementDiagnostics } from '../rl/diagnostics.js';
 import { contextFallbacks, draftTransitions, roundTransitions, type Round } from '../rl/igrpo.js';
 import { rewardsOf, type Group, type Scored } from '../rl/rollout.js';
 import { stepWarnings } from './health.js';
@@ -47,6 +47,13 @@ export const RolloutRecord = z.object({
   round: z.number().int().positive().optional(),
   answer: z.string().nullable().optional(),
   gold: z.string().optional(),
+  /**
+   * Refinements: the same answer as their d̂ (src/rl/diagnostics.ts sameAnswer); null where d̂ has no answer or
+   * q′ fell back to q. Absent in logs written before the diagnostics.
+   */
+  copy: z.boolean().nullable().optional(),
+  /** Refinements: textSimilarity to d̂'s text (normalized edit distance, src/rl/overlap.ts); null where q′ fell back to q. */
+  overlapWithDraft: z.number().nullable().optional(),
 });
 export type RolloutRecord = z.infer<typeof RolloutRecord>;
 
@@ -76,6 +83,14 @@ export const EvalResult = z.object({
 });
 export type EvalResult = z.infer<typeof EvalResult>;
 
+export const ZeroVarianceCounts = z.object({
+  groups: z.number().int().nonnegative(),
+  zeroVariance: z.number().int().nonnegative(),
+  allCorrect: z.number().int().nonnegative(),
+  allWrong: z.number().int().nonnegative(),
+  other: z.number().int().nonnegative(),
+});
+
 export const MetricsRecord = z.object({
   step: z.number().int().nonnegative(),
   algo: Algo,
@@ -92,6 +107,17 @@ export const MetricsRecord = z.object({
   wrongToRight: z.number().nullable().optional(),
   /** Among refinements conditioned on a right d̂, the fraction that are wrong. */
   rightToWrong: z.number().nullable().optional(),
+  /**
+   * Among refinements whose d̂ has an extracted answer (and was shown in q′), the fraction that repeat that answer
+   * (src/rl/diagnostics.ts); null when no d̂ had an answer.
+   */
+  copyRate: z.number().nullable().optional(),
+  /** Mean textSimilarity of a refinement to its d̂ (1 = verbatim; src/rl/overlap.ts). */
+  overlapWithDraft: z.number().nullable().optional(),
+  /** Mean textSimilarity of d̂ to its sibling drafts: the overlap independent samples share, to read the one above against. */
+  overlapBetweenDrafts: z.number().nullable().optional(),
+  /** Per stage (draft, refinement, grpo): groups, and those whose rewards are all equal by reason. */
+  zeroVariance: z.record(ZeroVarianceCounts).optional(),
   /** iGRPO: prompts whose q' did not fit the context and fell back to q this step. */
   contextFallbacks: z.number().int().nonnegative().optional(),
   /**
@@ -150,12 +176,21 @@ export const MetricsRecord = z.object({
    * and the adapter reloads after engine restarts so far.
    */
   engineMismatch: z.object({ mean: z.number(), max: z.number(), tokens: z.number().int().nonnegative(), reloads: z.number().int().nonnegative() }).optional(),
+  /**
+   * The update's metrics under the names TRL's GRPOTrainer logs them (src/rl/update.ts UpdateResult.trl):
+   * clip_ratio/{low_mean,high_mean,region_mean,low_min,high_max}, cispo_clip_ratio, vespo/phi_seq_mean, and with
+   * token entropies computed (entropy bonus, topEntropyQuantile < 1) entropy — the exact mean over the loss
+   * tokens, where the top-level `entropy` estimates it from the sampled tokens — entropy_coef and policy_loss.
+   */
+  trl: z.record(z.number()).optional(),
 });
 export type MetricsRecord = z.infer<typeof MetricsRecord>;
 
-/** Read a JSONL file, validating each non-empty line; errors name file, line and field. */
-export function readJsonl<T>(file: string, schema: z.ZodType<T>): T[] {
-  const text = fs.readFileSync(file, 'utf8');
+/**
+ * JSONL text (the contents of `file`), validating each non-empty line; errors name file, line and field.
+ * Text, not a path, so the page and the viewer validate logs the way Node does (reading: ./records-file.ts).
+ */
+export function parseJsonl<T>(text: string, file: string, schema: z.ZodType<T>): T[] {
   const out: T[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -177,6 +212,22 @@ export function readJsonl<T>(file: string, schema: z.ZodType<T>): T[] {
   return out;
 }
 
+/**
+ * The refinement probe on the held-out problems (eval.refinementProbe): pass@1 under q′ = template(q, d̂) with d̂ the
+ * best of the policy's own N drafts, scored as in training (src/train/evaluate.ts refinementProbe).
+ */
+export const RefinementProbe = EvalResult.extend({
+  /** Drafts per problem (igrpo.drafts). */
+  drafts: z.number().int().positive(),
+  /** The drafts' accuracy (sampled under q at the training temperature). */
+  draftAccuracy: z.number(),
+  /** Fraction of problems whose d̂ is correct. */
+  bestDraftAccuracy: z.number(),
+  /** Among the probe's refinements whose d̂ has an answer, the fraction repeating it. */
+  copyRate: z.number().nullable(),
+});
+export type RefinementProbe = z.infer<typeof RefinementProbe>;
+
 /** evals.jsonl: one line per held-out evaluation, including the one before any update (updates = 0). */
 export const EvalRecord = EvalResult.extend({
   algo: Algo,
@@ -184,12 +235,11 @@ export const EvalRecord = EvalResult.extend({
   /** Optimizer steps taken before this evaluation. */
   updates: z.number().int().nonnegative(),
   wallMs: z.number().optional(),
+  /** Present when the run asked for the refinement probe (eval.refinementProbe). */
+  refinementProbe: RefinementProbe.optional(),
 });
 export type EvalRecord = z.infer<typeof EvalRecord>;
 
-export const readEvals = (file: string): EvalRecord[] => readJsonl(file, EvalRecord);
-export const readRollouts = (file: string): RolloutRecord[] => readJsonl(file, RolloutRecord);
-export const readMetrics = (file: string): MetricsRecord[] => readJsonl(file, MetricsRecord);
 
 /** What one step produced, as the record builders read it (a trainer's StepState fits). */
 export interface StepOutcome {
@@ -207,10 +257,22 @@ export interface StepOutcome {
   advantages?: number[][];
   /** Dynamic sampling's counts (./step-rollout.ts). */
   dynamic?: { draws: number; groupsDrawn: number; groupsDropped: number; groupsUnused: number; filled: boolean; discardedCompletions: number; discardedTokens: number };
-  update: { kl: number; clipFraction: number; loss: number; gradNorm: number };
+  update: { kl: number; clipFraction: number; loss: number; gradNorm: number; trl?: Record<string, number> };
   /** Wall time per stage, ms; total set. */
   times: Record<string, number>;
 }
+
+// The step's refinement diagnostics, computed once for its metrics line and its rollouts lines (the same groups).
+const diagnosticsCache = new WeakMap<readonly Group[], RefinementDiagnostics>();
+function diagnosticsOf(draftGroups: readonly Group[], chosen: readonly number[], groups: readonly Group[]): RefinementDiagnostics {
+  let d = diagnosticsCache.get(groups);
+  if (!d) diagnosticsCache.set(groups, (d = refinementDiagnostics(attemptGroups(draftGroups), chosen, attemptGroups(groups))));
+  return d;
+}
+
+/** The round whose d̂ conditioned the last round: the drafts, or with more rounds round K − 1. */
+const conditioning = (s: Pick<StepOutcome, 'draftGroups' | 'chosen' | 'rounds'>): { groups: Group[]; chosen: number[] } =>
+  s.rounds && s.rounds.length > 2 ? { groups: s.rounds[s.rounds.length - 2].groups, chosen: s.rounds[s.rounds.length - 2].chosen! } : { groups: s.draftGroups!, chosen: s.chosen! };
 
 const fractionCorrect = (xs: readonly Scored[]) => (xs.length ? xs.filter((c) => c.score.correct).length / xs.length : 0);
 
@@ -243,8 +305,16 @@ export function metricsOf(s: StepOutcome, run: { algo: Algo; seed: number }): Me
     tokensPerSecond: tokens / Math.max(1e-9, total / 1000),
     wallMs: { ...s.times, total } as StageTimes,
   };
+  if (s.update.trl && Object.keys(s.update.trl).length) m.trl = { ...s.update.trl };
   const warnings = stepWarnings(sampled);
   if (warnings.length) m.warnings = warnings;
+  const trained = run.algo === 'igrpo' ? 'refinement' : 'grpo';
+  m.zeroVariance = {
+    ...(s.draftGroups ? { draft: zeroVarianceCounts(attemptGroups(s.draftGroups).map((g) => g.attempts)) } : {}),
+    // the middle rounds together (igrpo.rounds > 2; per round: `rounds[].zeroStdFraction`)
+    ...(middle.length ? { intermediate: zeroVarianceCounts(s.rounds!.slice(1, -1).flatMap((r) => attemptGroups(r.groups).map((g) => g.attempts))) } : {}),
+    [trained]: zeroVarianceCounts(attemptGroups(s.groups).map((g) => g.attempts)),
+  };
   if (run.algo === 'igrpo' && s.draftGroups && s.chosen) {
     const chosen = s.chosen;
     m.draftAccuracy = fractionCorrect(drafts);
@@ -252,6 +322,9 @@ export function metricsOf(s: StepOutcome, run: { algo: Algo; seed: number }): Me
     m.refinementAccuracy = m.accuracy;
     Object.assign(m, draftTransitions({ drafts: s.draftGroups, chosen, refinements: s.groups, rounds: s.rounds }));
     m.contextFallbacks = contextFallbacks(s.groups.map((g) => g.prompt));
+    const cond = conditioning(s);
+    const d = diagnosticsOf(cond.groups, cond.chosen, s.groups);
+    [m.copyRate, m.overlapWithDraft, m.overlapBetweenDrafts] = [d.copyRate, d.overlapWithDraft, d.overlapBetweenDrafts];
     if (s.rounds && (s.rounds.length > 2 || s.trainOn === 'all')) m.rounds = roundStats(s.rounds);
   }
   if (s.dynamic) {
@@ -293,7 +366,13 @@ export function rolloutRecords(s: Omit<StepOutcome, 'update' | 'times' | 'lr'>, 
   const out: RolloutRecord[] = [];
   s.draftGroups?.forEach((g, gi) => g.completions.forEach((c, j) => out.push({ ...rec(g, gi, c, j, 'draft', null), chosen: s.chosen?.[gi] === j })));
   const stage = run.algo === 'igrpo' ? 'refinement' : 'grpo';
-  s.groups.forEach((g, gi) => g.completions.forEach((c, j) => out.push(rec(g, gi, c, j, stage, s.advantages?.[gi][j] ?? null))));
+  const marks = run.algo === 'igrpo' && s.draftGroups && s.chosen ? diagnosticsOf(s.draftGroups, s.chosen, s.groups).marks : undefined;
+  s.groups.forEach((g, gi) =>
+    g.completions.forEach((c, j) => {
+      const r = rec(g, gi, c, j, stage, s.advantages?.[gi][j] ?? null);
+      out.push(marks ? { ...r, copy: marks[gi][j].copy, overlapWithDraft: marks[gi][j].overlap } : r);
+    }),
+  );
   return out;
 }
 
@@ -301,6 +380,8 @@ export function rolloutRecords(s: Omit<StepOutcome, 'update' | 'times' | 'lr'>, 
 function roundRecords(s: Omit<StepOutcome, 'update' | 'times' | 'lr'> & { rounds: Round[] }, run: { algo: Algo; seed: number }): RolloutRecord[] {
   const K = s.rounds.length;
   const many = K > 2;
+  const cond = conditioning(s);
+  const marks = diagnosticsOf(cond.groups, cond.chosen, s.groups).marks;
   const out: RolloutRecord[] = [];
   s.rounds.forEach((r, k) => {
     const stage: Stage = k === 0 ? 'draft' : k === K - 1 ? 'refinement' : 'intermediate';
@@ -315,7 +396,7 @@ function roundRecords(s: Omit<StepOutcome, 'update' | 'times' | 'lr'> & { rounds
         };
         if (r.chosen) rec.chosen = r.chosen[gi] === j;
         if (many) rec.round = k + 1;
-        out.push(rec);
+        out.push(k === K - 1 ? { ...rec, copy: marks[gi][j].copy, overlapWithDraft: marks[gi][j].overlap } : rec);
       }),
     );
   });

@@ -1,12 +1,14 @@
 // A run's bookkeeping beside the step: step times, held-out evaluations, when evaluation and checkpoints are
 // due, the logs of each step, checkpoints, the summary, and the loop `Trainer.run` is.
 import type { Policy } from '../model/policy.js';
+import { makeLocalSampler } from '../engine/local.js';
+import { plainPrompt } from '../rl/prompt-format.js';
 import type { Adam } from '../optim/adam.js';
 import { interruptPoint } from '../util/interrupt.js';
 import { mixSeed } from '../util/rng.js';
 import { warnOnce } from '../util/warn.js';
 import type { TrainConfig } from './config.js';
-import { evaluate, type EvalDetail } from './evaluate.js';
+import { evaluate, refinementProbe, type EvalDetail } from './evaluate.js';
 import { questionTextOf } from './prompt.js';
 import { rolloutRecords, type Algo, type EvalRecord, type MetricsRecord } from './records.js';
 import * as runFolder from './run-folder.js';
@@ -53,17 +55,33 @@ export class RunBook {
       k: ev.k, temperature: ev.temperature, topP: ev.topP, maxNewTokens: sampling.maxNewTokens, seed: mixSeed(seed, 7, updates),
       promptOf: questionTextOf(prompt, policy.tokenizer), rewards: this.ctx.rewards,
     });
+    if (ev.refinementProbe) r.refinementProbe = await this.probe(policy, updates);
     const { passAt1, k, n, stderr, temperature } = r;
     const rec: EvalRecord = { algo, seed, updates, passAt1, k, n, stderr, temperature, wallMs: performance.now() - t0 };
+    if (r.refinementProbe) {
+      const { perProblem: _, ...probe } = r.refinementProbe;
+      rec.refinementProbe = probe;
+    }
     this.evals.push(rec);
     if (this.ctx.out) runFolder.appendLogs(this.ctx.out, { evals: [rec] });
     return r;
   }
 
+  /** The refinement probe (eval.refinementProbe): drafts as in training, refinements at the evaluation's settings. */
+  private probe(policy: Policy, updates: number): Promise<NonNullable<EvalDetail['refinementProbe']>> {
+    const { eval: ev, sampling, seed, igrpo } = this.config;
+    const deps = {
+      sample: makeLocalSampler(policy, sampling), score: this.ctx.score, promptOf: this.ctx.promptOf, render: this.ctx.render,
+      encode: (text: string) => plainPrompt(policy.tokenizer, text).ids, contextLength: policy.maxSeqLen, maxNewTokens: sampling.maxNewTokens,
+      seed: mixSeed(seed, 8, updates),
+    };
+    return refinementProbe(this.ctx.heldOut, deps, igrpo, { k: ev.k, refine: makeLocalSampler(policy, { temperature: ev.temperature, topP: ev.topP }), temperature: ev.temperature });
+  }
+
   async checkpoint(updates: number, policy: Policy, optimizer: Adam): Promise<string> {
     const out = this.ctx.out;
     if (!out) throw new Error('checkpoint: this trainer has no run folder (out)');
-    return runFolder.writeCheckpoint(out, updates, policy, await optimizer.getStateAsync(), this.config, this.ctx.backend);
+    return runFolder.writeCheckpoint(out, updates, policy, await optimizer.getStateAsync(), this.config, this.ctx.backend, (dir) => this.ctx.objective.save(dir));
   }
 
   summary(algo: Algo, steps: number): RunSummary {

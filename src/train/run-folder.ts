@@ -35,10 +35,17 @@ export const RUN_FILES: readonly string[] = [RUN_MARKER, 'config.json', ...LOGS,
 
 // steps may be raised on resume (continue a run further), the backend may change (with a warning), the
 // engines may move (other hosts, key, patience: they do not change what is sampled) and gradient
-// checkpointing may be switched (same gradients, other memory); everything else must match. The legacy
-// hash (backend included, by name) is still accepted.
-export const configHash = (c: TrainConfig): string => sha({ ...c, steps: 0, backend: '', rollout: hashedRollout(c.rollout), optimizer: hashedOptimizer(c.optimizer) });
-const legacyConfigHash = (c: TrainConfig): string => sha({ ...c, steps: 0, rollout: hashedRollout(c.rollout), optimizer: hashedOptimizer(c.optimizer) });
+// checkpointing may be switched (same gradients, other memory), and so may the evaluation's refinement probe
+// (its own seeds: training samples the same); everything else must match. The legacy hash (backend included,
+// by name) is still accepted.
+export const configHash = (c: TrainConfig): string => sha({ ...c, steps: 0, backend: '', rollout: hashedRollout(c.rollout), optimizer: hashedOptimizer(c.optimizer), eval: hashedEval(c.eval) });
+const legacyConfigHash = (c: TrainConfig): string => sha({ ...c, steps: 0, rollout: hashedRollout(c.rollout), optimizer: hashedOptimizer(c.optimizer), eval: hashedEval(c.eval) });
+
+/** The evaluation settings without refinementProbe (left out: runs from before it keep their hash). */
+function hashedEval(e: TrainConfig['eval']): unknown {
+  const { refinementProbe: _, ...rest } = e;
+  return rest;
+}
 
 /** The optimizer settings without gradientCheckpointing (left out: runs from before it keep their hash). */
 function hashedOptimizer(o: TrainConfig['optimizer']): unknown {
@@ -133,7 +140,7 @@ function writeConfig(out: string, config: TrainConfig): void {
 }
 
 /** Config fields a resumed run may change: how long it runs, where, and how memory is spent (same gradients). */
-const MAY_CHANGE_ON_RESUME = new Set(['steps', 'backend', 'optimizer.gradientCheckpointing']);
+const MAY_CHANGE_ON_RESUME = new Set(['steps', 'backend', 'optimizer.gradientCheckpointing', 'eval.refinementProbe']);
 
 /** Dotted paths where two configs differ (MAY_CHANGE_ON_RESUME excluded). */
 export function configDiff(before: unknown, now: unknown, prefix = ''): string[] {
@@ -169,7 +176,7 @@ function checkConfig(out: string, dir: string, state: CheckpointState, config: T
   }
   const diff = before === undefined ? '' : describeDiff(before, config);
   if (before !== undefined && !diff) return;
-  throw new RunFolderError(`${dir}: the checkpoint was made with a different config${diff ? `: ${diff}` : ''} (only 'steps', 'backend' and 'optimizer.gradientCheckpointing' may change on resume)`);
+  throw new RunFolderError(`${dir}: the checkpoint was made with a different config${diff ? `: ${diff}` : ''} (only 'steps', 'backend', 'optimizer.gradientCheckpointing' and 'eval.refinementProbe' may change on resume)`);
 }
 
 export interface Restored {
@@ -180,6 +187,8 @@ export interface Restored {
   optimizer: AdamState;
   /** evals.jsonl as it stood at the checkpoint. */
   evals: EvalRecord[];
+  /** The checkpoint folder it came from (what else it holds: ./objective-state.ts). */
+  dir: string;
 }
 
 /**
@@ -219,7 +228,7 @@ export function resumeRun(out: string, config: TrainConfig, backend: string, war
     for (const f of LOGS) truncateLog(path.join(out, f), state.logBytes[f] ?? 0);
     const evals = fs.readFileSync(path.join(out, 'evals.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as EvalRecord);
     writeConfig(out, config);
-    return { policy, step: state.step, optimizer, evals };
+    return { policy, step: state.step, optimizer, evals, dir: c.dir };
   }
   throw new RunFolderError(`--resume: ${out}: no checkpoint reads back whole: ${bad.join('; ')}`);
 }
@@ -233,10 +242,12 @@ export function appendLogs(out: string, logs: { rollouts?: readonly RolloutRecor
 }
 
 /** Checkpoint after `step` updates (policy, exact optimizer state, log lengths, config and its hash, backend); keeps the last `keep`. */
-export function writeCheckpoint(out: string, step: number, policy: Policy, optimizer: AdamState, config: TrainConfig, backend: string): Promise<string> {
+export function writeCheckpoint(
+  out: string, step: number, policy: Policy, optimizer: AdamState, config: TrainConfig, backend: string, extra?: (dir: string) => Promise<void>,
+): Promise<string> {
   const logBytes: Record<string, number> = {};
   for (const f of LOGS) logBytes[f] = fs.statSync(path.join(out, f)).size;
-  return saveCheckpoint(out, step, { policy, optimizer, logBytes, configHash: configHash(config), config, backend }, config.checkpoint.keep);
+  return saveCheckpoint(out, step, { policy, optimizer, logBytes, configHash: configHash(config), config, backend, extra }, config.checkpoint.keep);
 }
 
 /** The last complete checkpoint, if any (named when training stops). */

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { Problem } from '../data/schema.js';
 import { generateArithmetic, generateCountdown, SYNTHETIC_CHARSET } from '../data/synthetic/index.js';
-import { CharTokenizer, REASONING_SPECIALS } from '../tokenizer/index.js';
+import { CharTokenizer, REASONING_SPECIALS } from '../tokenizer/char.js';
 import { Rng, mixSeed } from '../util/rng.js';
 
 export const TaskConfig = z

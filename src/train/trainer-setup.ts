@@ -11,6 +11,7 @@ import { warnOnce } from '../util/warn.js';
 import { makeScoreFn, type WeightedReward } from '../verify/rewards.js';
 import { buildRewards } from '../verify/registry.js';
 import type { TrainConfig } from './config.js';
+import { ObjectiveState } from './objective-state.js';
 import { taskProblems, type TaskProblems } from './data-source.js';
 import { EngineSync, loraPolicy } from './engine-sync.js';
 import { promptRenderer, trainPolicies } from './policy-setup.js';
@@ -44,10 +45,12 @@ export interface TrainerContext {
   backend: string;
   /** Releases the run folder's lock. */
   release: () => void;
+  /** The adaptive entropy coefficient and the synced reference: state across steps, checkpointed (./objective-state.ts). */
+  objective: ObjectiveState;
 }
 
 /** What a resumed run continues from. */
-export type Resumed = Pick<runFolder.Restored, 'optimizer' | 'step' | 'evals'>;
+export type Resumed = Pick<runFolder.Restored, 'optimizer' | 'step' | 'evals' | 'dir'>;
 
 /** A context from loaded parts; throws (naming the field) on a config the policy cannot serve. */
 export function buildContext(
@@ -70,6 +73,7 @@ export function buildContext(
   return {
     config, policy, reference, out, pool: problems.train, heldOut: problems.heldOut, rewards, score: score ?? makeScoreFn(rewards), promptOf, render, optimizer, engine, backend,
     release: () => {},
+    objective: new ObjectiveState(config, policy, reference),
   };
 }
 
@@ -91,6 +95,7 @@ export async function openContext(config: TrainConfig, opts: TrainerOptions, bac
       // LoRA (the checkpoint's adapter/) or full fine-tuning, and the KL reference: ./policy-setup.ts
       const { policy, reference } = trainPolicies(config, { resumed: resumed.policy });
       const ctx = buildContext(config, policy, reference, out, problems, opts.score, backend);
+      ctx.reference = ctx.objective.restore(resumed.dir);
       return { ctx: { ...ctx, release }, resumed };
     } catch (e) {
       release();

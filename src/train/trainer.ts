@@ -224,7 +224,7 @@ export class Trainer {
     const opts = {
       objective: this.config.objective, temperature: this.config.sampling.temperature, microBatchSize: o.microBatchSize, numIterations: o.numIterations,
       maxGradNorm: o.maxGradNorm, maxCompletionLength: this.config.sampling.maxNewTokens, lr: s.lr, reference: this.reference, zeroAdvantage: o.zeroAdvantage,
-      tisCap: this.config.rollout.engine?.tisCap,
+      tisCap: this.config.rollout.engine?.tisCap, entropyControl: this.ctx.objective.entropy,
     };
     return (s.update = await timed(s, 'update', () => policyUpdate(this.policy, this.optimizer, this.trainSequences(s), opts)));
   }
@@ -237,6 +237,7 @@ export class Trainer {
     const m = (s.metrics = metricsOf({ ...s, groups: s.groups!, update, trainOn: this.config.igrpo.trainOn }, run));
     if (update.mismatch) m.engineMismatch = { ...update.mismatch, reloads: this.engine?.reloads ?? 0 };
     this.stepIndex = s.step + 1;
+    this.ctx.objective.afterStep(this.stepIndex); // TR-DPO reference sync when due (./ref-sync.ts)
     if (this.book.due('eval', this.stepIndex)) {
       const r = (s.eval = await timed(s, 'eval', () => this.evaluate()));
       m.eval = { passAt1: r.passAt1, k: r.k, n: r.n, stderr: r.stderr, temperature: r.temperature };

@@ -52,9 +52,12 @@ export function throwIfInterrupted(where = ''): void {
   if (state().requested) throw new InterruptedError(where);
 }
 
-/** Lets the event loop run (signals, timers, I/O) — setImmediate, i.e. after pending I/O, not a timer delay. */
+/**
+ * Lets the event loop run (signals, timers, I/O) — setImmediate, i.e. after pending I/O, not a timer delay.
+ * Browsers have no setImmediate: a zero timeout there, which also lets the page repaint between steps.
+ */
 export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 }
 
 /** A safe place to stop: yield to the event loop, then throw InterruptedError if an interrupt was requested. */
