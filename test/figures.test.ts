@@ -202,5 +202,5 @@ test('lengthHistogram over a results folder\'s worth of completions (400k) and a
   const rs = Array.from({ length: 400_000 }, (_, i) => ({ ...base, stage: stages[i % 3], tokens: i % 50 }));
   const fig = hist(rs);
   assert.deepEqual(fig.data.map((t) => t.name), ['drafts', 'intermediates', 'refinements']);
-  assert.equal((fig.layout as { xaxis: { range: number[] } }).xaxis.range[1], 49.5);
+  assert.equal((fig.layout as unknown as { xaxis: { range: number[] } }).xaxis.range[1], 49.5);
 });
