@@ -195,3 +195,13 @@ test("training accuracy: iGRPO's (under q′) beside GRPO's (under q) says it is
   const only = accuracyCurve(metrics.filter((m) => m.algo === 'grpo'));
   assert.doesNotMatch(only.layout.title.text, /q′/);
 });
+
+test('lengthHistogram over a results folder\'s worth of completions (400k) and a middle round: no stack overflow, stages in round order', async () => {
+  const { lengthHistogram: hist } = await import('../src/analysis/figures.js');
+  const base = { step: 0, algo: 'igrpo' as const, seed: 0, promptId: 'p', group: 0, index: 0, prompt: 'q', text: 'x', finishReason: 'stop' as const, reward: 0, rewards: {}, correct: false, advantage: null };
+  const stages = ['refinement', 'intermediate', 'draft'] as const;
+  const rs = Array.from({ length: 400_000 }, (_, i) => ({ ...base, stage: stages[i % 3], tokens: i % 50 }));
+  const fig = hist(rs);
+  assert.deepEqual(fig.data.map((t) => t.name), ['drafts', 'intermediates', 'refinements']);
+  assert.equal((fig.layout as unknown as { xaxis: { range: number[] } }).xaxis.range[1], 49.5);
+});

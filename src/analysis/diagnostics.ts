@@ -60,12 +60,17 @@ const byIndex = (a: RolloutRecord, b: RolloutRecord) => a.index - b.index;
 /** Fix, break and copy rates and overlaps per run and step, from rollout records alone (one round: `stages`). */
 export function diagnosticsFromRollouts(rollouts: readonly (RolloutRecord & Labeled)[], stages: RoundStages = PAPER_ROUND): DiagnosticsRow[] {
   const rows: DiagnosticsRow[] = [];
-  for (const rs of bucket(rollouts.filter((r) => r.stage === stages.from || r.stage === stages.to), runStepKey).values()) {
+  // the paper's round in a run of more rounds (igrpo.rounds > 2): the refinements were conditioned on the last
+  // middle round's d̂, so that round is `from` (records carry `round`)
+  const from = (r: RolloutRecord) => r.stage === stages.from || (stages === PAPER_ROUND && r.stage === 'intermediate');
+  for (const rs of bucket(rollouts.filter((r) => from(r) || r.stage === stages.to), runStepKey).values()) {
     const drafts: AttemptGroup[] = [];
     const refinements: AttemptGroup[] = [];
     const chosen: number[] = [];
     for (const g of bucket(rs, (r) => String(r.group)).values()) {
-      const ds = g.filter((r) => r.stage === stages.from).sort(byIndex);
+      const candidates = g.filter(from);
+      const last = Math.max(0, ...candidates.map((r) => r.round ?? 1));
+      const ds = candidates.filter((r) => (r.round ?? 1) === last).sort(byIndex);
       const refs = g.filter((r) => r.stage === stages.to).sort(byIndex);
       const c = ds.findIndex((d) => d.chosen);
       if (c < 0 || refs.length === 0) continue;

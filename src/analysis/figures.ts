@@ -229,13 +229,14 @@ export function transitionHeatmap(rollouts: RolloutRecord[]): PlotlyFigure {
  * stage of each run group in its own row with a shared length axis, so no stage hides behind another.
  */
 export function lengthHistogram(rollouts: (RolloutRecord & Labeled)[]): PlotlyFigure {
-  const ORDER = ['grpo', 'draft', 'refinement'];
+  const ORDER = ['grpo', 'draft', 'intermediate', 'refinement'];
   const panels = [...new Set(rollouts.map((r) => `${groupOf(r)}\u0000${r.stage}`))]
     .map((k) => k.split('\u0000') as [string, string])
     .sort(([ga, sa], [gb, sb]) => ga.localeCompare(gb) || ORDER.indexOf(sa) - ORDER.indexOf(sb));
   if (panels.length === 0) throw new Error('no rollouts');
   const groups = new Set(panels.filter(([, s]) => s !== 'grpo').map(([g]) => g));
-  const maxTokens = Math.max(...rollouts.map((r) => r.tokens));
+  // a loop, not Math.max(...xs): a results folder holds hundreds of thousands of completions (stack overflow)
+  const maxTokens = rollouts.reduce((a, r) => Math.max(a, r.tokens), -Infinity);
   const panelName = (g: string, s: string) => (s === 'grpo' ? nameOf(g) : groups.size > 1 ? `${nameOf(g)} ${LABELS[s] ?? s}s` : `${LABELS[s] ?? s}s`);
   const axis = (i: number) => (i === 0 ? '' : String(i + 1));
   const data: Trace[] = panels.map(([g, s], i) => ({

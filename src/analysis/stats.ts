@@ -142,8 +142,16 @@ export interface Transitions {
 
 export function transitions(rollouts: (RolloutRecord & Labeled)[]): Transitions {
   const key = (r: RolloutRecord & Labeled) => `${groupOf(r)}\u0000${r.seed}\u0000${r.step}\u0000${r.group}`;
+  // the d̂ a refinement was conditioned on: the drafts' (round 1), or with more rounds the last middle round's
   const chosen = new Map<string, boolean>();
-  for (const r of rollouts) if (r.stage === 'draft' && r.chosen) chosen.set(key(r), r.correct);
+  const round = new Map<string, number>();
+  for (const r of rollouts) {
+    if ((r.stage !== 'draft' && r.stage !== 'intermediate') || !r.chosen) continue;
+    const k = r.round ?? (r.stage === 'draft' ? 1 : 2);
+    if ((round.get(key(r)) ?? 0) >= k) continue;
+    chosen.set(key(r), r.correct);
+    round.set(key(r), k);
+  }
   const counts: [[number, number], [number, number]] = [[0, 0], [0, 0]];
   for (const r of rollouts) {
     if (r.stage !== 'refinement') continue;

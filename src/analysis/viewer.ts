@@ -1,5 +1,7 @@
 // The rollout viewer: for one prompt at one step, the drafts with their rewards, the chosen draft d̂, the q' prompt
 // it produced, and the refinements side by side, each with a word diff against d̂ (GRPO logs: the group's completions).
+// With igrpo.rounds > 2 the middle rounds ('intermediate' records) come between, each under its q⁽ᵏ⁾ with its d̂⁽ᵏ⁾
+// marked and diffed against the previous round's d̂; the refinements are diffed against (and marked copies of) the last d̂.
 // Pure HTML/text (the browser page renders it too); showing it in the notebook is ./show-rollout.ts.
 import { sameAnswer } from '../rl/diagnostics.js';
 import { textSimilarity } from '../rl/overlap.js';
@@ -25,6 +27,10 @@ export interface PromptRollouts {
   chosen?: RolloutRecord;
   refinementPrompt?: string;
   refinements: RolloutRecord[];
+  /** Middle rounds (igrpo.rounds > 2), in order: round k's prompt q⁽ᵏ⁾, its completions, its d̂⁽ᵏ⁾. */
+  middle?: { round: number; prompt: string; completions: RolloutRecord[]; chosen?: RolloutRecord }[];
+  /** The d̂ the refinements were conditioned on: the drafts' d̂, or the last middle round's. */
+  conditioning?: RolloutRecord;
   /** GRPO completions (stage "grpo"). */
   completions: RolloutRecord[];
 }
@@ -46,15 +52,23 @@ export function selectPrompt(rollouts: RolloutRecord[], sel: RolloutSelector): P
   const drafts = mine.filter((r) => r.stage === 'draft').sort(byIndex);
   const refinements = mine.filter((r) => r.stage === 'refinement').sort(byIndex);
   const completions = mine.filter((r) => r.stage === 'grpo').sort(byIndex);
+  const rounds = [...new Set(mine.filter((r) => r.stage === 'intermediate').map((r) => r.round ?? 0))].sort((a, b) => a - b);
+  const middle = rounds.map((round) => {
+    const cs = mine.filter((r) => r.stage === 'intermediate' && (r.round ?? 0) === round).sort(byIndex);
+    return { round, prompt: cs[0].prompt, completions: cs, chosen: cs.find((c) => c.chosen) };
+  });
+  const chosen = drafts.find((d) => d.chosen);
   return {
     step: first.step,
     promptId: first.promptId,
     gold: mine.find((r) => r.gold !== undefined)?.gold,
     question: (drafts[0] ?? completions[0] ?? first).prompt,
     drafts,
-    chosen: drafts.find((d) => d.chosen),
+    chosen,
     refinementPrompt: refinements[0]?.prompt,
     refinements,
+    middle,
+    conditioning: middle.length ? middle[middle.length - 1].chosen : chosen,
     completions,
   };
 }
@@ -114,13 +128,21 @@ export function rolloutViewerHtml(p: PromptRollouts): string {
     const cards = p.drafts.map((d) => card(`draft ${d.index}${d.chosen ? ' — chosen d̂' : ''}`, d, escapeHtml(d.text), d.chosen ? 'chosen' : ''));
     sections.push(`<b>stage 1: ${p.drafts.length} drafts</b><div class="cards">${cards.join('')}</div>`);
   }
+  let prev = p.chosen;
+  for (const m of p.middle ?? []) {
+    sections.push(`<b>q⁽${m.round}⁾ = q + d̂⁽${m.round - 1}⁾ (round ${m.round})</b><pre>${escapeHtml(m.prompt)}</pre>`);
+    const base = prev?.text ?? '';
+    const cards = m.completions.map((c) => card(`round ${m.round} · ${c.index}${c.chosen ? ` — chosen d̂⁽${m.round}⁾` : ''} · ${(100 * changedFraction(wordDiff(base, c.text))).toFixed(0)}% new`, c, diffHtml(base, c.text), c.chosen ? 'chosen' : ''));
+    sections.push(`<b>round ${m.round}: ${m.completions.length} completions</b> (diff against the previous d̂)<div class="cards">${cards.join('')}</div>`);
+    prev = m.chosen;
+  }
   if (p.refinementPrompt !== undefined) sections.push(`<b>q' = q + d̂ (the refinement prompt)</b><pre>${escapeHtml(p.refinementPrompt)}</pre>`);
   if (p.refinements.length) {
-    const base = p.chosen?.text ?? '';
+    const base = (p.conditioning ?? p.chosen)?.text ?? '';
     const cards = p.refinements.map((r) => {
       const parts = wordDiff(base, r.text);
-      const copy = copyMark(r, p.chosen);
-      const overlap = overlapMark(r, p.chosen);
+      const copy = copyMark(r, p.conditioning ?? p.chosen);
+      const overlap = overlapMark(r, p.conditioning ?? p.chosen);
       const marks = (copy ? `<span class="copy">copy: d̂'s answer</span> ` : '') + (overlap === null ? '' : ` · text overlap with d̂ ${(100 * overlap).toFixed(0)}%`);
       const title = `refinement ${r.index} · ${(100 * changedFraction(parts)).toFixed(0)}% new vs d̂`;
       return card(title, r, diffHtml(base, r.text), copy ? 'copied' : '', marks);
@@ -144,6 +166,7 @@ export function rolloutViewerText(p: PromptRollouts): string {
     `step ${p.step} prompt ${p.promptId}${p.gold !== undefined ? ` gold ${p.gold}` : ''}`,
     `q: ${p.question.replace(/\s+/g, ' ')}`,
     ...p.drafts.map((d) => line(`draft ${d.index}`, d)),
+    ...(p.middle ?? []).flatMap((m) => [`q(${m.round}): ${m.prompt.replace(/\s+/g, ' ')}`, ...m.completions.map((c) => line(`round ${m.round} ${c.index}`, c))]),
     ...(p.refinementPrompt !== undefined ? [`q': ${p.refinementPrompt.replace(/\s+/g, ' ')}`] : []),
     ...p.refinements.map((r) => line(`refinement ${r.index}`, r)),
     ...p.completions.map((c) => line(`completion ${c.index}`, c)),

@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import { LORA_TARGETS } from '../model/lora-targets.js';
 import { ScaleRewards } from '../rl/advantages.js';
-import { IgrpoOptions } from '../rl/igrpo.js';
+import { DynamicSamplingConfig } from '../rl/dynamic-sampling.js';
+import { IgrpoOptions, roundBudget } from '../rl/igrpo.js';
 import { ObjectiveConfig } from '../rl/loss.js';
 import { ScheduleConfig } from './schedule.js';
 import { TaskConfig } from './task.js';
@@ -90,7 +91,8 @@ export const TrainConfig = z
       .default({}),
     /**
      * Matched rollout budget: completions sampled per prompt by either method. GRPO uses them all as its
-     * group; iGRPO splits them into igrpo.drafts + igrpo.refinements (which must add up to this).
+     * group; iGRPO splits them into igrpo.drafts + igrpo.refinements, or over its rounds as igrpo.budget
+     * (which must add up to this).
      */
     completionsPerPrompt: z.number().int().min(2).default(8),
     promptsPerStep: z.number().int().positive().default(8),
@@ -170,6 +172,12 @@ export const TrainConfig = z
       })
       .strict()
       .default({}),
+    /**
+     * Dynamic sampling (DAPO; verl's filter_groups): prompts whose trained group's rewards do not vary are
+     * dropped and the rollout is drawn again for fresh prompts until promptsPerStep groups carry signal or
+     * maxRounds draws were made (iGRPO: the last round's groups decide). Off when absent.
+     */
+    dynamicSampling: DynamicSamplingConfig.optional(),
     /** Write every completion to rollouts.jsonl. */
     logRollouts: z.boolean().default(true),
     /** Where rollouts are sampled: here (default), or on an inference engine (server mode, ./engine-sync.ts). */
@@ -182,7 +190,15 @@ export const TrainConfig = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.algo === 'igrpo' && c.igrpo.drafts + c.igrpo.refinements !== c.completionsPerPrompt) {
+    if (typeof c.igrpo.drafts !== 'number') return; // igrpo itself is invalid (named by its own issues)
+    const budget = roundBudget(c.igrpo);
+    if (c.algo === 'igrpo' && c.igrpo.budget && budget.reduce((a, b) => a + b, 0) !== c.completionsPerPrompt) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['igrpo', 'budget'],
+        message: `igrpo.budget [${budget.join(', ')}] adds up to ${budget.reduce((a, b) => a + b, 0)}, not completionsPerPrompt (${c.completionsPerPrompt}): the budget is matched`,
+      });
+    } else if (c.algo === 'igrpo' && !c.igrpo.budget && c.igrpo.drafts + c.igrpo.refinements !== c.completionsPerPrompt) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
         path: ['igrpo', 'refinements'],

@@ -4,14 +4,18 @@
 import { z } from 'zod';
 import { zeroStdFraction } from '../rl/advantages.js';
 import { attemptGroups, refinementDiagnostics, zeroVarianceCounts, type RefinementDiagnostics } from '../rl/diagnostics.js';
-import { contextFallbacks, draftTransitions } from '../rl/igrpo.js';
+import { contextFallbacks, draftTransitions, roundTransitions, type Round } from '../rl/igrpo.js';
 import { rewardsOf, type Group, type Scored } from '../rl/rollout.js';
 import { stepWarnings } from './health.js';
 
 export const Algo = z.enum(['grpo', 'igrpo']);
 export type Algo = z.infer<typeof Algo>;
 
-export const Stage = z.enum(['draft', 'refinement', 'grpo']);
+/**
+ * iGRPO's round 1 is 'draft', its last round 'refinement' (the paper's two stages keep their names); with
+ * igrpo.rounds > 2 the rounds between are 'intermediate', and every record carries its `round`.
+ */
+export const Stage = z.enum(['draft', 'refinement', 'grpo', 'intermediate']);
 export type Stage = z.infer<typeof Stage>;
 
 export const FinishReason = z.enum(['stop', 'length']);
@@ -35,10 +39,12 @@ export const RolloutRecord = z.object({
   reward: z.number(),
   rewards: z.record(z.number()),
   correct: z.boolean(),
-  /** Null for drafts: they get no gradient. */
+  /** Null for completions that get no gradient (drafts and middle rounds, unless igrpo.trainOn is 'all'). */
   advantage: z.number().nullable(),
-  /** Drafts only: true for the best draft d̂ that conditioned the refinements. */
+  /** Drafts (and middle rounds): true for the best one, d̂, that conditioned the next round. */
   chosen: z.boolean().optional(),
+  /** iGRPO with igrpo.rounds > 2 only: the 1-based round (1 = 'draft', the last = 'refinement'). */
+  round: z.number().int().positive().optional(),
   answer: z.string().nullable().optional(),
   gold: z.string().optional(),
   /**
@@ -114,6 +120,39 @@ export const MetricsRecord = z.object({
   zeroVariance: z.record(ZeroVarianceCounts).optional(),
   /** iGRPO: prompts whose q' did not fit the context and fell back to q this step. */
   contextFallbacks: z.number().int().nonnegative().optional(),
+  /**
+   * iGRPO with igrpo.rounds > 2 or trainOn 'all': per round (1-based), the fraction correct, mean reward, the fraction
+   * whose d̂ is correct (all but the last), the zero-variance groups, and for rounds > 1 the transitions from the
+   * previous round's d̂ and the prompts that fell back to q. (Top-level fields: round 1 = draft, the last = refinement.)
+   */
+  rounds: z
+    .array(
+      z.object({
+        round: z.number().int().positive(),
+        accuracy: z.number(),
+        reward: z.number(),
+        bestAccuracy: z.number().optional(),
+        zeroStdFraction: z.number(),
+        wrongToRight: z.number().nullable().optional(),
+        rightToWrong: z.number().nullable().optional(),
+        contextFallbacks: z.number().int().nonnegative().optional(),
+      }),
+    )
+    .optional(),
+  /**
+   * Dynamic sampling (config.dynamicSampling): draws of the rollout, groups drawn, dropped (rewards all equal),
+   * unused (beyond the batch), whether the batch was filled. The other fields describe the kept batch; the
+   * budget fields (completionTokens, sampledCompletions) count every draw.
+   */
+  dynamicSampling: z
+    .object({
+      draws: z.number().int().positive(),
+      groupsDrawn: z.number().int().nonnegative(),
+      groupsDropped: z.number().int().nonnegative(),
+      groupsUnused: z.number().int().nonnegative(),
+      filled: z.boolean(),
+    })
+    .optional(),
   entropy: z.number(),
   kl: z.number(),
   clipFraction: z.number(),
@@ -209,9 +248,15 @@ export interface StepOutcome {
   /** iGRPO only: the scored drafts and d̂'s index per prompt. */
   draftGroups?: Group[];
   chosen?: number[];
-  /** The trained groups (GRPO: the group under q; iGRPO: the refinements under q'). */
+  /** The last round's groups (GRPO: the group under q; iGRPO: the refinements under q'). */
   groups: Group[];
+  /** Every round (iGRPO: drafts … refinements); absent = [drafts, groups]. */
+  rounds?: Round[];
+  /** iGRPO: which rounds were trained (advantages hold every round's groups in order under 'all'). */
+  trainOn?: 'last' | 'all';
   advantages?: number[][];
+  /** Dynamic sampling's counts (./step-rollout.ts). */
+  dynamic?: { draws: number; groupsDrawn: number; groupsDropped: number; groupsUnused: number; filled: boolean; discardedCompletions: number; discardedTokens: number };
   update: { kl: number; clipFraction: number; loss: number; gradNorm: number; trl?: Record<string, number> };
   /** Wall time per stage, ms; total set. */
   times: Record<string, number>;
@@ -225,14 +270,19 @@ function diagnosticsOf(draftGroups: readonly Group[], chosen: readonly number[],
   return d;
 }
 
+/** The round whose d̂ conditioned the last round: the drafts, or with more rounds round K − 1. */
+const conditioning = (s: Pick<StepOutcome, 'draftGroups' | 'chosen' | 'rounds'>): { groups: Group[]; chosen: number[] } =>
+  s.rounds && s.rounds.length > 2 ? { groups: s.rounds[s.rounds.length - 2].groups, chosen: s.rounds[s.rounds.length - 2].chosen! } : { groups: s.draftGroups!, chosen: s.chosen! };
+
 const fractionCorrect = (xs: readonly Scored[]) => (xs.length ? xs.filter((c) => c.score.correct).length / xs.length : 0);
 
 /** The step's metrics.jsonl line. */
 export function metricsOf(s: StepOutcome, run: { algo: Algo; seed: number }): MetricsRecord {
   const all = s.groups.flatMap((g) => g.completions);
   const drafts = s.draftGroups?.flatMap((g) => g.completions) ?? [];
-  const sampled = [...all, ...drafts];
-  const tokens = sampled.reduce((a, c) => a + c.ids.length, 0);
+  const middle = s.rounds && s.rounds.length > 2 ? s.rounds.slice(1, -1).flatMap((r) => r.groups.flatMap((g) => g.completions)) : [];
+  const sampled = [...all, ...drafts, ...middle];
+  const tokens = sampled.reduce((a, c) => a + c.ids.length, 0) + (s.dynamic?.discardedTokens ?? 0);
   const lpTokens = all.reduce((a, c) => a + c.logprobs.length, 0);
   const total = s.times.total;
   const m: MetricsRecord = {
@@ -250,7 +300,7 @@ export function metricsOf(s: StepOutcome, run: { algo: Algo; seed: number }): Me
     lr: s.lr,
     zeroStdFraction: zeroStdFraction(rewardsOf(s.groups)),
     completionTokens: tokens,
-    sampledCompletions: sampled.length,
+    sampledCompletions: sampled.length + (s.dynamic?.discardedCompletions ?? 0),
     meanLength: all.reduce((a, c) => a + c.ids.length, 0) / Math.max(1, all.length),
     tokensPerSecond: tokens / Math.max(1e-9, total / 1000),
     wallMs: { ...s.times, total } as StageTimes,
@@ -261,6 +311,8 @@ export function metricsOf(s: StepOutcome, run: { algo: Algo; seed: number }): Me
   const trained = run.algo === 'igrpo' ? 'refinement' : 'grpo';
   m.zeroVariance = {
     ...(s.draftGroups ? { draft: zeroVarianceCounts(attemptGroups(s.draftGroups).map((g) => g.attempts)) } : {}),
+    // the middle rounds together (igrpo.rounds > 2; per round: `rounds[].zeroStdFraction`)
+    ...(middle.length ? { intermediate: zeroVarianceCounts(s.rounds!.slice(1, -1).flatMap((r) => attemptGroups(r.groups).map((g) => g.attempts))) } : {}),
     [trained]: zeroVarianceCounts(attemptGroups(s.groups).map((g) => g.attempts)),
   };
   if (run.algo === 'igrpo' && s.draftGroups && s.chosen) {
@@ -268,16 +320,43 @@ export function metricsOf(s: StepOutcome, run: { algo: Algo; seed: number }): Me
     m.draftAccuracy = fractionCorrect(drafts);
     m.bestDraftAccuracy = s.draftGroups.filter((g, i) => g.completions[chosen[i]].score.correct).length / s.draftGroups.length;
     m.refinementAccuracy = m.accuracy;
-    Object.assign(m, draftTransitions({ drafts: s.draftGroups, chosen, refinements: s.groups }));
+    Object.assign(m, draftTransitions({ drafts: s.draftGroups, chosen, refinements: s.groups, rounds: s.rounds }));
     m.contextFallbacks = contextFallbacks(s.groups.map((g) => g.prompt));
-    const d = diagnosticsOf(s.draftGroups, chosen, s.groups);
+    const cond = conditioning(s);
+    const d = diagnosticsOf(cond.groups, cond.chosen, s.groups);
     [m.copyRate, m.overlapWithDraft, m.overlapBetweenDrafts] = [d.copyRate, d.overlapWithDraft, d.overlapBetweenDrafts];
+    if (s.rounds && (s.rounds.length > 2 || s.trainOn === 'all')) m.rounds = roundStats(s.rounds);
+  }
+  if (s.dynamic) {
+    const { draws, groupsDrawn, groupsDropped, groupsUnused, filled } = s.dynamic;
+    m.dynamicSampling = { draws, groupsDrawn, groupsDropped, groupsUnused, filled };
   }
   return m;
 }
 
-/** The step's rollouts.jsonl lines: drafts (no advantage, d̂ marked), then the trained completions. */
+/** metrics.jsonl `rounds`: each round's accuracy, reward, d̂ accuracy, zero-variance groups and transitions. */
+export function roundStats(rounds: readonly Round[]): NonNullable<MetricsRecord['rounds']> {
+  return rounds.map((r, k) => {
+    const cs = r.groups.flatMap((g) => g.completions);
+    const chosen = r.chosen;
+    const prev = rounds[k - 1];
+    return {
+      round: k + 1,
+      accuracy: fractionCorrect(cs),
+      reward: cs.reduce((a, c) => a + c.score.reward, 0) / Math.max(1, cs.length),
+      ...(chosen ? { bestAccuracy: r.groups.filter((g, i) => g.completions[chosen[i]].score.correct).length / Math.max(1, r.groups.length) } : {}),
+      zeroStdFraction: zeroStdFraction(rewardsOf(r.groups)),
+      ...(prev ? { ...roundTransitions(prev.groups, prev.chosen!, r.groups), contextFallbacks: contextFallbacks(r.groups.map((g) => g.prompt)) } : {}),
+    };
+  });
+}
+
+/**
+ * The step's rollouts.jsonl lines: drafts (no advantage, d̂ marked), then the trained completions; with more
+ * rounds, round by round (middle rounds 'intermediate', d̂ marked), each record with its `round`.
+ */
 export function rolloutRecords(s: Omit<StepOutcome, 'update' | 'times' | 'lr'>, run: { algo: Algo; seed: number }): RolloutRecord[] {
+  if (run.algo === 'igrpo' && s.rounds && (s.rounds.length > 2 || s.trainOn === 'all')) return roundRecords(s as Omit<StepOutcome, 'update' | 'times' | 'lr'> & { rounds: Round[] }, run);
   const base = { step: s.step, algo: run.algo, seed: run.seed };
   const rec = (g: Group, gi: number, c: Scored, j: number, stage: Stage, advantage: number | null): RolloutRecord => ({
     ...base, promptId: g.problem.id, stage, group: gi, index: j, prompt: g.prompt.text, text: c.text, tokens: c.ids.length,
@@ -294,5 +373,32 @@ export function rolloutRecords(s: Omit<StepOutcome, 'update' | 'times' | 'lr'>, 
       out.push(marks ? { ...r, copy: marks[gi][j].copy, overlapWithDraft: marks[gi][j].overlap } : r);
     }),
   );
+  return out;
+}
+
+/** Records of every round (igrpo.rounds > 2, or trainOn 'all'): 'draft', 'intermediate'…, 'refinement', each with its round. */
+function roundRecords(s: Omit<StepOutcome, 'update' | 'times' | 'lr'> & { rounds: Round[] }, run: { algo: Algo; seed: number }): RolloutRecord[] {
+  const K = s.rounds.length;
+  const many = K > 2;
+  const cond = conditioning(s);
+  const marks = diagnosticsOf(cond.groups, cond.chosen, s.groups).marks;
+  const out: RolloutRecord[] = [];
+  s.rounds.forEach((r, k) => {
+    const stage: Stage = k === 0 ? 'draft' : k === K - 1 ? 'refinement' : 'intermediate';
+    // advantages: the last round's groups, or every round's in order (trainOn 'all')
+    const adv = s.trainOn === 'all' ? s.advantages?.slice(k * r.groups.length, (k + 1) * r.groups.length) : k === K - 1 ? s.advantages : undefined;
+    r.groups.forEach((g, gi) =>
+      g.completions.forEach((c, j) => {
+        const rec: RolloutRecord = {
+          step: s.step, algo: run.algo, seed: run.seed, promptId: g.problem.id, stage, group: gi, index: j, prompt: g.prompt.text, text: c.text, tokens: c.ids.length,
+          finishReason: c.finishReason, reward: c.score.reward, rewards: c.score.rewards, correct: c.score.correct, advantage: adv?.[gi][j] ?? null,
+          answer: c.score.answer, gold: g.problem.answer,
+        };
+        if (r.chosen) rec.chosen = r.chosen[gi] === j;
+        if (many) rec.round = k + 1;
+        out.push(k === K - 1 ? { ...rec, copy: marks[gi][j].copy, overlapWithDraft: marks[gi][j].overlap } : rec);
+      }),
+    );
+  });
   return out;
 }

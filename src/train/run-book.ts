@@ -44,7 +44,7 @@ export class RunBook {
       );
     }
     const out = this.ctx.out;
-    if (out) runFolder.appendLogs(out, { rollouts: this.config.logRollouts ? rolloutRecords({ ...s, groups: s.groups! }, run) : [], metrics: [m] });
+    if (out) runFolder.appendLogs(out, { rollouts: this.config.logRollouts ? rolloutRecords({ ...s, groups: s.groups!, trainOn: this.config.igrpo.trainOn }, run) : [], metrics: [m] });
   }
 
   /** Held-out pass@1 (averaged over eval.k samples) of the policy after `updates` updates; logged to evals.jsonl. */

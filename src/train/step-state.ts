@@ -2,9 +2,11 @@
 // the trainer's options and its run summary.
 import type { Problem } from '../data/schema.js';
 import type { Policy } from '../model/policy.js';
+import type { Round } from '../rl/igrpo.js';
 import type { Completion, Group, PromptIn, ScoreFn } from '../rl/rollout.js';
 import type { UpdateResult } from '../rl/update.js';
 import type { EvalDetail } from './evaluate.js';
+import type { DynamicStats } from './step-rollout.js';
 import type { EvalRecord, MetricsRecord } from './records.js';
 
 export interface StepState {
@@ -21,11 +23,20 @@ export interface StepState {
   draftGroups?: Group[];
   /** d̂ index per prompt. */
   chosen?: number[];
+  /**
+   * Every round of the step in order, each round's groups (prompts, completions, scores) and d̂ per prompt:
+   * iGRPO's drafts first, the refinements last (intermediate rounds between them with igrpo.rounds > 2);
+   * GRPO's one group. With dynamic sampling, the kept prompts only.
+   */
+  rounds?: Round[];
   /** Prompts of the trained groups: q' for iGRPO (q where it fell back), q for GRPO. */
   prompts?: PromptIn[];
   samples?: Completion[][];
   groups?: Group[];
+  /** Advantages of the trained groups (the last round's; every round's in order with igrpo.trainOn 'all'). */
   advantages?: number[][];
+  /** Dynamic sampling (config.dynamicSampling): draws, groups drawn and dropped, batch filled. */
+  dynamic?: DynamicStats;
   update?: UpdateResult;
   metrics?: MetricsRecord;
   eval?: EvalDetail;

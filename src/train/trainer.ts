@@ -5,16 +5,19 @@
 //   await t.sampleDrafts(s);             // iGRPO stage 1: N drafts per prompt (no gradient)
 //   t.scoreDrafts(s);                    // rewards of the drafts
 //   t.selectDrafts(s);                   // d̂ = argmax reward
+//   await t.refineRound(s);              // (igrpo.rounds > 2 only, once per middle round: q⁽ᵏ⁾, sample, score, d̂⁽ᵏ⁾)
 //   t.buildPrompts(s);                   // q' = template(q, d̂)   (GRPO: q)
 //   await t.sampleRefinements(s);        // G refinements under q' (GRPO: its group of N + G under q)
 //   t.scoreRefinements(s);
+//   await t.resample(s);                 // (dynamicSampling only: drop groups without signal, draw fresh prompts)
 //   t.computeAdvantages(s);
 //   await t.update(s);                   // loss, gradients, optimizer step
 //   await t.finish(s);                   // metrics, logs, evaluation and checkpoint when due
 //
 // Each stage is a thin wrapper over one function of src/rl/igrpo.ts and fills one field of the StepState.
 // `step()` runs the rollout as igrpoRollout / grpoRollout themselves (the functions the tests check), then
-// the update; `run()` loops, with checkpoints and resume (bit-identical: data order and all sampling seeds
+// dynamic sampling when configured, then the update; every round is filed in s.rounds (./step-rollout.ts).
+// `run()` loops, with checkpoints and resume (bit-identical: data order, fresh prompts and all sampling seeds
 // derive from (seed, step), and the optimizer state is saved exactly). What a trainer is made of and how a
 // run folder is opened: ./trainer-setup.ts; logs, evaluation, checkpoints and the loop: ./run-book.ts.
 import * as tf from '@tensorflow/tfjs';
@@ -38,6 +41,7 @@ import { required, timed, TrainingStoppedError, type RunSummary, type StepState,
 import { learningRate } from './schedule.js';
 import { stepProblems } from './task.js';
 import { openContext, type TrainerContext } from './trainer-setup.js';
+import * as steps from './step-rollout.js';
 
 export { TrainingStoppedError, type RunSummary, type StepState, type TrainerOptions } from './step-state.js';
 
@@ -145,14 +149,22 @@ export class Trainer {
   /** d̂ = argmax reward per prompt (ties per igrpo.tieBreak). */
   selectDrafts(s: StepState): number[] {
     const groups = required(s, 'draftGroups', 'selectDrafts', 'scoreDrafts');
-    return (s.chosen = timed(s, 'select', () => rl.selectDrafts(groups, this.config.igrpo, s.seed)));
+    s.chosen = timed(s, 'select', () => rl.selectDrafts(groups, this.config.igrpo, s.seed));
+    s.rounds = [{ groups, chosen: s.chosen }];
+    return s.chosen;
+  }
+
+  /** igrpo.rounds > 2: the next middle round in one call (q⁽ᵏ⁾ = template(q, d̂⁽ᵏ⁻¹⁾), sample, score, d̂⁽ᵏ⁾), into s.rounds. */
+  refineRound(s: StepState): Promise<rl.Round> {
+    return steps.intermediateRound(s, this.rolloutDeps(s, ['refine']), this.config.igrpo);
   }
 
   /** The prompts the trained completions are sampled under: q' = template(q, d̂) for iGRPO, q for GRPO. */
   buildPrompts(s: StepState): PromptIn[] {
     if (this.algo === 'grpo') return (s.prompts = this.questions(s));
-    const chosen = required(s, 'chosen', 'buildPrompts', 'selectDrafts');
-    return (s.prompts = timed(s, 'select', () => rl.refinementPrompts(s.draftGroups!, chosen, this.config.igrpo, this.rolloutDeps(s))));
+    required(s, 'chosen', 'buildPrompts', 'selectDrafts');
+    const prev = steps.conditioningRound(s, this.config.igrpo);
+    return (s.prompts = timed(s, 'select', () => rl.refinementPrompts(prev.groups, prev.chosen!, this.config.igrpo, this.rolloutDeps(s), this.questions(s))));
   }
 
   /** Stage 2: G refinements per prompt under q' (GRPO: the N + G group under q). */
@@ -166,26 +178,29 @@ export class Trainer {
   /** Rewards of the trained completions, against the original problem. */
   scoreRefinements(s: StepState): Group[] {
     const samples = required(s, 'samples', 'scoreRefinements', 'sampleRefinements');
-    return (s.groups = scoreGroups(s.problems, s.prompts!, samples, this.rolloutDeps(s).score));
-  }
-
-  /** step()'s rollout in one call: igrpoRollout or grpoRollout themselves, their results filed in the StepState. */
-  async rollout(s: StepState): Promise<Group[]> {
-    const deps = this.rolloutDeps(s);
-    if (this.algo === 'grpo') s.groups = await rl.grpoRollout(s.problems, deps, this.config.completionsPerPrompt);
-    else {
-      const r = await rl.igrpoRollout(s.problems, deps, this.config.igrpo);
-      [s.draftGroups, s.chosen, s.groups] = [r.drafts, r.chosen, r.refinements];
-      s.drafts = r.drafts.map((g) => g.completions);
-    }
-    s.questions = (s.draftGroups ?? s.groups).map((g) => g.prompt);
-    s.prompts = s.groups.map((g) => g.prompt);
-    s.samples = s.groups.map((g) => g.completions);
+    s.groups = scoreGroups(s.problems, s.prompts!, samples, this.rolloutDeps(s).score);
+    s.rounds = [...(this.algo === 'igrpo' ? s.rounds!.slice(0, rl.roundCount(this.config.igrpo) - 1) : []), { groups: s.groups }];
     return s.groups;
   }
 
+  /** Dynamic sampling (config.dynamicSampling): drop groups without signal, draw fresh prompts (./step-rollout.ts). */
+  async resample(s: StepState): Promise<steps.DynamicStats | undefined> {
+    if (!this.config.dynamicSampling) return undefined;
+    return steps.dynamicSample(s, this.config, this.ctx.pool, (seed) => ({ ...this.rolloutDeps(s), seed }));
+  }
+
+  /** step()'s rollout in one call: igrpoRollout or grpoRollout themselves, filed in the StepState; then dynamic sampling. */
+  async rollout(s: StepState): Promise<Group[]> {
+    steps.fileRounds(s, await steps.drawRounds(this.config, s.problems, this.rolloutDeps(s)), this.algo);
+    await this.resample(s);
+    return s.groups!;
+  }
+
+  /** Advantages of the trained groups (./step-rollout.ts trainedGroups: the last round's, or every round's). */
   computeAdvantages(s: StepState): number[][] {
-    const groups = required(s, 'groups', 'computeAdvantages', 'scoreRefinements');
+    required(s, 'groups', 'computeAdvantages', 'scoreRefinements');
+    if (this.config.dynamicSampling && !s.dynamic) throw new Error('computeAdvantages: dynamicSampling is on: call resample first');
+    const groups = steps.trainedGroups(s, this.config);
     const o = this.config.objective;
     return (s.advantages = timed(s, 'advantage', () => groupAdvantages(rewardsOf(groups), { scale: o.scaleRewards, eps: o.advantageEps })));
   }
@@ -195,7 +210,7 @@ export class Trainer {
     const adv = required(s, 'advantages', 'trainSequences', 'computeAdvantages');
     // in server mode the engine's log-probs go along: mismatch metric and the optional importance weights
     const withEngine = this.engine !== undefined;
-    return s.groups!.flatMap((g, i) =>
+    return steps.trainedGroups(s, this.config).flatMap((g, i) =>
       g.completions.map((c, j) => ({
         promptIds: g.prompt.ids, completionIds: c.ids, advantage: adv[i][j], truncated: c.finishReason === 'length', ...(withEngine ? { sampleLogprobs: c.logprobs } : {}),
       })),
@@ -219,7 +234,7 @@ export class Trainer {
     const update = required(s, 'update', 'finish', 'update');
     s.times.total = performance.now() - s.startedAt;
     const run = { algo: this.algo, seed: this.config.seed };
-    const m = (s.metrics = metricsOf({ ...s, groups: s.groups!, update }, run));
+    const m = (s.metrics = metricsOf({ ...s, groups: s.groups!, update, trainOn: this.config.igrpo.trainOn }, run));
     if (update.mismatch) m.engineMismatch = { ...update.mismatch, reloads: this.engine?.reloads ?? 0 };
     this.stepIndex = s.step + 1;
     this.ctx.objective.afterStep(this.stepIndex); // TR-DPO reference sync when due (./ref-sync.ts)
