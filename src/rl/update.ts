@@ -9,6 +9,7 @@ import { buildSequenceBatch } from './batch.js';
 import { clipByGlobalNormAsync } from '../optim/clip.js';
 import { firstNonFiniteParameter } from '../optim/finite.js';
 import { highEntropyMask, policyLoss, stopGradient, tokenEntropy, TOKEN_NORMALISED, type Normalizer, type ObjectiveConfig } from './loss.js';
+import type { Group } from './rollout.js';
 
 export interface TrainSequence {
   promptIds: readonly number[];
@@ -21,6 +22,18 @@ export interface TrainSequence {
    * measures the engine-vs-trainer mismatch and can weight tokens by truncated importance sampling.
    */
   sampleLogprobs?: readonly number[];
+}
+
+/**
+ * The sequences the loss sees, from scored groups and their advantages: (prompt ids the completion was sampled
+ * under, completion, advantage). `withSampleLogprobs` (server mode) carries the engine's log-probs along.
+ */
+export function trainSequences(groups: readonly Group[], advantages: readonly (readonly number[])[], withSampleLogprobs = false): TrainSequence[] {
+  return groups.flatMap((g, i) =>
+    g.completions.map((c, j) => ({
+      promptIds: g.prompt.ids, completionIds: c.ids, advantage: advantages[i][j], truncated: c.finishReason === 'length', ...(withSampleLogprobs ? { sampleLogprobs: c.logprobs } : {}),
+    })),
+  );
 }
 
 /** What the update needs of an optimizer (src/optim's Adam fits). */

@@ -28,7 +28,7 @@ import { groupAdvantages } from '../rl/advantages.js';
 import * as rl from '../rl/igrpo.js';
 import { plainPrompt } from '../rl/prompt-format.js';
 import { rewardsOf, scoreGroups, type Completion, type Group, type PromptIn, type SampleFn, type ScoreFn } from '../rl/rollout.js';
-import { NonFiniteLossError, policyUpdate, type TrainSequence, type UpdateResult } from '../rl/update.js';
+import { NonFiniteLossError, policyUpdate, trainSequences, type TrainSequence, type UpdateResult } from '../rl/update.js';
 import { makeLocalSampler } from '../engine/local.js';
 import { mixSeed } from '../util/rng.js';
 import type { TrainConfig } from './config.js';
@@ -40,6 +40,7 @@ import * as runFolder from './run-folder.js';
 import { required, timed, TrainingStoppedError, type RunSummary, type StepState, type TrainerOptions } from './step-state.js';
 import { learningRate } from './schedule.js';
 import { stepProblems } from './task.js';
+import { updateOptionsOf } from './update-options.js';
 import { openContext, type TrainerContext } from './trainer-setup.js';
 import * as steps from './step-rollout.js';
 
@@ -209,25 +210,17 @@ export class Trainer {
   trainSequences(s: StepState): TrainSequence[] {
     const adv = required(s, 'advantages', 'trainSequences', 'computeAdvantages');
     // in server mode the engine's log-probs go along: mismatch metric and the optional importance weights
-    const withEngine = this.engine !== undefined;
-    return steps.trainedGroups(s, this.config).flatMap((g, i) =>
-      g.completions.map((c, j) => ({
-        promptIds: g.prompt.ids, completionIds: c.ids, advantage: adv[i][j], truncated: c.finishReason === 'length', ...(withEngine ? { sampleLogprobs: c.logprobs } : {}),
-      })),
-    );
+    return trainSequences(steps.trainedGroups(s, this.config), adv, this.engine !== undefined);
   }
+
 
   /** Loss, gradients (accumulated over micro-batches), clipping and the optimizer step(s). */
   async update(s: StepState): Promise<UpdateResult> {
     this.assertLive('update');
-    const o = this.config.optimizer;
-    const opts = {
-      objective: this.config.objective, temperature: this.config.sampling.temperature, microBatchSize: o.microBatchSize, numIterations: o.numIterations,
-      maxGradNorm: o.maxGradNorm, maxCompletionLength: this.config.sampling.maxNewTokens, lr: s.lr, reference: this.reference, zeroAdvantage: o.zeroAdvantage,
-      tisCap: this.config.rollout.engine?.tisCap, entropyControl: this.ctx.objective.entropy,
-    };
+    const opts = updateOptionsOf(this.config, s.lr, { reference: this.reference, entropyControl: this.ctx.objective.entropy });
     return (s.update = await timed(s, 'update', () => policyUpdate(this.policy, this.optimizer, this.trainSequences(s), opts)));
   }
+
 
   /** Metrics and rollout records, logs, then evaluation and checkpoint when due; advances the step. */
   async finish(s: StepState): Promise<MetricsRecord> {

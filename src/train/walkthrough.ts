@@ -17,7 +17,7 @@ import * as rl from '../rl/igrpo.js';
 import { clippedSurrogate, k3, logRatio } from '../rl/loss.js';
 import { plainPrompt } from '../rl/prompt-format.js';
 import { rewardsOf, type Group, type ScoreFn } from '../rl/rollout.js';
-import { policyUpdate, type TrainSequence, type UpdateResult } from '../rl/update.js';
+import { policyUpdate, trainSequences, type TrainSequence, type UpdateResult } from '../rl/update.js';
 import { makeLocalSampler } from '../engine/local.js';
 import { mixSeed } from '../util/rng.js';
 import { buildRewards } from '../verify/registry.js';
@@ -27,6 +27,7 @@ import { makePromptOf } from './prompt.js';
 import { metricsOf, rolloutRecords, type MetricsRecord, type RolloutRecord } from './records.js';
 import { learningRate } from './schedule.js';
 import { stepProblems } from './task.js';
+import { updateOptionsOf } from './update-options.js';
 
 /** A policy being trained by one algorithm: what a step needs besides its index. */
 export interface LiveRun {
@@ -119,10 +120,6 @@ export function draftChoices(drafts: readonly Group[], seed: number): DraftChoic
   });
 }
 
-/** The sequences the loss sees (as Trainer.trainSequences): prompt ids sampled under, completion, advantage. */
-export const trainSequences = (groups: readonly Group[], advantages: readonly (readonly number[])[]): TrainSequence[] =>
-  groups.flatMap((g, i) => g.completions.map((c, j) => ({ promptIds: g.prompt.ids, completionIds: c.ids, advantage: advantages[i][j], truncated: c.finishReason === 'length' })));
-
 /** Per-row completion-token log-probs of the sequences under the policy now, [row][token]. */
 export async function completionLogProbs(policy: Policy, seqs: readonly TrainSequence[], temperature: number): Promise<number[][]> {
   if (seqs.length === 0) return [];
@@ -207,13 +204,7 @@ export async function liveStep(run: LiveRun, step: number, opts: { problems?: Pr
   const seqs = trainSequences(groups, advantages);
   const temperature = config.sampling.temperature;
   const before = opts.detail ? await completionLogProbs(policy, seqs, temperature) : undefined;
-  const oc = config.optimizer;
-  const update = await timed('update', () =>
-    policyUpdate(policy, run.optimizer, seqs, {
-      objective: o, temperature, microBatchSize: oc.microBatchSize, numIterations: oc.numIterations, maxGradNorm: oc.maxGradNorm,
-      maxCompletionLength: config.sampling.maxNewTokens, lr, zeroAdvantage: oc.zeroAdvantage,
-    }),
-  );
+  const update = await timed('update', () => policyUpdate(policy, run.optimizer, seqs, updateOptionsOf(config, lr)));
   const tokens = before ? await tokenTerms(run, seqs, before, await completionLogProbs(policy, seqs, temperature), groups) : undefined;
   times.total = performance.now() - t0;
   const runId = { algo, seed: config.seed };
