@@ -18,6 +18,7 @@ import { packageRoot } from '../paths.js';
 import { ci95, meanCI } from '../util/stats.js';
 import { deepMerge } from '../util/merge.js';
 import { ConfigError, parseTrainConfig, type TrainConfig } from './config.js';
+import { readConfigObject } from './config-file.js';
 import { readEvals, readMetrics } from './records-file.js';
 import { Trainer } from './trainer.js';
 
@@ -42,14 +43,7 @@ const METHODS: Record<string, Record<string, unknown>> = { grpo: { algo: 'grpo' 
 
 /** An experiment config: the shared train config and its variants (each a partial config merged over it). */
 export function readExperiment(file: string): { base: Record<string, unknown>; variants: Record<string, Record<string, unknown>> } {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new ConfigError(`cannot read config ${file}: ${(e as Error).message}`);
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`invalid config ${file}: expected a JSON object`);
-  const { variants, ...base } = raw as Record<string, unknown>;
+  const { variants, ...base } = readConfigObject(file);
   if (variants !== undefined && (typeof variants !== 'object' || variants === null || Array.isArray(variants) || Object.keys(variants).length === 0)) {
     throw new ConfigError(`invalid config ${file}: 'variants' must be an object of named partial configs`);
   }
