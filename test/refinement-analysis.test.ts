@@ -156,7 +156,9 @@ test('refinement figure: fix, break, copy and overlap panels, runs side by side,
   const legend = fig.data.filter((t) => t.showlegend !== false).map((t) => t.name);
   assert.deepEqual(legend, ['iGRPO', 'iGRPO igrpo.draftContent=answer']);
   assert.deepEqual([...new Set(fig.data.map((t) => t.yaxis))], ['y', 'y2', 'y3', 'y4']);
-  assert.equal((fig.layout.yaxis3 as { title: { text: string } }).title.text, "copy rate (d̂'s answer repeated)");
+  assert.equal((fig.layout.yaxis3 as { title: { text: string } }).title.text, 'copy rate');
+  assert.equal((fig.layout.annotations as { text: string; yref: string }[])[2].text, "copy rate (d̂'s answer repeated)");
+  assert.equal((fig.layout.annotations as { text: string; yref: string }[])[2].yref, 'y3 domain');
   // metrics written before the copy fields: fix and break panels only
   const old = syntheticRun({ algo: 'igrpo', seed: 0, steps: 3 }).metrics.map((m) => ({ ...m, wrongToRight: 0.1, rightToWrong: 0.2 }));
   const oldFig = refinementDiagnosticsFigure(diagnosticsFromMetrics(old));

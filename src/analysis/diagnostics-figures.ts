@@ -7,11 +7,12 @@ import { groupOf } from './labels.js';
 import { bandsOf, seedBands, type Band } from './stats.js';
 
 /** The panels, top to bottom; one without data in any run (e.g. copy rate in metrics-only logs) is left out. */
-const PANELS: { key: keyof DiagnosticsRow; title: string; baseline?: keyof DiagnosticsRow }[] = [
-  { key: 'fixRate', title: 'fix rate (d̂ wrong → right)' },
-  { key: 'breakRate', title: 'break rate (d̂ right → wrong)' },
-  { key: 'copyRate', title: "copy rate (d̂'s answer repeated)" },
-  { key: 'overlapWithDraft', title: 'text overlap with d̂ (dotted: d̂ vs its sibling drafts)', baseline: 'overlapBetweenDrafts' },
+// `axis` is the y-axis title (short: stacked panels leave it ~200 px), `title` the panel's heading above it.
+const PANELS: { key: keyof DiagnosticsRow; axis: string; title: string; baseline?: keyof DiagnosticsRow }[] = [
+  { key: 'fixRate', axis: 'fix rate', title: 'fix rate (d̂ wrong → right)' },
+  { key: 'breakRate', axis: 'break rate', title: 'break rate (d̂ right → wrong)' },
+  { key: 'copyRate', axis: 'copy rate', title: "copy rate (d̂'s answer repeated)" },
+  { key: 'overlapWithDraft', axis: 'overlap', title: 'text overlap with d̂ (dotted: d̂ vs its sibling drafts)', baseline: 'overlapBetweenDrafts' },
 ];
 
 /**
@@ -50,11 +51,14 @@ export function refinementDiagnosticsFigure(rows: readonly DiagnosticsRow[], opt
     height: Math.max(320, 220 * panels.length),
   };
   panels.forEach((p, i) => {
-    extra[`yaxis${axis(i)}`] = { title: { text: p.title }, range: [0, 1] };
+    extra[`yaxis${axis(i)}`] = { title: { text: p.axis }, range: [0, 1] };
     extra[`xaxis${axis(i)}`] = { title: { text: i === panels.length - 1 ? 'step' : '' }, matches: i === 0 ? undefined : 'x' };
   });
+  extra.annotations = panels.map((p, i) => ({
+    text: p.title, showarrow: false, xref: 'paper', x: 0, xanchor: 'left', yref: `y${axis(i)} domain`, y: 1, yanchor: 'bottom', font: { size: 12 },
+  }));
   const smooth = (opts.smooth ?? 1) > 1 ? `, ${opts.smooth}-step mean` : '';
-  return { data, layout: figureLayout(`Refinements: fix, break and copy rates (${ciNote(all)}${smooth})`, 'step', panels[0].title, extra) };
+  return { data, layout: figureLayout(`Refinements: fix, break and copy rates (${ciNote(all)}${smooth})`, 'step', panels[0].axis, extra) };
 }
 
 const REASONS: [keyof ZeroVarianceRow, string, string][] = [
