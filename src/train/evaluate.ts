@@ -51,10 +51,15 @@ export async function evaluate(policy: Policy, problems: readonly Problem[], opt
     });
     groups.forEach((g, j) => perProblem.push(g.filter((c) => score(c.text, part[j]).correct).length / g.length));
   }
+  return { ...passStats(perProblem), k: opts.k, temperature: opts.temperature, perProblem };
+}
+
+/** pass@1 as the mean over problems of each one's fraction right, its problem count and standard error. */
+function passStats(perProblem: readonly number[]): { passAt1: number; n: number; stderr: number } {
   const n = perProblem.length;
   const passAt1 = perProblem.reduce((a, b) => a + b, 0) / n;
   const variance = perProblem.reduce((a, x) => a + (x - passAt1) ** 2, 0) / Math.max(1, n - 1);
-  return { passAt1, k: opts.k, n, stderr: Math.sqrt(variance / n), temperature: opts.temperature, perProblem };
+  return { passAt1, n, stderr: Math.sqrt(variance / n) };
 }
 
 export interface ProbeOptions {
@@ -97,11 +102,9 @@ export async function refinementProbe(problems: readonly Problem[], deps: rl.Rol
     copies += diag.copies;
     copyBase += diag.copyBase;
   }
-  const n = perProblem.length;
-  const passAt1 = perProblem.reduce((a, b) => a + b, 0) / n;
-  const variance = perProblem.reduce((a, x) => a + (x - passAt1) ** 2, 0) / Math.max(1, n - 1);
+  const { passAt1, n, stderr } = passStats(perProblem);
   return {
-    passAt1, k: opts.k, n, stderr: Math.sqrt(variance / n), ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
+    passAt1, k: opts.k, n, stderr, ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
     drafts: igrpo.drafts, draftAccuracy: draftsRight / draftsAll, bestDraftAccuracy: bestRight / n, copyRate: copyBase ? copies / copyBase : null, perProblem,
   };
 }
