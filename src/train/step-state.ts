@@ -77,7 +77,7 @@ export interface RunSummary {
 }
 
 /** Runs f, adding its wall time (sync or async) to s.times[stage]. */
-export function timed<T>(s: StepState, stage: string, f: () => T): T {
+export function timed<T>(s: { times: Record<string, number> }, stage: string, f: () => T): T {
   const t0 = performance.now();
   const add = () => void (s.times[stage] = (s.times[stage] ?? 0) + performance.now() - t0);
   const r = f();

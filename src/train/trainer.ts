@@ -26,8 +26,7 @@ import type { Policy } from '../model/policy.js';
 import type { Adam } from '../optim/adam.js';
 import { groupAdvantages } from '../rl/advantages.js';
 import * as rl from '../rl/igrpo.js';
-import { plainPrompt } from '../rl/prompt-format.js';
-import { rewardsOf, scoreGroups, type Completion, type Group, type PromptIn, type SampleFn, type ScoreFn } from '../rl/rollout.js';
+import { rewardsOf, scoreGroups, type Completion, type Group, type PromptIn, type SampleFn } from '../rl/rollout.js';
 import { NonFiniteLossError, policyUpdate, trainSequences, type TrainSequence, type UpdateResult } from '../rl/update.js';
 import { makeLocalSampler } from '../engine/local.js';
 import { mixSeed } from '../util/rng.js';
@@ -41,6 +40,7 @@ import { required, timed, TrainingStoppedError, type RunSummary, type StepState,
 import { learningRate } from './schedule.js';
 import { stepProblems } from './task.js';
 import { updateOptionsOf } from './update-options.js';
+import { timedRolloutDeps } from './rollout-deps.js';
 import { openContext, type TrainerContext } from './trainer-setup.js';
 import * as steps from './step-rollout.js';
 
@@ -113,15 +113,10 @@ export class Trainer {
    * one per sampling call (igrpoRollout samples drafts, then refinements); scoring time under 'score'.
    */
   rolloutDeps(s: StepState, stages: string[] = this.algo === 'grpo' ? ['sample'] : ['draft', 'refine']): rl.RolloutDeps {
-    let calls = 0;
-    const timedSample: SampleFn = (req) => timed(s, stages[Math.min(calls++, stages.length - 1)], () => this.sampleFn(req));
-    const score: ScoreFn = (p, c) => timed(s, 'score', () => this.ctx.score(p, c));
-    const tok = this.policy.tokenizer;
-    return {
-      sample: timedSample, score, promptOf: this.promptOf, encode: (text) => plainPrompt(tok, text).ids, render: this.ctx.render,
-      contextLength: this.policy.maxSeqLen, maxNewTokens: this.config.sampling.maxNewTokens, seed: s.seed,
-    };
+    const { score, promptOf, render } = this.ctx;
+    return timedRolloutDeps(s.times, stages, { sample: this.sampleFn, score, promptOf, render, policy: this.policy, maxNewTokens: this.config.sampling.maxNewTokens, seed: s.seed });
   }
+
 
   /** Start a step: its prompts, seed and learning rate. */
   begin(): StepState {

@@ -15,7 +15,6 @@ import { groupAdvantages } from '../rl/advantages.js';
 import { buildSequenceBatch } from '../rl/batch.js';
 import * as rl from '../rl/igrpo.js';
 import { clippedSurrogate, k3, logRatio } from '../rl/loss.js';
-import { plainPrompt } from '../rl/prompt-format.js';
 import { rewardsOf, type Group, type ScoreFn } from '../rl/rollout.js';
 import { policyUpdate, trainSequences, type TrainSequence, type UpdateResult } from '../rl/update.js';
 import { makeLocalSampler } from '../engine/local.js';
@@ -28,6 +27,8 @@ import { metricsOf, rolloutRecords, type MetricsRecord, type RolloutRecord } fro
 import { learningRate } from './schedule.js';
 import { stepProblems } from './task.js';
 import { updateOptionsOf } from './update-options.js';
+import { timedRolloutDeps } from './rollout-deps.js';
+import { timed } from './step-state.js';
 
 /** A policy being trained by one algorithm: what a step needs besides its index. */
 export interface LiveRun {
@@ -178,22 +179,10 @@ export async function liveStep(run: LiveRun, step: number, opts: { problems?: Pr
   const lr = learningRate(config.optimizer.lr, step, config.steps, config.schedule);
   const problems = opts.problems ?? stepProblems(run.pool, config.promptsPerStep, config.seed, step);
   const times: Record<string, number> = {};
-  const timed = async <T>(stage: string, f: () => Promise<T>): Promise<T> => {
-    const s = performance.now();
-    try {
-      return await f();
-    } finally {
-      times[stage] = (times[stage] ?? 0) + performance.now() - s;
-    }
-  };
-  const sampler = makeLocalSampler(policy, config.sampling);
-  const stages = algo === 'grpo' ? ['sample'] : ['draft', 'refine'];
-  let calls = 0;
-  const deps: rl.RolloutDeps = {
-    sample: (req) => timed(stages[Math.min(calls++, stages.length - 1)], () => sampler(req)),
-    score: run.score, promptOf: run.promptOf, encode: (text) => plainPrompt(policy.tokenizer, text).ids,
-    contextLength: policy.maxSeqLen, maxNewTokens: config.sampling.maxNewTokens, seed,
-  };
+  const deps = timedRolloutDeps(times, algo === 'grpo' ? ['sample'] : ['draft', 'refine'], {
+    sample: makeLocalSampler(policy, config.sampling), score: run.score, promptOf: run.promptOf, policy, maxNewTokens: config.sampling.maxNewTokens, seed,
+  });
+
   let draftGroups: Group[] | undefined;
   let chosen: number[] | undefined;
   let groups: Group[];
@@ -204,7 +193,7 @@ export async function liveStep(run: LiveRun, step: number, opts: { problems?: Pr
   const seqs = trainSequences(groups, advantages);
   const temperature = config.sampling.temperature;
   const before = opts.detail ? await completionLogProbs(policy, seqs, temperature) : undefined;
-  const update = await timed('update', () => policyUpdate(policy, run.optimizer, seqs, updateOptionsOf(config, lr)));
+  const update = await timed({ times }, 'update', () => policyUpdate(policy, run.optimizer, seqs, updateOptionsOf(config, lr)));
   const tokens = before ? await tokenTerms(run, seqs, before, await completionLogProbs(policy, seqs, temperature), groups) : undefined;
   times.total = performance.now() - t0;
   const runId = { algo, seed: config.seed };
