@@ -357,12 +357,7 @@ export function roundStats(rounds: readonly Round[]): NonNullable<MetricsRecord[
  */
 export function rolloutRecords(s: Omit<StepOutcome, 'update' | 'times' | 'lr'>, run: { algo: Algo; seed: number }): RolloutRecord[] {
   if (run.algo === 'igrpo' && s.rounds && (s.rounds.length > 2 || s.trainOn === 'all')) return roundRecords(s as Omit<StepOutcome, 'update' | 'times' | 'lr'> & { rounds: Round[] }, run);
-  const base = { step: s.step, algo: run.algo, seed: run.seed };
-  const rec = (g: Group, gi: number, c: Scored, j: number, stage: Stage, advantage: number | null): RolloutRecord => ({
-    ...base, promptId: g.problem.id, stage, group: gi, index: j, prompt: g.prompt.text, text: c.text, tokens: c.ids.length,
-    finishReason: c.finishReason, reward: c.score.reward, rewards: c.score.rewards, correct: c.score.correct, advantage,
-    answer: c.score.answer, gold: g.problem.answer,
-  });
+  const rec = (g: Group, gi: number, c: Scored, j: number, stage: Stage, advantage: number | null) => completionRecord(s.step, run, g, gi, c, j, stage, advantage);
   const out: RolloutRecord[] = [];
   s.draftGroups?.forEach((g, gi) => g.completions.forEach((c, j) => out.push({ ...rec(g, gi, c, j, 'draft', null), chosen: s.chosen?.[gi] === j })));
   const stage = run.algo === 'igrpo' ? 'refinement' : 'grpo';
@@ -374,6 +369,15 @@ export function rolloutRecords(s: Omit<StepOutcome, 'update' | 'times' | 'lr'>, 
     }),
   );
   return out;
+}
+
+/** One completion's rollouts.jsonl line (completion j of group gi, sampled at `stage`). */
+function completionRecord(step: number, run: { algo: Algo; seed: number }, g: Group, gi: number, c: Scored, j: number, stage: Stage, advantage: number | null): RolloutRecord {
+  return {
+    step, algo: run.algo, seed: run.seed, promptId: g.problem.id, stage, group: gi, index: j, prompt: g.prompt.text, text: c.text, tokens: c.ids.length,
+    finishReason: c.finishReason, reward: c.score.reward, rewards: c.score.rewards, correct: c.score.correct, advantage,
+    answer: c.score.answer, gold: g.problem.answer,
+  };
 }
 
 /** Records of every round (igrpo.rounds > 2, or trainOn 'all'): 'draft', 'intermediate'…, 'refinement', each with its round. */
@@ -389,11 +393,7 @@ function roundRecords(s: Omit<StepOutcome, 'update' | 'times' | 'lr'> & { rounds
     const adv = s.trainOn === 'all' ? s.advantages?.slice(k * r.groups.length, (k + 1) * r.groups.length) : k === K - 1 ? s.advantages : undefined;
     r.groups.forEach((g, gi) =>
       g.completions.forEach((c, j) => {
-        const rec: RolloutRecord = {
-          step: s.step, algo: run.algo, seed: run.seed, promptId: g.problem.id, stage, group: gi, index: j, prompt: g.prompt.text, text: c.text, tokens: c.ids.length,
-          finishReason: c.finishReason, reward: c.score.reward, rewards: c.score.rewards, correct: c.score.correct, advantage: adv?.[gi][j] ?? null,
-          answer: c.score.answer, gold: g.problem.answer,
-        };
+        const rec = completionRecord(s.step, run, g, gi, c, j, stage, adv?.[gi][j] ?? null);
         if (r.chosen) rec.chosen = r.chosen[gi] === j;
         if (many) rec.round = k + 1;
         out.push(k === K - 1 ? { ...rec, copy: marks[gi][j].copy, overlapWithDraft: marks[gi][j].overlap } : rec);
