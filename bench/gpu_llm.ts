@@ -32,27 +32,20 @@ import * as fs from 'node:fs';
 import os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { LlmWorkload } from './llm_measure.js';
 
 const self = fileURLToPath(import.meta.url);
 const here = path.dirname(self);
 // run from the repository (tsx) or as scripts/package-device.sh's bundle (plain node; the kit's folder holds the rest)
 const bundled = !self.endsWith('.ts');
 
-export interface LlmShape {
+export interface LlmShape extends LlmWorkload {
   layers: number;
   hidden: number;
   heads: number;
   kvHeads: number;
   mlp: number;
   vocab: number;
-  prompts: number;
-  group: number;
-  newTokens: number;
-  promptLen: number;
-  loraBatch: number;
-  loraSeq: number;
-  rank: number;
-  steps: number;
 }
 
 /** Qwen2.5-0.5B's shape and the workload. */

@@ -10,6 +10,18 @@ import { ObjectiveConfig, policyLoss, stopGradient } from '../src/rl/loss.js';
 import { sample } from '../src/sampling/index.js';
 
 /** Seconds to sample `group` completions of `newTokens` tokens for each prompt (shared prefix, no EOS stop), after a 2-token warm-up. */
+/** The measured workload: group sampling (prompts × group × newTokens after promptLen) and `steps` LoRA steps of loraBatch × loraSeq at rank. */
+export interface LlmWorkload {
+  prompts: number;
+  group: number;
+  newTokens: number;
+  promptLen: number;
+  loraBatch: number;
+  loraSeq: number;
+  rank: number;
+  steps: number;
+}
+
 export async function timeGroupSampling(model: LlamaModel, prompts: number[][], group: number, newTokens: number): Promise<number> {
   const opts = { stopOnEos: false, sharePrefix: true };
   await sample(model, prompts.slice(0, 1), { ...opts, n: 2, maxNewTokens: 2, seed: 0 }); // warm-up

@@ -6,19 +6,11 @@ import * as tf from '@tensorflow/tfjs';
 import { registerNativeBackend, setNativeThreads } from '../src/backend/native/index.js';
 import { loadPretrained } from '../src/model/hf.js';
 import { Rng } from '../src/util/rng.js';
-import { timeGroupSampling, timeLoraSteps } from './llm_measure.js';
+import { timeGroupSampling, timeLoraSteps, type LlmWorkload } from './llm_measure.js';
 
-export interface LlmWorkerArgs {
+export interface LlmWorkerArgs extends LlmWorkload {
   dir: string;
   threads: number;
-  prompts: number;
-  group: number;
-  newTokens: number;
-  promptLen: number;
-  loraBatch: number;
-  loraSeq: number;
-  rank: number;
-  steps: number;
   /** Recompute layers in the backward (LlamaModel.gradientCheckpointing; off by default, as in the model). */
   checkpointing?: boolean;
 }
